@@ -1,0 +1,101 @@
+# journeyd — build, test and CI gates. Flags come from pkg-config.
+#   make                 build/journeyd
+#   make test            unit tests + end-to-end replay tests
+#   make check           test + ASan/UBSan test run + Kafka end-to-end (what CI runs)
+#   make SANITIZE=address,undefined test
+#   make valgrind        unit tests under valgrind
+#   make fuzz            libFuzzer target for the decoder (clang)
+#   make bench           optimized build + benchmark (build/bench.json)
+#   make kafka-up / kafka-down   real single-node Apache Kafka on 127.0.0.1:9092
+#   make demo            zero-install demo on librdkafka's embedded mock cluster
+
+CC       ?= cc
+PKGS     := rdkafka jansson zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CPPFLAGS += -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+
+ifdef SANITIZE
+BUILD    ?= build/san
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+else
+BUILD    ?= build
+endif
+
+SRCS     := $(filter-out src/main.c,$(wildcard src/*.c))
+OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libjourneyd.a
+BIN      := $(BUILD)/journeyd
+TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
+
+.PHONY: all test unit e2e check valgrind fuzz bench kafka-up kafka-down kafka-e2e demo clean docs
+
+all: $(BIN)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/journeyd/*.h) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+
+$(LIB): $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< $(TEST_HELPERS) $(LIB) $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+unit: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; JD_TEST_DATA=tests/data $$t; done
+
+e2e: $(BIN)
+	@JOURNEYD=$(BIN) bash tests/e2e/run.sh
+
+test: unit e2e
+	@echo "make test: all unit and end-to-end tests passed"
+
+valgrind: $(TESTS) $(BIN)
+	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; \
+	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t; done
+	@JOURNEYD="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $(BIN)" bash tests/e2e/run.sh
+
+fuzz:
+	@mkdir -p build/fuzz
+	clang -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -o build/fuzz/fuzz_decode tests/fuzz/fuzz_decode.c $(SRCS) $(PKG_LIBS) -lpthread -lm
+	@echo "run: build/fuzz/fuzz_decode -max_total_time=60 tests/fuzz/corpus"
+
+kafka-up:
+	@bash scripts/kafka.sh up
+
+kafka-down:
+	@bash scripts/kafka.sh down
+
+kafka-e2e: $(BIN)
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka.sh
+
+check:
+	$(MAKE) test
+	$(MAKE) SANITIZE=address,undefined test
+	$(MAKE) valgrind
+	$(MAKE) kafka-up
+	$(MAKE) kafka-e2e
+	@echo "make check: all gates passed"
+
+demo: $(BIN)
+	@bash scripts/demo.sh $(BIN)
+
+bench:
+	@$(MAKE) BUILD=build/bench OPT="-O3 -march=native -DNDEBUG" CFLAGS="-O3 -march=native -g" build/bench/journeyd
+	@bash bench/run.sh build/bench/journeyd
+
+clean:
+	rm -rf build

@@ -1,0 +1,104 @@
+/*
+ * The event-time engine: re-orders events within time.lateness, keeps one
+ * journey per (stitched) customer, fires timeouts and events in one
+ * event-time order, evaluates the rules and hands rendered alerts to a sink
+ * callback. It knows nothing of Kafka or files.
+ *
+ * Order (contract section 4): an event at time t is evaluated after every
+ * timeout whose deadline is before t and before timeouts whose deadline is
+ * t or later; ties between events keep arrival order. Events with ts <= the
+ * watermark are released; timeouts fire when the watermark exceeds their
+ * deadline. Not thread-safe: one engine per thread (shard customers by
+ * identity to scale out).
+ */
+#ifndef JOURNEYD_ENGINE_H
+#define JOURNEYD_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "journeyd/common.h"
+#include "journeyd/config.h"
+#include "journeyd/deadletter.h"
+#include "journeyd/event.h"
+
+typedef struct jd_engine jd_engine_t;
+
+/* Called once per alert, in deterministic order. key = the customer
+ * identity (customer_id, else anonymous_id); json = one alert object, no
+ * newline. Both borrowed for the duration of the call. ts = alert event time. */
+typedef void (jd_alert_fn)(void *opaque, const char *key, size_t keylen,
+                           const char *json, size_t jsonlen, int64_t ts);
+
+typedef struct jd_engine_opts {
+    jd_alert_fn *on_alert;
+    void *opaque;
+    /* 1 (replay): the watermark follows max ts - lateness automatically on
+     * every push. 0 (run): the caller drives it with jd_engine_advance. */
+    int auto_watermark;
+    /* Fixed value for "emitted_at" (ms) to make test output byte-stable;
+     * 0 = wall clock. */
+    int64_t fixed_emitted_at;
+} jd_engine_opts_t;
+
+/* Funnel counters for the summary: attempts started, how many reached each
+ * step (reached[0] == attempts), completions, drop-offs by last step
+ * reached (dropped[i] = dropped after reaching step i+1), still open. */
+typedef struct jd_funnel_stats {
+    uint64_t attempts;
+    uint64_t completed;
+    uint64_t pending;
+    uint64_t *reached;   /* nsteps entries */
+    uint64_t *dropped;   /* nsteps entries */
+} jd_funnel_stats_t;
+
+typedef struct jd_engine_stats {
+    uint64_t events_in;       /* accepted by push (not late) */
+    uint64_t events_evaluated;
+    uint64_t late;
+    uint64_t duplicates;
+    uint64_t alerts;
+    uint64_t customers;       /* journeys alive now */
+    uint64_t customers_peak;
+    uint64_t customers_total; /* journeys ever created */
+    uint64_t evicted;         /* by journey.max_customers */
+    uint64_t expired;         /* by journey.retention */
+    uint64_t links;           /* anonymous -> customer links made */
+    uint64_t merges;          /* anonymous journeys merged into customers */
+    uint64_t buffered;        /* events waiting for the watermark */
+    uint64_t timers;          /* timeouts scheduled and not yet fired */
+    int64_t watermark;        /* INT64_MIN before any event */
+    int64_t max_ts;           /* INT64_MIN before any event */
+    uint64_t *alerts_by_rule; /* conf->nrules entries */
+    jd_funnel_stats_t *funnels; /* conf->nrules entries; zero for non-funnels */
+} jd_engine_stats_t;
+
+/* conf is borrowed and must outlive the engine. NULL with err on failure. */
+jd_engine_t *jd_engine_new(const jd_config_t *conf, const jd_engine_opts_t *opts,
+                           jd_err_t *err);
+/* NULL-safe. Drops buffered events and open windows without alerting. */
+void jd_engine_destroy(jd_engine_t *e);
+
+/* Offer an event; the engine takes ownership of ev in every case.
+ * Returns JD_DL_NONE when accepted, JD_DL_LATE when ev->ts is older than
+ * the watermark (ev is freed; the caller dead-letters the raw payload). */
+jd_dl_reason_t jd_engine_push(jd_engine_t *e, jd_event_t *ev);
+
+/* Raise the watermark to wm (never lowers it) and process everything it
+ * releases. */
+void jd_engine_advance(jd_engine_t *e, int64_t wm);
+
+/* End of a finite input: the watermark becomes the largest ts seen and
+ * every buffered event is evaluated. With flush, every open window
+ * (funnel attempts) then fires as if its deadline had passed; without,
+ * they are counted as pending. */
+void jd_engine_finish(jd_engine_t *e, int flush);
+
+/* Current counters; pointers inside stay owned by the engine and valid
+ * until the next call on it. */
+const jd_engine_stats_t *jd_engine_stats(jd_engine_t *e);
+
+/* Render the stats (and per-rule / per-funnel counters) as a JSON object;
+ * new reference. */
+json_t *jd_engine_stats_json(jd_engine_t *e);
+
+#endif
