@@ -27,6 +27,7 @@ jd_event_t *jd_event_new(uint32_t nslots,
     if (!ev)
         return NULL;
     ev->nslots = nslots;
+    ev->source_tag = -1;
     char *cursor = (char *)ev + head;
     ev->customer_id = event_put(&cursor, customer_id, customer_len);
     ev->anonymous_id = event_put(&cursor, anonymous_id, anonymous_len);

@@ -101,4 +101,34 @@ const jd_engine_stats_t *jd_engine_stats(jd_engine_t *e);
  * new reference. */
 json_t *jd_engine_stats_json(jd_engine_t *e);
 
+/*
+ * Durable state (contract section 7). Each journey (and each anonymous ->
+ * customer link) is one changelog record keyed by its identity key. The
+ * Kafka layer drains the records changed since the last drain before it
+ * commits input offsets, and replays them into a fresh engine on partition
+ * assignment.
+ *
+ * fn receives: the journey's source_tag (from its latest event), the key,
+ * and the serialized state; val == NULL means the key was deleted (expired,
+ * evicted or merged away) and should be written as a tombstone.
+ * All pointers are borrowed for the duration of the call.
+ */
+typedef void (jd_state_fn)(void *opaque, int32_t source_tag,
+                           const char *key, size_t keylen,
+                           const void *val, size_t vallen);
+void jd_engine_drain_changes(jd_engine_t *e, jd_state_fn *fn, void *opaque);
+
+/* Restore one changelog record (val NULL = tombstone: forget the key).
+ * Returns 0, or -1 with err if the record cannot be decoded (the caller
+ * logs it and goes on: a bad record must not stop the daemon). */
+int jd_engine_restore(jd_engine_t *e, int32_t source_tag,
+                      const char *key, size_t keylen,
+                      const void *val, size_t vallen, jd_err_t *err);
+
+/* Forget every journey whose source_tag is tag (its partition was revoked
+ * and moves to another instance, which restores it from the changelog).
+ * Buffered events from that tag are dropped too: their offsets were not
+ * committed, so the new owner reads them again. */
+void jd_engine_drop_source(jd_engine_t *e, int32_t tag);
+
 #endif

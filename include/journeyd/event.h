@@ -26,6 +26,10 @@ enum {
 typedef struct jd_event {
     int64_t ts;               /* event time, epoch ms */
     uint64_t seq;             /* arrival order, set by the engine */
+    int32_t source_tag;       /* which input partition it came from (the
+                                 Kafka source's own numbering), -1 for files;
+                                 journeys remember it so their changelog
+                                 records go back to that partition */
     const char *customer_id;  /* inside this allocation, or NULL */
     const char *anonymous_id; /* inside this allocation, or NULL */
     const char *event_id;     /* inside this allocation, or NULL */
