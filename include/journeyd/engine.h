@@ -38,6 +38,9 @@ typedef struct jd_engine_opts {
     /* Fixed value for "emitted_at" (ms) to make test output byte-stable;
      * 0 = wall clock. */
     int64_t fixed_emitted_at;
+    /* 1: remember which journeys changed, for jd_engine_drain_changes
+     * (run mode). 0 (replay): no change tracking cost. */
+    int track_changes;
 } jd_engine_opts_t;
 
 /* Funnel counters for the summary: attempts started, how many reached each
@@ -57,6 +60,7 @@ typedef struct jd_engine_stats {
     uint64_t late;
     uint64_t duplicates;
     uint64_t alerts;
+    uint64_t suppressed;      /* alerts held back by a rule's cooldown */
     uint64_t customers;       /* journeys alive now */
     uint64_t customers_peak;
     uint64_t customers_total; /* journeys ever created */

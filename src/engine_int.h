@@ -1,0 +1,120 @@
+/*
+ * Private to the engine and its rule kinds: journeys, timers, evidence and
+ * the per-kind rule interface. Nothing here is visible outside src/.
+ */
+#ifndef JOURNEYD_ENGINE_INT_H
+#define JOURNEYD_ENGINE_INT_H
+
+#include <stdint.h>
+#include "journeyd/engine.h"
+#include "map.h"
+#include "strbuf.h"
+
+typedef struct jd_journey jd_journey_t;
+
+/* A timeout owned by a rule state. The engine's timer heap points at it, so
+ * the owner must cancel it (engine_timer_cancel) before freeing it. */
+typedef struct jd_timer {
+    int64_t deadline;
+    uint64_t seq;          /* scheduling order: ties fire first-scheduled first */
+    jd_journey_t *journey;
+    uint32_t rule;
+    size_t heap_idx;       /* position in the heap; SIZE_MAX when idle */
+} jd_timer_t;
+
+/* One piece of evidence: an event (id = its event_id, or NULL) or, for
+ * sequences, another rule's alert (id = alert_id, rule = its rule name). */
+typedef struct jd_evid {
+    int64_t ts;
+    const char *channel;   /* interned */
+    char *id;              /* owned copy, or NULL */
+    const char *rule;      /* borrowed rule name when the evidence is an alert */
+} jd_evid_t;
+
+/* A compact history record: enough for alert context and de-duplication. */
+typedef struct jd_hist {
+    int64_t ts;
+    const char *type, *channel, *page;   /* interned */
+    uint64_t eid_hash;                   /* 0 when the event had no event_id */
+} jd_hist_t;
+
+struct jd_journey {
+    jd_map_node_t node;     /* key: "c:<customer_id>" or "a:<anonymous_id>" */
+    jd_journey_t *lru_prev, *lru_next;   /* by last activity, oldest first */
+    jd_journey_t *dirty_prev, *dirty_next; /* changed since the last drain */
+    int64_t last_ts;
+    int32_t source_tag;
+    uint8_t dirty;
+    uint16_t hist_head, hist_len; /* ring: oldest record at hist_head */
+    jd_hist_t *hist;        /* ring of conf->history records */
+    void **rstate;          /* per rule, lazily created, NULL when idle */
+    int64_t *last_alert;    /* per rule, for cooldown; INT64_MIN = never */
+    char *key;              /* "c:<id>" / "a:<id>", in the same allocation */
+};
+
+/* What a rule emits; the engine renders it. */
+typedef struct jd_alert_req {
+    const jd_rule_t *rule;
+    jd_journey_t *journey;
+    int64_t ts;
+    const jd_evid_t *evid;   /* evidence events/alerts, oldest first */
+    size_t nevid;
+    const jd_evid_t *first;  /* sequence: the "first" occurrences */
+    size_t nfirst;
+    const char *const *group_names;  /* burst "same": names and values */
+    const char *const *group_values;
+    size_t ngroup;
+    int funnel_last_step;    /* funnel drop-off: 1-based last step; else 0 */
+} jd_alert_req_t;
+
+/* Per-kind behaviour. state is a jd_journey_t.rstate[i] slot. */
+typedef struct jd_rule_ops {
+    /* event evaluated on journey j (already appended to its history) */
+    void (*on_event)(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
+                     void **state, const jd_event_t *ev);
+    /* a timer of this rule fired (deadline passed or flush) */
+    void (*on_timer)(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
+                     void **state, jd_timer_t *t);
+    /* move src's state into dst's (identity merge); src is freed after */
+    void (*merge)(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
+                  void **dst_state, void **src_state);
+    /* free the state (cancelling its timers) */
+    void (*free_state)(jd_engine_t *e, const jd_rule_t *r, void *state);
+    /* drop expired parts; returns 1 when the state is now empty (freeable) */
+    int (*idle)(const jd_rule_t *r, void *state, int64_t now);
+    /* changelog: append the state as JSON / restore it */
+    void (*save)(const jd_rule_t *r, const void *state, jd_strbuf_t *sb);
+    int (*load)(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
+                void **state, json_t *v);
+} jd_rule_ops_t;
+
+extern const jd_rule_ops_t jd_rule_burst_ops;
+extern const jd_rule_ops_t jd_rule_funnel_ops;
+extern const jd_rule_ops_t jd_rule_sequence_ops;
+
+/* Engine services for the rule kinds. */
+const jd_config_t *engine_conf(const jd_engine_t *e);
+/* Emits an alert (cooldown applied); returns 1 when emitted, 0 if suppressed.
+ * The rendered alert_id is written to alert_id (17 bytes) when non-NULL. */
+int engine_emit(jd_engine_t *e, const jd_alert_req_t *req, char *alert_id);
+void engine_timer_set(jd_engine_t *e, jd_timer_t *t, jd_journey_t *j,
+                      uint32_t rule, int64_t deadline);
+void engine_timer_cancel(jd_engine_t *e, jd_timer_t *t);
+jd_funnel_stats_t *engine_funnel_stats(jd_engine_t *e, uint32_t rule);
+/* Sequence rules learn of other rules' alerts through this hook. */
+void rule_sequence_on_alert(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
+                            void **state, const jd_evid_t *alert);
+
+/* Match helpers shared by the rule kinds. */
+int jd_match_event(const jd_match_t *m, const jd_event_t *ev);
+/* Evidence from an event (copies event_id). */
+void jd_evid_from_event(jd_evid_t *out, const jd_event_t *ev);
+void jd_evid_clear(jd_evid_t *ev);
+void jd_evid_save(const jd_evid_t *ev, jd_strbuf_t *sb);
+int jd_evid_load(jd_evid_t *out, json_t *v, const jd_config_t *conf);
+
+/* Alert rendering (alert.c). */
+void jd_alert_render(const jd_config_t *conf, const jd_alert_req_t *req,
+                     int64_t emitted_at, jd_strbuf_t *out, char alert_id[17]);
+
+#endif
