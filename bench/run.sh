@@ -1,0 +1,472 @@
+#!/usr/bin/env bash
+# bench/run.sh JOURNEYD — the benchmark driver behind `make bench`.
+#
+# Builds the generator and the jansson floor, generates the input once
+# (cached by its parameters and the generator's source), then measures:
+#   floor     jansson alone on one core, best of RUNS        (events/s)
+#   replay    journeyd replay, default rules, threads 1 and 2 (events/s, peak RSS)
+#   ratio     replay / floor — the headline figure
+#   detection every injected pattern alerted, nothing else   (bench/check.py)
+#   memory    peak RSS and bytes per active customer at MEM_CUSTOMERS customers
+#   kafka     produce + run through a real broker, when one answers
+# and writes build/bench.json plus a Markdown table on stdout.
+#
+# Environment (defaults are the issue's targets):
+#   BENCH_EVENTS=1000000 BENCH_CUSTOMERS=200000 BENCH_SEED=42 BENCH_RUNS=3
+#   BENCH_MEM_CUSTOMERS=1000000 (2 events each; 0 skips the memory run)
+#   BENCH_KAFKA=auto|0  BENCH_KAFKA_TIMEOUT=300  BENCH_BROKER=127.0.0.1:9092
+#   BENCH_OUT=build/bench  BENCH_JSON=build/bench.json
+set -u -o pipefail
+
+JOURNEYD=${1:?usage: bash bench/run.sh path/to/journeyd}
+OUT=${BENCH_OUT:-build/bench}
+JSON_OUT=${BENCH_JSON:-build/bench.json}
+EVENTS=${BENCH_EVENTS:-1000000}
+CUSTOMERS=${BENCH_CUSTOMERS:-200000}
+SEED=${BENCH_SEED:-42}
+RUNS=${BENCH_RUNS:-3}
+MEM_CUSTOMERS=${BENCH_MEM_CUSTOMERS:-1000000}
+KAFKA=${BENCH_KAFKA:-auto}
+KAFKA_TIMEOUT=${BENCH_KAFKA_TIMEOUT:-300}
+BROKER=${BENCH_BROKER:-127.0.0.1:9092}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+mkdir -p "$OUT"
+KV="$OUT/results.kv"      # key<TAB>value lines, turned into bench.json at the end
+: > "$KV"
+NOTES="$OUT/notes.txt"    # human-readable remarks (unsupported options, skips)
+: > "$NOTES"
+
+say()  { echo "bench: $*" >&2; }
+put()  { printf '%s\t%s\n' "$1" "$2" >> "$KV"; }
+note() { say "$*"; echo "$*" >> "$NOTES"; }
+die()  { say "$*"; exit 1; }
+
+# ---- build the tools ---------------------------------------------------------
+
+JANSSON=$(pkg-config --cflags --libs jansson) || die "pkg-config jansson failed"
+build_tool() { # name, extra libs
+    local src="$HERE/$1.c" bin="$OUT/$1"
+    if [[ ! -x "$bin" || "$src" -nt "$bin" ]]; then
+        say "cc -O3 -march=native $src"
+        # shellcheck disable=SC2086
+        cc -std=c11 -O3 -march=native -Wall -Wextra -o "$bin" "$src" $2 || die "cannot build $1"
+    fi
+}
+build_tool gen "-lm"
+build_tool floor "$JANSSON"
+
+# ---- timing ------------------------------------------------------------------
+
+# timed OUTPREFIX CMD...: runs CMD once; sets T_WALL (s), T_RSS (KiB), T_RC.
+# stdout/stderr of CMD go to OUTPREFIX.out / OUTPREFIX.err.
+if [[ -x /usr/bin/time ]]; then
+    TIMER=gnu
+else
+    TIMER=python
+fi
+timed() {
+    local pfx=$1; shift
+    local t0 t1
+    if [[ $TIMER == gnu ]]; then
+        t0=$(date +%s%N)
+        /usr/bin/time -f '%M' -o "$pfx.time" "$@" > "$pfx.out" 2> "$pfx.err"
+        T_RC=$?
+        t1=$(date +%s%N)
+        T_RSS=$(tail -n1 "$pfx.time")
+    else
+        python3 - "$pfx" "$@" <<'PY'
+import resource, subprocess, sys, time
+pfx, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.monotonic()
+with open(pfx + ".out", "w") as o, open(pfx + ".err", "w") as e:
+    rc = subprocess.call(cmd, stdout=o, stderr=e)
+t1 = time.monotonic()
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+open(pfx + ".time", "w").write(f"{rc} {t1 - t0:.6f} {rss}\n")
+PY
+        read -r T_RC T_WALL T_RSS < "$pfx.time"
+        return 0
+    fi
+    T_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
+}
+
+# best_of N OUTPREFIX CMD...: best wall time of N runs; B_WALL, B_RSS (max), B_RC.
+best_of() {
+    local n=$1 pfx=$2; shift 2
+    B_WALL=""; B_RSS=0; B_RC=0
+    local i
+    for ((i = 1; i <= n; i++)); do
+        timed "$pfx" "$@"
+        if [[ $T_RC != 0 ]]; then B_RC=$T_RC; return; fi
+        if [[ -z $B_WALL ]] || awk -v a="$T_WALL" -v b="$B_WALL" 'BEGIN { exit !(a < b) }'; then
+            B_WALL=$T_WALL
+        fi
+        (( T_RSS > B_RSS )) && B_RSS=$T_RSS
+    done
+}
+
+eps() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
+
+# ---- machine -----------------------------------------------------------------
+
+put machine.nproc "$(nproc)"
+put machine.cpu "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
+put machine.kernel "$(uname -sr)"
+put machine.date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+put machine.jansson "$(pkg-config --modversion jansson)"
+put machine.git "$(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
+put machine.timer "$TIMER"
+
+# ---- input -------------------------------------------------------------------
+
+GENSUM=$(sha1sum "$HERE/gen.c" | cut -c1-8)
+generate() { # events customers -> sets G_FILE G_TRUTH
+    local n=$1 c=$2 base="$OUT/events-n$1-c$2-s$SEED-g$GENSUM"
+    G_FILE="$base.ndjson"; G_TRUTH="$base.truth.ndjson"
+    if [[ -s $G_FILE && -s $G_TRUTH ]]; then
+        say "using cached $G_FILE"
+        return
+    fi
+    rm -f "$OUT"/events-n"$1"-c"$2"-s"$SEED"-g*.ndjson   # stale generator versions
+    say "generating $n events over $c customers (seed $SEED)"
+    "$OUT/gen" -n "$n" -c "$c" -s "$SEED" -o "$G_FILE.tmp" --truth "$G_TRUTH.tmp" 2> "$base.gen.txt" \
+        || { cat "$base.gen.txt" >&2; die "generator failed"; }
+    cat "$base.gen.txt" >&2
+    mv "$G_FILE.tmp" "$G_FILE" && mv "$G_TRUTH.tmp" "$G_TRUTH"
+}
+
+generate "$EVENTS" "$CUSTOMERS"
+FILE=$G_FILE TRUTH=$G_TRUTH
+BYTES=$(stat -c %s "$FILE")
+put input.file "$FILE"
+put input.events "$EVENTS"
+put input.customers "$CUSTOMERS"
+put input.seed "$SEED"
+put input.bytes "$BYTES"
+put input.avg_event_bytes "$(awk -v b="$BYTES" -v n="$EVENTS" 'BEGIN { printf "%.1f", b / n }')"
+put input.expected_alerts "$(grep -vc '"expect":0' "$TRUTH")"
+put input.controls "$(grep -c '"expect":0' "$TRUTH")"
+
+# ---- floor -------------------------------------------------------------------
+
+# The floor times its own parse loop (CLOCK_MONOTONIC); keep its best figure.
+say "floor: jansson alone, one thread, best of $RUNS"
+FLOOR_EPS=0 FLOOR_RSS=0
+for ((i = 1; i <= RUNS; i++)); do
+    timed "$OUT/floor" "$OUT/floor" "$FILE"
+    [[ $T_RC == 0 ]] || die "floor failed: $(head -n1 "$OUT/floor.err")"
+    v=$(tail -n1 "$OUT/floor.out")
+    (( v > FLOOR_EPS )) && FLOOR_EPS=$v
+    (( T_RSS > FLOOR_RSS )) && FLOOR_RSS=$T_RSS
+done
+put floor.events_per_s "$FLOOR_EPS"
+put floor.peak_rss_kib "$FLOOR_RSS"
+say "floor: $FLOOR_EPS events/s"
+
+# ---- replay: probe what the command understands --------------------------------
+
+REPLAY_OK=0 SUMMARY_OK=0 THREADS_OK=0 MAXC_OK=0
+PROBE="$OUT/probe.ndjson"
+head -n 2000 "$FILE" > "$PROBE"
+first_err() { head -c 300 "$1.err" | head -n1; }
+if [[ ! -x $JOURNEYD ]]; then
+    note "replay: $JOURNEYD is not an executable; replay, memory and kafka figures skipped"
+else
+    timed "$OUT/probe" "$JOURNEYD" replay -i "$PROBE" -o "$OUT/probe.alerts.ndjson"
+    if [[ $T_RC != 0 ]]; then
+        note "replay: '$JOURNEYD replay -i FILE -o FILE' failed (exit $T_RC: $(first_err "$OUT/probe")); replay, memory and kafka figures skipped"
+    else
+        REPLAY_OK=1
+        timed "$OUT/probe" "$JOURNEYD" replay -i "$PROBE" -o "$OUT/probe.alerts.ndjson" \
+            --summary-json "$OUT/probe.summary.json"
+        if [[ $T_RC == 0 ]]; then SUMMARY_OK=1; else
+            note "replay does not understand --summary-json (exit $T_RC: $(first_err "$OUT/probe")); continuing without it"
+        fi
+        timed "$OUT/probe" "$JOURNEYD" replay -i "$PROBE" -o "$OUT/probe.alerts.ndjson" \
+            -X processing.threads=2
+        if [[ $T_RC == 0 ]]; then THREADS_OK=1; else
+            note "replay does not understand -X processing.threads=2 (exit $T_RC: $(first_err "$OUT/probe")); one run with the default thread count, no scaling figure"
+        fi
+        timed "$OUT/probe" "$JOURNEYD" replay -i "$PROBE" -o "$OUT/probe.alerts.ndjson" \
+            -X journey.max_customers=$((4 * (MEM_CUSTOMERS > CUSTOMERS ? MEM_CUSTOMERS : CUSTOMERS)))
+        if [[ $T_RC == 0 ]]; then MAXC_OK=1; else
+            note "replay does not accept -X journey.max_customers=N (exit $T_RC: $(first_err "$OUT/probe")); the memory run uses the default (eviction may cap it)"
+        fi
+    fi
+fi
+put replay.available "$REPLAY_OK"
+put replay.summary_json_supported "$SUMMARY_OK"
+put replay.threads_option_supported "$THREADS_OK"
+
+# ---- replay: throughput -------------------------------------------------------
+
+strip_emitted() { sed -E 's/,?"emitted_at":"[^"]*"//' "$1"; }
+if (( REPLAY_OK )); then
+    if (( THREADS_OK )); then THREADS=(1 2); else THREADS=(default); fi
+    for th in "${THREADS[@]}"; do
+        if [[ $th == 1 || $th == default ]]; then sfx=""; else sfx="-t$th"; fi
+        args=(replay -i "$FILE" -o "$OUT/alerts$sfx.ndjson")
+        (( SUMMARY_OK )) && args+=(--summary-json "$OUT/summary$sfx.json")
+        [[ $th != default ]] && args+=(-X "processing.threads=$th")
+        say "replay threads=$th: best of $RUNS: $JOURNEYD ${args[*]}"
+        best_of "$RUNS" "$OUT/replay$sfx" "$JOURNEYD" "${args[@]}"
+        if [[ $B_RC != 0 ]]; then
+            note "replay threads=$th failed (exit $B_RC: $(first_err "$OUT/replay$sfx"))"
+            continue
+        fi
+        r=$(eps "$EVENTS" "$B_WALL")
+        put "replay.threads_$th.wall_s" "$B_WALL"
+        put "replay.threads_$th.events_per_s" "$r"
+        put "replay.threads_$th.peak_rss_kib" "$B_RSS"
+        put "replay.threads_$th.alerts" "$(wc -l < "$OUT/alerts$sfx.ndjson")"
+        (( SUMMARY_OK )) && [[ -s $OUT/summary$sfx.json ]] && put "replay.threads_$th.summary_file" "$OUT/summary$sfx.json"
+        say "replay threads=$th: $B_WALL s, $r events/s, peak RSS $B_RSS KiB"
+    done
+    if [[ -s $OUT/alerts.ndjson && -s $OUT/alerts-t2.ndjson ]]; then
+        if cmp -s <(strip_emitted "$OUT/alerts.ndjson") <(strip_emitted "$OUT/alerts-t2.ndjson"); then
+            put replay.same_alerts_1_vs_2_threads 1
+        else
+            put replay.same_alerts_1_vs_2_threads 0
+            note "replay: threads=1 and threads=2 alerts differ (apart from emitted_at): contract section 6 says byte-identical"
+        fi
+    fi
+fi
+
+# ---- detection ----------------------------------------------------------------
+
+if [[ -f $OUT/alerts.ndjson ]] && (( REPLAY_OK )); then
+    say "detection check"
+    python3 "$HERE/check.py" "$OUT/alerts.ndjson" "$TRUTH" --events "$FILE" \
+        --json "$OUT/detection.json" > "$OUT/detection.txt" 2>&1
+    rc=$?
+    put detection.ok "$(( rc == 0 ))"
+    put detection.report "$OUT/detection.txt"
+    sed -n '1,40p' "$OUT/detection.txt" >&2
+fi
+
+# ---- memory ------------------------------------------------------------------
+
+if (( REPLAY_OK )) && (( MEM_CUSTOMERS > 0 )); then
+    MEM_EVENTS=$((2 * MEM_CUSTOMERS))
+    generate "$MEM_EVENTS" "$MEM_CUSTOMERS"
+    MEM_FILE=$G_FILE MEM_TRUTH=$G_TRUTH
+    mem_opts=()
+    (( THREADS_OK )) && mem_opts+=(-X processing.threads=1)
+    (( MAXC_OK )) && mem_opts+=(-X "journey.max_customers=$((4 * MEM_CUSTOMERS))")
+    : > "$OUT/empty.ndjson"
+    timed "$OUT/mem-base" "$JOURNEYD" replay -i "$OUT/empty.ndjson" -o /dev/null "${mem_opts[@]}"
+    BASE_RSS=$T_RSS
+    [[ $T_RC == 0 ]] || note "memory: empty replay failed (exit $T_RC: $(first_err "$OUT/mem-base"))"
+    args=(replay -i "$MEM_FILE" -o "$OUT/alerts-mem.ndjson" "${mem_opts[@]}")
+    (( SUMMARY_OK )) && args+=(--summary-json "$OUT/summary-mem.json")
+    say "memory: $JOURNEYD ${args[*]}"
+    timed "$OUT/mem" "$JOURNEYD" "${args[@]}"
+    if [[ $T_RC == 0 ]]; then
+        put memory.options "${mem_opts[*]}"
+        put memory.file "$MEM_FILE"
+        put memory.events "$MEM_EVENTS"
+        put memory.customers "$MEM_CUSTOMERS"
+        put memory.baseline_rss_kib "$BASE_RSS"
+        put memory.peak_rss_kib "$T_RSS"
+        put memory.wall_s "$T_WALL"
+        put memory.events_per_s "$(eps "$MEM_EVENTS" "$T_WALL")"
+        put memory.bytes_per_customer "$(awk -v p="$T_RSS" -v b="$BASE_RSS" -v c="$MEM_CUSTOMERS" 'BEGIN { printf "%.0f", (p - b) * 1024 / c }')"
+        (( SUMMARY_OK )) && [[ -s $OUT/summary-mem.json ]] && put memory.summary_file "$OUT/summary-mem.json"
+        python3 "$HERE/check.py" "$OUT/alerts-mem.ndjson" "$MEM_TRUTH" --limit 5 > "$OUT/detection-mem.txt" 2>&1
+        rc=$?
+        put memory.detection_ok "$(( rc == 0 ))"
+        say "memory: peak $T_RSS KiB, baseline $BASE_RSS KiB"
+    else
+        note "memory: replay of $MEM_FILE failed (exit $T_RC: $(first_err "$OUT/mem"))"
+    fi
+fi
+
+# ---- kafka ---------------------------------------------------------------------
+# Best effort: produce the file into a fresh topic with `journeyd produce`,
+# start `journeyd run` on it with a fresh group, and time until the alerts
+# topic holds as many alerts as the replay wrote. Polling the alert count
+# every second makes it a throughput to within about a second; drop-offs
+# wait for the watermark, so this covers the whole input.
+
+kafka_bench() {
+    local tag T A G expected t0 t1 now count pid rc
+    tag="$(date +%s)-$$"
+    T="bench.events.$tag" A="bench.alerts.$tag" G="bench-$tag"
+    put kafka.topics "$T -> $A"
+    timed "$OUT/produce" "$JOURNEYD" produce -i "$FILE" --topic "$T" \
+        -X "kafka.bootstrap.servers=$BROKER"
+    if [[ $T_RC != 0 ]]; then
+        put kafka.status "TODO: journeyd produce failed (exit $T_RC: $(first_err "$OUT/produce"))"
+        return
+    fi
+    put kafka.produce.wall_s "$T_WALL"
+    put kafka.produce.events_per_s "$(eps "$EVENTS" "$T_WALL")"
+    expected=$(wc -l < "$OUT/alerts.ndjson" 2>/dev/null || echo 0)
+    (( expected > 0 )) || expected=$(grep -vc '"expect":0' "$TRUTH")
+    local ropts=(-X "input.topics=$T" -X "output.alerts_topic=$A" -X "kafka.group.id=$G"
+                 -X "kafka.bootstrap.servers=$BROKER")
+    (( THREADS_OK )) && ropts+=(-X processing.threads=2)
+    say "kafka: $JOURNEYD run ${ropts[*]} (waiting for $expected alerts, at most ${KAFKA_TIMEOUT}s)"
+    t0=$(date +%s%N)
+    "$JOURNEYD" run "${ropts[@]}" > "$OUT/run.out" 2> "$OUT/run.err" &
+    pid=$!
+    count=0
+    while :; do
+        sleep 1
+        now=$(date +%s%N)
+        count=$(timeout 30 kcat -C -b "$BROKER" -t "$A" -o beginning -e -q 2>/dev/null | wc -l)
+        if (( count >= expected )); then t1=$now; break; fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid"; rc=$?
+            put kafka.status "TODO: journeyd run exited early (exit $rc: $(head -n1 "$OUT/run.err")) with $count/$expected alerts"
+            return
+        fi
+        if (( (now - t0) / 1000000000 > KAFKA_TIMEOUT )); then
+            put kafka.status "timeout: $count/$expected alerts after ${KAFKA_TIMEOUT}s"
+            kill -TERM "$pid"; wait "$pid"
+            return
+        fi
+    done
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; note "kafka: journeyd run ignored SIGTERM for 30s"; }
+    wait "$pid"; rc=$?
+    local wall
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+    put kafka.run.wall_s "$wall"
+    put kafka.run.events_per_s "$(eps "$EVENTS" "$wall")"
+    put kafka.run.alerts "$count"
+    put kafka.run.exit_after_sigterm "$rc"
+    put kafka.status ok
+}
+
+if [[ $KAFKA == 0 ]]; then
+    put kafka.status "skipped: BENCH_KAFKA=0"
+elif ! command -v kcat >/dev/null; then
+    put kafka.status "skipped: no kcat"
+elif ! timeout 10 kcat -L -b "$BROKER" -m 3 >/dev/null 2>&1; then
+    put kafka.status "skipped: no broker"
+elif (( ! REPLAY_OK )); then
+    put kafka.status "skipped: replay not available"
+else
+    kafka_bench
+fi
+
+# ---- bench.json and the table ------------------------------------------------
+
+python3 - "$KV" "$NOTES" "$JSON_OUT" "$OUT" <<'PY'
+import json, os, sys
+kv, notes_path, out, outdir = sys.argv[1:5]
+
+def num(v):
+    for f in (int, float):
+        try:
+            return f(v)
+        except ValueError:
+            pass
+    return v
+
+r = {}
+for line in open(kv):
+    k, _, v = line.rstrip("\n").partition("\t")
+    d = r
+    *path, last = k.split(".")
+    for p in path:
+        d = d.setdefault(p, {})
+    d[last] = v if k.startswith("machine.") and k != "machine.nproc" else num(v)
+r["notes"] = [l.rstrip("\n") for l in open(notes_path) if l.strip()]
+
+def load(p):
+    try:
+        return json.load(open(p))
+    except (OSError, ValueError):
+        return None
+
+rep = r.get("replay", {})
+for name, sec in list(rep.items()) + [("memory", r.get("memory", {}))]:
+    if isinstance(sec, dict) and "summary_file" in sec:
+        sec["summary"] = load(sec["summary_file"])
+det = load(os.path.join(outdir, "detection.json"))
+if det is not None:
+    r.setdefault("detection", {}).update(det)
+
+floor = r.get("floor", {}).get("events_per_s")
+t1 = rep.get("threads_1", rep.get("threads_default", {}))
+t2 = rep.get("threads_2", {})
+if floor and t1.get("events_per_s"):
+    r["ratio_replay_to_floor"] = round(t1["events_per_s"] / floor, 3)
+if floor and t2.get("events_per_s"):
+    r["ratio_replay_2_threads_to_floor"] = round(t2["events_per_s"] / floor, 3)
+if t1.get("events_per_s") and t2.get("events_per_s"):
+    r["scaling_2_vs_1_threads"] = round(t2["events_per_s"] / t1["events_per_s"], 3)
+
+with open(out, "w") as f:
+    json.dump(r, f, indent=2)
+    f.write("\n")
+
+def fmt(v, unit=""):
+    if v is None or v == "":
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:,.3f}{unit}"
+    if isinstance(v, int):
+        return f"{v:,}{unit}"
+    return f"{v}{unit}"
+
+m, i = r["machine"], r["input"]
+rows = [
+    ("machine", f"{m['nproc']} x {m['cpu']}, {m['kernel']}, {m['date']}"),
+    ("input", f"{fmt(i['events'])} events, {fmt(i['customers'])} customers, "
+              f"{fmt(i['bytes'])} bytes ({i['avg_event_bytes']} B/event), seed {i['seed']}"),
+    ("floor: jansson parse, 1 thread", fmt(floor, " events/s")),
+]
+for th in ("1", "2", "default"):
+    s = rep.get(f"threads_{th}")
+    if s:
+        rows.append((f"replay, threads={th}",
+                     f"{fmt(s['events_per_s'])} events/s ({s['wall_s']:.2f} s, "
+                     f"peak RSS {fmt(s['peak_rss_kib'])} KiB, {fmt(s['alerts'])} alerts)"))
+if not rep.get("available"):
+    rows.append(("replay", "not available (see notes)"))
+rows.append(("**replay / floor** (threads=1)", fmt(r.get("ratio_replay_to_floor"))))
+if "ratio_replay_2_threads_to_floor" in r:
+    rows.append(("replay / floor (threads=2)", fmt(r["ratio_replay_2_threads_to_floor"])))
+rows.append(("scaling 2 vs 1 threads", fmt(r.get("scaling_2_vs_1_threads"))))
+if "same_alerts_1_vs_2_threads" in rep:
+    rows.append(("same alerts at 1 and 2 threads", "yes" if rep["same_alerts_1_vs_2_threads"] else "NO"))
+d = r.get("detection")
+if d and "expected" in d:
+    rows.append(("detection", f"{'PASS' if d['ok'] else 'FAIL'}: {d['detected']}/{d['expected']} "
+                              f"patterns alerted, {d['missed']} missed, {d['unexpected']} unexpected, "
+                              f"{d['controls']} negative controls"))
+mem = r.get("memory")
+if mem and "peak_rss_kib" in mem:
+    rows.append((f"memory at {fmt(mem['customers'])} customers",
+                 f"peak RSS {fmt(mem['peak_rss_kib'])} KiB (empty replay {fmt(mem['baseline_rss_kib'])} KiB), "
+                 f"{fmt(mem['bytes_per_customer'])} bytes/customer, {fmt(mem['events_per_s'])} events/s, "
+                 f"detection {'PASS' if mem.get('detection_ok') else 'FAIL'}"))
+k = r.get("kafka", {})
+if k.get("status") == "ok":
+    rows.append(("kafka produce", fmt(k["produce"]["events_per_s"], " events/s")))
+    rows.append(("kafka run (until all alerts)", fmt(k["run"]["events_per_s"], " events/s")))
+else:
+    rows.append(("kafka", k.get("status", "n/a")))
+
+print("| figure | value |")
+print("|---|---|")
+for a, b in rows:
+    print(f"| {a} | {b} |")
+for n in r["notes"]:
+    print(f"\nnote: {n}", end="")
+print(f"\n\nwritten: {out}")
+PY
+
+# make bench fails when there is nothing to measure or the engine is wrong.
+if ! grep -q $'^replay.available\t1$' "$KV"; then
+    say "FAILED: journeyd replay is not available"; exit 1
+fi
+if grep -q $'^detection.ok\t0$' "$KV"; then
+    say "FAILED: detection check (see $OUT/detection.txt)"; exit 1
+fi
+exit 0
