@@ -1,0 +1,474 @@
+/* Engine semantics: rule edges, event-time order, stitching, state. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "journeyd/config.h"
+#include "journeyd/decode.h"
+#include "journeyd/engine.h"
+
+#define MAX_ALERTS 256
+#define T0 1795341600000LL /* 2026-11-22T10:00:00Z */
+
+typedef struct sink {
+    char *alerts[MAX_ALERTS];
+    int n;
+} sink_t;
+
+static void sink_alert(void *opaque, const char *key, size_t keylen,
+                       const char *json, size_t len, int64_t ts)
+{
+    sink_t *s = opaque;
+    (void)key; (void)keylen; (void)ts;
+    if (s->n < MAX_ALERTS)
+        s->alerts[s->n++] = strndup(json, len);
+}
+
+static void sink_clear(sink_t *s)
+{
+    for (int i = 0; i < s->n; i++)
+        free(s->alerts[i]);
+    s->n = 0;
+}
+
+/* Field of an alert as a string (top-level string values only). */
+static const char *alert_str(const char *alert, const char *key, char *buf, size_t bufsz)
+{
+    json_t *o = json_loads(alert, 0, NULL);
+    assert_non_null(o);
+    const char *v = json_string_value(json_object_get(o, key));
+    snprintf(buf, bufsz, "%s", v ? v : "");
+    json_decref(o);
+    return buf;
+}
+
+typedef struct fixture {
+    jd_config_t *conf;
+    jd_decoder_t *dec;
+    jd_engine_t *eng;
+    sink_t sink;
+} fixture_t;
+
+static jd_config_t *load_config_text(const char *text, const char *const *xs, size_t nx)
+{
+    char path[] = "/tmp/jd-test-engine-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    jd_err_t err;
+    jd_config_t *c = jd_config_load(path, xs, nx, &err);
+    unlink(path);
+    if (!c)
+        fail_msg("config: %s", err.msg);
+    return c;
+}
+
+static void fx_open(fixture_t *fx, const char *config_text, const char *const *xs, size_t nx)
+{
+    memset(fx, 0, sizeof(*fx));
+    jd_err_t err;
+    fx->conf = config_text ? load_config_text(config_text, xs, nx) : jd_config_load(NULL, xs, nx, &err);
+    assert_non_null(fx->conf);
+    fx->dec = jd_decoder_new(fx->conf, &err);
+    assert_non_null(fx->dec);
+    jd_engine_opts_t o = {.on_alert = sink_alert, .opaque = &fx->sink,
+                          .auto_watermark = 1, .fixed_emitted_at = T0};
+    fx->eng = jd_engine_new(fx->conf, &o, &err);
+    assert_non_null(fx->eng);
+}
+
+static void fx_close(fixture_t *fx)
+{
+    sink_clear(&fx->sink);
+    jd_engine_destroy(fx->eng);
+    jd_decoder_destroy(fx->dec);
+    jd_config_destroy(fx->conf);
+}
+
+/* Pushes one event given as printf-style JSON; returns the engine verdict. */
+static jd_dl_reason_t fx_push(fixture_t *fx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static jd_dl_reason_t fx_push(fixture_t *fx, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    jd_event_t *ev = NULL;
+    char detail[256];
+    jd_dl_reason_t r = jd_decode_json(fx->dec, buf, strlen(buf), &ev, detail, sizeof(detail));
+    if (r != JD_DL_NONE)
+        fail_msg("decode %s: %s", buf, detail);
+    return jd_engine_push(fx->eng, ev);
+}
+
+static void click(fixture_t *fx, const char *id, int64_t ms, const char *el)
+{
+    fx_push(fx, "{\"ts\":%lld,\"customer_id\":\"%s\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"%s\"}",
+            (long long)(T0 + ms), id, el);
+}
+
+/* burst gap: exactly `gap` apart chains; 1 ms more breaks the chain. */
+static void test_burst_gap_edges(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    click(&fx, "c1", 0, "#a");
+    click(&fx, "c1", 1000, "#a");
+    click(&fx, "c1", 2000, "#a");
+    click(&fx, "c2", 0, "#a");
+    click(&fx, "c2", 1001, "#a");
+    click(&fx, "c2", 2002, "#a");
+    jd_engine_finish(fx.eng, 0);
+    assert_int_equal(fx.sink.n, 1);
+    char b[64];
+    assert_string_equal(alert_str(fx.sink.alerts[0], "customer_id", b, sizeof(b)), "c1");
+    assert_string_equal(alert_str(fx.sink.alerts[0], "rule", b, sizeof(b)), "rage_click");
+    fx_close(&fx);
+}
+
+/* burst within: last - first == within fires; events are consumed. */
+static void test_burst_within_consumes(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    for (int i = 0; i < 6; i++)
+        fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c1\",\"type\":\"error\",\"event_id\":\"e%d\"}",
+                (long long)(T0 + i * 30000), i);
+    jd_engine_finish(fx.eng, 0);
+    /* errors at 0,30,60 -> alert; 90,120,150 -> second alert */
+    assert_int_equal(fx.sink.n, 2);
+    json_t *a = json_loads(fx.sink.alerts[1], 0, NULL);
+    json_t *ids = json_object_get(json_object_get(a, "evidence"), "event_ids");
+    assert_int_equal(json_array_size(ids), 3);
+    assert_string_equal(json_string_value(json_array_get(ids, 0)), "e3");
+    json_decref(a);
+    fx_close(&fx);
+}
+
+/* A timeout whose deadline equals an event's ts fires after that event;
+ * one whose deadline is before it fires first. */
+static void test_funnel_deadline_order(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    int64_t w = 30 * 60000;
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"a\",\"type\":\"add_to_cart\"}", (long long)T0);
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"b\",\"type\":\"add_to_cart\"}", (long long)(T0 + 2));
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"a\",\"type\":\"checkout_start\"}", (long long)(T0 + 1000));
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"a\",\"type\":\"purchase\"}", (long long)(T0 + w));
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"b\",\"type\":\"purchase\"}", (long long)(T0 + 2 + w + 1));
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"z\",\"type\":\"page_view\"}", (long long)(T0 + 2 * w));
+    jd_engine_finish(fx.eng, 0);
+    assert_int_equal(fx.sink.n, 1);
+    char b[64];
+    assert_string_equal(alert_str(fx.sink.alerts[0], "customer_id", b, sizeof(b)), "b");
+    assert_string_equal(alert_str(fx.sink.alerts[0], "ts", b, sizeof(b)), "2026-11-22T10:30:00.002Z");
+    const jd_engine_stats_t *s = jd_engine_stats(fx.eng);
+    uint32_t fr = jd_config_rule(fx.conf, "checkout_dropoff")->index;
+    assert_int_equal(s->funnels[fr].attempts, 2);
+    assert_int_equal(s->funnels[fr].completed, 1);
+    assert_int_equal(s->funnels[fr].dropped[0], 1);
+    fx_close(&fx);
+}
+
+/* At the end of a replay open windows are pending unless flushed. */
+static void test_finish_pending_and_flush(void **st)
+{
+    (void)st;
+    for (int flush = 0; flush < 2; flush++) {
+        fixture_t fx;
+        fx_open(&fx, NULL, NULL, 0);
+        fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"a\",\"type\":\"add_to_cart\"}", (long long)T0);
+        jd_engine_finish(fx.eng, flush);
+        uint32_t fr = jd_config_rule(fx.conf, "checkout_dropoff")->index;
+        assert_int_equal(fx.sink.n, flush);
+        assert_int_equal(jd_engine_stats(fx.eng)->funnels[fr].pending, flush ? 0 : 1);
+        fx_close(&fx);
+    }
+}
+
+/* Anonymous clicks and a logged-in click stitch into one rage click. */
+static void test_identity_merge_burst(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    fx_push(&fx, "{\"ts\":%lld,\"anonymous_id\":\"d1\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#x\",\"event_id\":\"1\"}", (long long)T0);
+    fx_push(&fx, "{\"ts\":%lld,\"anonymous_id\":\"d1\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#x\",\"event_id\":\"2\"}", (long long)(T0 + 300));
+    fx_push(&fx, "{\"ts\":%lld,\"anonymous_id\":\"d1\",\"customer_id\":\"c9\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#x\",\"event_id\":\"3\"}", (long long)(T0 + 600));
+    fx_push(&fx, "{\"ts\":%lld,\"anonymous_id\":\"d1\",\"type\":\"page_view\",\"page\":\"/q\"}", (long long)(T0 + 900));
+    jd_engine_finish(fx.eng, 0);
+    assert_int_equal(fx.sink.n, 1);
+    char b[64];
+    assert_string_equal(alert_str(fx.sink.alerts[0], "customer_id", b, sizeof(b)), "c9");
+    assert_string_equal(alert_str(fx.sink.alerts[0], "identity", b, sizeof(b)), "customer");
+    const jd_engine_stats_t *s = jd_engine_stats(fx.eng);
+    assert_int_equal(s->merges, 1);
+    assert_int_equal(s->customers, 1); /* the later anonymous page_view went to c9 */
+    fx_close(&fx);
+}
+
+/* An anonymous funnel completed after login is not a drop-off. */
+static void test_identity_merge_funnel(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    fx_push(&fx, "{\"ts\":%lld,\"anonymous_id\":\"d1\",\"type\":\"add_to_cart\"}", (long long)T0);
+    fx_push(&fx, "{\"ts\":%lld,\"anonymous_id\":\"d1\",\"type\":\"checkout_start\"}", (long long)(T0 + 1000));
+    fx_push(&fx, "{\"ts\":%lld,\"anonymous_id\":\"d1\",\"customer_id\":\"c1\",\"type\":\"purchase\"}", (long long)(T0 + 2000));
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"z\",\"type\":\"page_view\"}", (long long)(T0 + 3600000));
+    jd_engine_finish(fx.eng, 1);
+    assert_int_equal(fx.sink.n, 0);
+    uint32_t fr = jd_config_rule(fx.conf, "checkout_dropoff")->index;
+    assert_int_equal(jd_engine_stats(fx.eng)->funnels[fr].completed, 1);
+    fx_close(&fx);
+}
+
+/* Reordering within time.lateness does not change the output. */
+static void test_deterministic_under_reorder(void **st)
+{
+    (void)st;
+    static const char *ev[] = {
+        "{\"ts\":%lld,\"customer_id\":\"c1\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#a\",\"event_id\":\"a1\"}",
+        "{\"ts\":%lld,\"customer_id\":\"c1\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#a\",\"event_id\":\"a2\"}",
+        "{\"ts\":%lld,\"customer_id\":\"c1\",\"type\":\"error\",\"event_id\":\"a3\"}",
+        "{\"ts\":%lld,\"customer_id\":\"c1\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#a\",\"event_id\":\"a4\"}",
+        "{\"ts\":%lld,\"customer_id\":\"c1\",\"type\":\"support_contact\",\"channel\":\"call\",\"event_id\":\"a5\"}",
+        "{\"ts\":%lld,\"customer_id\":\"c2\",\"type\":\"add_to_cart\",\"event_id\":\"b1\"}",
+        "{\"ts\":%lld,\"customer_id\":\"c2\",\"type\":\"page_view\",\"page\":\"/x\",\"event_id\":\"b2\"}",
+    };
+    static const int64_t at[] = {0, 400, 500, 800, 3000, 100, 4000};
+    static const int orders[3][7] = {
+        {0, 1, 2, 3, 4, 5, 6}, {6, 4, 3, 2, 1, 0, 5}, {5, 3, 1, 6, 0, 4, 2}};
+    char *first[16] = {0};
+    int nfirst = -1;
+    for (int o = 0; o < 3; o++) {
+        fixture_t fx;
+        fx_open(&fx, NULL, NULL, 0);
+        for (int i = 0; i < 7; i++) {
+            int k = orders[o][i];
+            assert_int_equal(fx_push(&fx, ev[k], (long long)(T0 + at[k])), JD_DL_NONE);
+        }
+        jd_engine_finish(fx.eng, 1);
+        if (nfirst < 0) {
+            nfirst = fx.sink.n;
+            assert_true(nfirst >= 3); /* rage_click, escalation, drop-off */
+            for (int i = 0; i < nfirst; i++)
+                first[i] = strdup(fx.sink.alerts[i]);
+        } else {
+            assert_int_equal(fx.sink.n, nfirst);
+            for (int i = 0; i < nfirst; i++)
+                assert_string_equal(fx.sink.alerts[i], first[i]);
+        }
+        fx_close(&fx);
+    }
+    for (int i = 0; i < nfirst; i++)
+        free(first[i]);
+}
+
+/* Same rule + identity + evidence => same alert_id. */
+static void test_alert_id_stable(void **st)
+{
+    (void)st;
+    char ids[2][32];
+    for (int run = 0; run < 2; run++) {
+        fixture_t fx;
+        fx_open(&fx, NULL, NULL, 0);
+        if (run) /* unrelated traffic must not change the id */
+            click(&fx, "other", 0, "#z");
+        click(&fx, "c1", 0, "#a");
+        click(&fx, "c1", 10, "#a");
+        click(&fx, "c1", 20, "#a");
+        jd_engine_finish(fx.eng, 0);
+        assert_int_equal(fx.sink.n, 1);
+        alert_str(fx.sink.alerts[0], "alert_id", ids[run], sizeof(ids[run]));
+        assert_int_equal(strlen(ids[run]), 16);
+        assert_int_equal(strspn(ids[run], "0123456789abcdef"), 16);
+        fx_close(&fx);
+    }
+    assert_string_equal(ids[0], ids[1]);
+}
+
+static void test_cooldown(void **st)
+{
+    (void)st;
+    const char *cfg =
+        "{\"rules\":[{\"name\":\"errs\",\"kind\":\"burst\",\"match\":{\"type\":\"error\"},"
+        "\"count\":1,\"within\":\"1s\",\"cooldown\":\"10s\"}]}";
+    fixture_t fx;
+    fx_open(&fx, cfg, NULL, 0);
+    int64_t at[] = {0, 5000, 9999, 10000, 15000, 20001};
+    for (int i = 0; i < 6; i++)
+        fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"error\"}", (long long)(T0 + at[i]));
+    jd_engine_finish(fx.eng, 0);
+    /* 0 fires; 5000, 9999 suppressed; 10000 fires; 15000 suppressed; 20001 fires */
+    assert_int_equal(fx.sink.n, 3);
+    assert_int_equal(jd_engine_stats(fx.eng)->suppressed, 3);
+    fx_close(&fx);
+}
+
+static void test_late_and_duplicates(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    assert_int_equal(fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"x\",\"event_id\":\"1\"}", (long long)(T0 + 10000)), JD_DL_NONE);
+    /* watermark is now T0+5000: 5000 is on it (accepted), 4999 is late */
+    assert_int_equal(fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"x\",\"event_id\":\"2\"}", (long long)(T0 + 5000)), JD_DL_NONE);
+    assert_int_equal(fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"x\"}", (long long)(T0 + 4999)), JD_DL_LATE);
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"x\",\"event_id\":\"1\"}", (long long)(T0 + 10000));
+    jd_engine_finish(fx.eng, 0);
+    const jd_engine_stats_t *s = jd_engine_stats(fx.eng);
+    assert_int_equal(s->late, 1);
+    assert_int_equal(s->duplicates, 1);
+    assert_int_equal(s->events_evaluated, 2);
+    fx_close(&fx);
+}
+
+static void test_retention_and_eviction(void **st)
+{
+    (void)st;
+    const char *xs[] = {"journey.retention=1m", "journey.max_customers=2"};
+    fixture_t fx;
+    fx_open(&fx, NULL, xs, 2);
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"a\",\"type\":\"x\"}", (long long)T0);
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"b\",\"type\":\"x\"}", (long long)(T0 + 1));
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"x\"}", (long long)(T0 + 2));
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"d\",\"type\":\"x\"}", (long long)(T0 + 120000));
+    jd_engine_finish(fx.eng, 0);
+    const jd_engine_stats_t *s = jd_engine_stats(fx.eng);
+    assert_int_equal(s->evicted, 1);   /* a, when c arrived */
+    assert_int_equal(s->expired, 2);   /* b and c, 2 min later */
+    assert_int_equal(s->customers, 1);
+    fx_close(&fx);
+}
+
+/* A sequence fed by another rule's alert. */
+static void test_sequence_from_alert(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"login_failed\",\"channel\":\"app\"}",
+                (long long)(T0 + i * 60000));
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"support_contact\",\"channel\":\"chat\",\"event_id\":\"s\"}",
+            (long long)(T0 + 3600000));
+    jd_engine_finish(fx.eng, 0);
+    assert_int_equal(fx.sink.n, 2);
+    json_t *a = json_loads(fx.sink.alerts[1], 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(a, "rule")), "channel_escalation");
+    json_t *first = json_object_get(json_object_get(a, "evidence"), "first");
+    /* three login_failed events and the login_failures alert */
+    assert_int_equal(json_array_size(first), 4);
+    int alerts = 0;
+    for (size_t i = 0; i < json_array_size(first); i++) {
+        const char *rule = json_string_value(json_object_get(json_array_get(first, i), "rule"));
+        if (rule && !strcmp(rule, "login_failures"))
+            alerts++;
+    }
+    assert_int_equal(alerts, 1);
+    json_decref(a);
+    fx_close(&fx);
+}
+
+/* Changelog: state drained from one engine and restored into another
+ * continues exactly where it left off. */
+typedef struct kv {
+    char *key[64];
+    char *val[64];
+    int n;
+} kv_t;
+
+static void kv_put(void *opaque, int32_t tag, const char *key, size_t keylen,
+                   const void *val, size_t vallen)
+{
+    kv_t *kv = opaque;
+    (void)tag;
+    for (int i = 0; i < kv->n; i++)
+        if (strlen(kv->key[i]) == keylen && !memcmp(kv->key[i], key, keylen)) {
+            free(kv->val[i]);
+            kv->val[i] = val ? strndup(val, vallen) : NULL;
+            return;
+        }
+    assert_true(kv->n < 64);
+    kv->key[kv->n] = strndup(key, keylen);
+    kv->val[kv->n++] = val ? strndup(val, vallen) : NULL;
+}
+
+static void test_changelog_roundtrip(void **st)
+{
+    (void)st;
+    fixture_t a, b;
+    kv_t kv = {0};
+    fx_open(&a, NULL, NULL, 0);
+    jd_engine_destroy(a.eng);
+    jd_err_t err;
+    jd_engine_opts_t o = {.on_alert = sink_alert, .opaque = &a.sink, .track_changes = 1,
+                          .fixed_emitted_at = T0};
+    a.eng = jd_engine_new(a.conf, &o, &err);
+    fx_push(&a, "{\"ts\":%lld,\"anonymous_id\":\"d\",\"customer_id\":\"c\",\"type\":\"add_to_cart\",\"event_id\":\"1\"}", (long long)T0);
+    fx_push(&a, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"error\",\"event_id\":\"2\"}", (long long)(T0 + 1000));
+    fx_push(&a, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#b\",\"event_id\":\"3\"}", (long long)(T0 + 2000));
+    jd_engine_advance(a.eng, T0 + 2000);
+    jd_engine_drain_changes(a.eng, kv_put, &kv);
+    assert_int_equal(kv.n, 2); /* journey c:c and link l:d */
+
+    fx_open(&b, NULL, NULL, 0);
+    for (int i = 0; i < kv.n; i++)
+        assert_int_equal(jd_engine_restore(b.eng, 0, kv.key[i], strlen(kv.key[i]), kv.val[i],
+                                           kv.val[i] ? strlen(kv.val[i]) : 0, &err), 0);
+    /* duplicate of event 3 is recognised; two more clicks make a rage click;
+     * a call escalates the earlier error; the funnel drops off on time. */
+    fx_push(&b, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#b\",\"event_id\":\"3\"}", (long long)(T0 + 2000));
+    fx_push(&b, "{\"ts\":%lld,\"anonymous_id\":\"d\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#b\",\"event_id\":\"4\"}", (long long)(T0 + 2500));
+    fx_push(&b, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"click\",\"page\":\"/p\",\"element\":\"#b\",\"event_id\":\"5\"}", (long long)(T0 + 3000));
+    fx_push(&b, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"support_contact\",\"channel\":\"call\",\"event_id\":\"6\"}", (long long)(T0 + 60000));
+    fx_push(&b, "{\"ts\":%lld,\"customer_id\":\"z\",\"type\":\"x\"}", (long long)(T0 + 3600000));
+    jd_engine_finish(b.eng, 0);
+    assert_int_equal(jd_engine_stats(b.eng)->duplicates, 1);
+    char r[64];
+    assert_int_equal(b.sink.n, 3);
+    assert_string_equal(alert_str(b.sink.alerts[0], "rule", r, sizeof(r)), "rage_click");
+    assert_string_equal(alert_str(b.sink.alerts[1], "rule", r, sizeof(r)), "channel_escalation");
+    assert_string_equal(alert_str(b.sink.alerts[2], "rule", r, sizeof(r)), "checkout_dropoff");
+    assert_string_equal(alert_str(b.sink.alerts[2], "ts", r, sizeof(r)), "2026-11-22T10:30:00.000Z");
+    for (int i = 0; i < kv.n; i++) {
+        free(kv.key[i]);
+        free(kv.val[i]);
+    }
+    fx_close(&a);
+    fx_close(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_burst_gap_edges),
+        cmocka_unit_test(test_burst_within_consumes),
+        cmocka_unit_test(test_funnel_deadline_order),
+        cmocka_unit_test(test_finish_pending_and_flush),
+        cmocka_unit_test(test_identity_merge_burst),
+        cmocka_unit_test(test_identity_merge_funnel),
+        cmocka_unit_test(test_deterministic_under_reorder),
+        cmocka_unit_test(test_alert_id_stable),
+        cmocka_unit_test(test_cooldown),
+        cmocka_unit_test(test_late_and_duplicates),
+        cmocka_unit_test(test_retention_and_eviction),
+        cmocka_unit_test(test_sequence_from_alert),
+        cmocka_unit_test(test_changelog_roundtrip),
+    };
+    return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
