@@ -1,0 +1,1057 @@
+/*
+ * `journeyd run`: consumer group -> decoder -> engine -> alerts, at least once.
+ *
+ * One thread drives everything: rd_kafka_consumer_poll, the engine, the
+ * producer's delivery reports and the rebalance callback, so the engine
+ * needs no locks.
+ *
+ * Watermarks (contract section 4). Each assigned partition p keeps
+ * wm(p) = max ts seen on p - time.lateness, never lowered. An event with
+ * ts < wm(p) is late (dead letter "late"). The engine is advanced to the
+ * minimum wm(p) over assigned partitions. time.idle_advance: once p has had
+ * no message for idle_advance of wall-clock time, wm(p) becomes
+ * (max ts - lateness) + wall time elapsed since p's last message, so it
+ * follows the wall clock from there and drop-offs fire on quiet partitions.
+ * A partition that has had no message at all holds the watermark back until
+ * it has been idle for idle_advance, then stops counting.
+ *
+ * At-least-once (contract section 7). Per partition we keep the (offset, ts)
+ * of pushed events the engine has not yet evaluated (ts > engine watermark).
+ * The committable offset is the smallest such offset, else last offset + 1.
+ * A commit cycle (every processing.commit_interval, on revoke, at shutdown):
+ *   1. flush the producer: every alert and dead letter acknowledged;
+ *   2. drain the engine's changed journeys to the changelog topic, flush;
+ *   3. only if no delivery failed: commit the committable offsets.
+ * A failed delivery is fatal: nothing more is committed, the run loop ends
+ * and `run` exits 1, so the uncommitted input is read again on restart.
+ * Changelog records are written before the commit, so after a crash between
+ * the two a restart may see an event twice (an alert may repeat with the
+ * same alert_id; it is never lost).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "journeyd/cmd.h"
+#include "journeyd/config.h"
+#include "journeyd/decode.h"
+#include "journeyd/deadletter.h"
+#include "journeyd/engine.h"
+#include "journeyd/reader.h"
+#include "journeyd/timeutil.h"
+#include "kafka.h"
+
+#define RESTORE_TIMEOUT_MS 120000
+#define ADMIN_TIMEOUT_MS 30000
+
+typedef struct jd_pend {
+    int64_t offset;
+    int64_t ts;
+} jd_pend_t;
+
+typedef struct jd_part {
+    char *topic;
+    int32_t partition;
+    int32_t tag;            /* index in jd_runner.parts; engine source_tag */
+    int assigned;
+    int eof;
+    int has_events;
+    int64_t next_offset;    /* last consumed + 1; -1 before the first message */
+    int64_t committed;      /* last offset we committed; -1 = none yet */
+    int64_t max_ts;
+    int64_t wm;
+    int64_t last_mono;      /* wall clock (monotonic) of the last message */
+    jd_pend_t *pend;        /* unevaluated pushed events, in offset order */
+    size_t npend, cappend;
+} jd_part_t;
+
+/* delivery report kinds, carried in the message opaque */
+enum { DR_ALERT = 1, DR_DEADLETTER, DR_CHANGELOG };
+
+struct jd_runner {
+    const jd_config_t *conf;
+    jd_runner_opts_t opts;
+    const char *cmd;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    rd_kafka_t *restore;
+    jd_engine_t *engine;
+    jd_decoder_t *dec;
+    jd_csv_parser_t *csvp;
+    char *csv_hdr;          /* raw header currently set on the decoder */
+    size_t csv_hdr_len;
+    char changelog[300];
+    int changelog_ready;
+    int32_t changelog_parts;
+    jd_part_t *parts;
+    size_t nparts, capparts;
+    int64_t wm;             /* last watermark given to the engine */
+    int finished;           /* engine finished: everything evaluated */
+    uint64_t consumed, dead_letters, late, alerts_produced, alerts_acked;
+    uint64_t delivery_failed;
+    int fatal;
+    int64_t last_commit_mono;
+    int64_t last_data_mono;
+};
+
+/* ---- partitions ------------------------------------------------------- */
+
+static jd_part_t *part_find(jd_runner_t *r, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < r->nparts; i++)
+        if (r->parts[i].partition == partition && !strcmp(r->parts[i].topic, topic))
+            return &r->parts[i];
+    return NULL;
+}
+
+static jd_part_t *part_by_tag(jd_runner_t *r, int32_t tag)
+{
+    return tag >= 0 && (size_t)tag < r->nparts ? &r->parts[tag] : NULL;
+}
+
+/* Tags are stable for the life of the process: a partition that comes back
+ * after a revoke gets its old tag. */
+static jd_part_t *part_get(jd_runner_t *r, const char *topic, int32_t partition)
+{
+    jd_part_t *p = part_find(r, topic, partition);
+    if (p)
+        return p;
+    if (r->nparts == r->capparts) {
+        size_t cap = r->capparts ? r->capparts * 2 : 16;
+        jd_part_t *np = realloc(r->parts, cap * sizeof(*np));
+        if (!np)
+            return NULL;
+        r->parts = np;
+        r->capparts = cap;
+    }
+    p = &r->parts[r->nparts];
+    memset(p, 0, sizeof(*p));
+    p->topic = strdup(topic);
+    if (!p->topic)
+        return NULL;
+    p->partition = partition;
+    p->tag = (int32_t)r->nparts++;
+    return p;
+}
+
+static void part_reset(jd_part_t *p)
+{
+    p->eof = 0;
+    p->has_events = 0;
+    p->next_offset = -1;
+    p->committed = -1;
+    p->max_ts = INT64_MIN;
+    p->wm = INT64_MIN;
+    p->last_mono = jd_mono_ms();
+    p->npend = 0;
+}
+
+static int pend_push(jd_part_t *p, int64_t offset, int64_t ts)
+{
+    if (p->npend == p->cappend) {
+        size_t cap = p->cappend ? p->cappend * 2 : 256;
+        jd_pend_t *np = realloc(p->pend, cap * sizeof(*np));
+        if (!np)
+            return -1;
+        p->pend = np;
+        p->cappend = cap;
+    }
+    p->pend[p->npend].offset = offset;
+    p->pend[p->npend].ts = ts;
+    p->npend++;
+    return 0;
+}
+
+/* Drop what the engine has evaluated (ts <= wm) and return the smallest
+ * offset still unevaluated, else next_offset. */
+static int64_t part_committable(jd_runner_t *r, jd_part_t *p)
+{
+    size_t i, j = 0;
+    for (i = 0; i < p->npend; i++)
+        if (!r->finished && p->pend[i].ts > r->wm)
+            p->pend[j++] = p->pend[i];
+    p->npend = j;
+    return j ? p->pend[0].offset : p->next_offset;
+}
+
+/* ---- producer side ---------------------------------------------------- */
+
+static void on_alert(void *opaque, const char *key, size_t keylen,
+                     const char *json, size_t jsonlen, int64_t ts)
+{
+    jd_runner_t *r = opaque;
+    rd_kafka_resp_err_t e;
+    (void)ts;
+    r->alerts_produced++;
+    e = jd_kafka_produce(r->producer, r->conf->alerts_topic, RD_KAFKA_PARTITION_UA,
+                         key, keylen, json, jsonlen, NULL, (void *)(intptr_t)DR_ALERT);
+    if (e) {
+        JD_LOG(JD_LOG_ERR, "cannot produce alert to %s: %s", r->conf->alerts_topic,
+               rd_kafka_err2str(e));
+        r->fatal = 1;
+    }
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    jd_runner_t *r = opaque;
+    intptr_t kind = (intptr_t)m->_private;
+    (void)rk;
+    if (m->err) {
+        r->delivery_failed++;
+        JD_LOG(JD_LOG_ERR, "delivery to %s [%" PRId32 "] failed: %s",
+               rd_kafka_topic_name(m->rkt), m->partition, rd_kafka_err2str(m->err));
+        return;
+    }
+    if (kind == DR_ALERT) {
+        r->alerts_acked++;
+        if (r->opts.on_alert_acked)
+            r->opts.on_alert_acked(r->opts.opaque, m->key, m->key_len, m->payload, m->len);
+    }
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    jd_runner_t *r = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        JD_LOG(JD_LOG_ERR, "fatal Kafka error: %s: %s", rd_kafka_err2name(orig), buf);
+        r->fatal = 1;
+        return;
+    }
+    /* transient (broker down, transport): librdkafka retries by itself */
+    JD_LOG(JD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+}
+
+static void dead_letter(jd_runner_t *r, const rd_kafka_message_t *m,
+                        jd_dl_reason_t reason, const char *detail)
+{
+    jd_source_pos_t pos = { 0 };
+    size_t len = 0;
+    char *s;
+    rd_kafka_resp_err_t e;
+
+    r->dead_letters++;
+    if (reason == JD_DL_LATE)
+        r->late++;
+    pos.topic = rd_kafka_topic_name(m->rkt);
+    pos.partition = m->partition;
+    pos.offset = m->offset;
+    JD_LOG(JD_LOG_DEBUG, "dead letter %s [%" PRId32 "] @%" PRId64 ": %s: %s", pos.topic,
+           pos.partition, pos.offset, jd_dl_reason_name(reason), detail);
+    if (!r->conf->dead_letter_topic || !*r->conf->dead_letter_topic)
+        return;
+    s = jd_deadletter_format(reason, detail, &pos, m->payload, m->len, &len);
+    if (!s) {
+        JD_LOG(JD_LOG_ERR, "out of memory formatting a dead letter");
+        r->fatal = 1;
+        return;
+    }
+    e = jd_kafka_produce(r->producer, r->conf->dead_letter_topic, RD_KAFKA_PARTITION_UA,
+                         m->key, m->key_len, s, len, NULL, (void *)(intptr_t)DR_DEADLETTER);
+    free(s);
+    if (e) {
+        JD_LOG(JD_LOG_ERR, "cannot produce dead letter to %s: %s",
+               r->conf->dead_letter_topic, rd_kafka_err2str(e));
+        r->fatal = 1;
+    }
+}
+
+static void on_state(void *opaque, int32_t tag, const char *key, size_t keylen,
+                     const void *val, size_t vallen)
+{
+    jd_runner_t *r = opaque;
+    jd_part_t *p = part_by_tag(r, tag);
+    rd_kafka_resp_err_t e;
+    if (!p || p->partition >= r->changelog_parts) {
+        JD_LOG(JD_LOG_WARN, "changelog record for unknown source %" PRId32 " skipped", tag);
+        return;
+    }
+    e = jd_kafka_produce(r->producer, r->changelog, p->partition, key, keylen,
+                         val, val ? vallen : 0, NULL, (void *)(intptr_t)DR_CHANGELOG);
+    if (e) {
+        JD_LOG(JD_LOG_ERR, "cannot produce to changelog %s: %s", r->changelog,
+               rd_kafka_err2str(e));
+        r->fatal = 1;
+    }
+}
+
+/* Wait until every produced message is acknowledged or failed. */
+static int flush_all(jd_runner_t *r)
+{
+    while (rd_kafka_outq_len(r->producer) > 0 && !r->fatal)
+        rd_kafka_flush(r->producer, 500);
+    if (r->delivery_failed && !r->fatal) {
+        JD_LOG(JD_LOG_ERR, "%" PRIu64 " deliveries failed: not committing input offsets "
+               "(a restart reads them again)", r->delivery_failed);
+        r->fatal = 1;
+    }
+    return r->fatal ? -1 : 0;
+}
+
+static void commit_cycle(jd_runner_t *r)
+{
+    rd_kafka_topic_partition_list_t *offs = NULL;
+    rd_kafka_resp_err_t e;
+
+    r->last_commit_mono = jd_mono_ms();
+    if (flush_all(r))
+        return;
+    if (r->changelog_ready)
+        jd_engine_drain_changes(r->engine, on_state, r);
+    if (flush_all(r))
+        return;
+    offs = rd_kafka_topic_partition_list_new((int)r->nparts + 1);
+    for (size_t i = 0; i < r->nparts; i++) {
+        jd_part_t *p = &r->parts[i];
+        int64_t off;
+        if (!p->assigned || p->next_offset < 0)
+            continue;
+        off = part_committable(r, p);
+        if (off > p->committed)
+            rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = off;
+    }
+    if (offs->cnt == 0)
+        goto done;
+    e = rd_kafka_commit(r->consumer, offs, 0);
+    if (e) {
+        /* not fatal: the next cycle commits again */
+        JD_LOG(JD_LOG_WARN, "offset commit failed: %s", rd_kafka_err2str(e));
+        goto done;
+    }
+    for (int i = 0; i < offs->cnt; i++) {
+        jd_part_t *p = part_find(r, offs->elems[i].topic, offs->elems[i].partition);
+        if (offs->elems[i].err) {
+            JD_LOG(JD_LOG_WARN, "offset commit %s [%" PRId32 "] failed: %s",
+                   offs->elems[i].topic, offs->elems[i].partition,
+                   rd_kafka_err2str(offs->elems[i].err));
+            continue;
+        }
+        if (p)
+            p->committed = offs->elems[i].offset;
+        JD_LOG(JD_LOG_DEBUG, "committed %s [%" PRId32 "] at offset %" PRId64,
+               offs->elems[i].topic, offs->elems[i].partition, offs->elems[i].offset);
+    }
+    if (r->opts.on_commit)
+        r->opts.on_commit(r->opts.opaque, offs, r->alerts_produced, r->alerts_acked);
+done:
+    rd_kafka_topic_partition_list_destroy(offs);
+}
+
+/* ---- rebalance: changelog topic and restore ----------------------------- */
+
+static int32_t topic_partitions(const rd_kafka_metadata_t *md, const char *topic, int *found)
+{
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (!strcmp(md->topics[i].topic, topic)) {
+            *found = md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+            return md->topics[i].partition_cnt;
+        }
+    *found = 0;
+    return 0;
+}
+
+static int create_changelog(jd_runner_t *r, int32_t nparts)
+{
+    char errstr[512];
+    rd_kafka_NewTopic_t *nt;
+    rd_kafka_AdminOptions_t *ao = NULL;
+    rd_kafka_queue_t *q = NULL;
+    rd_kafka_event_t *ev = NULL;
+    int rc = -1;
+
+    nt = rd_kafka_NewTopic_new(r->changelog, nparts, -1, errstr, sizeof(errstr));
+    if (!nt) {
+        JD_LOG(JD_LOG_ERR, "changelog %s: %s", r->changelog, errstr);
+        return -1;
+    }
+    if (rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact")) {
+        JD_LOG(JD_LOG_ERR, "changelog %s: cannot set cleanup.policy", r->changelog);
+        goto out;
+    }
+    q = rd_kafka_queue_new(r->producer);
+    ao = rd_kafka_AdminOptions_new(r->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(ao, ADMIN_TIMEOUT_MS, errstr, sizeof(errstr));
+    rd_kafka_CreateTopics(r->producer, &nt, 1, ao, q);
+    ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+    if (!ev) {
+        JD_LOG(JD_LOG_ERR, "changelog %s: CreateTopics timed out", r->changelog);
+        goto out;
+    }
+    if (rd_kafka_event_error(ev)) {
+        JD_LOG(JD_LOG_ERR, "changelog %s: CreateTopics: %s", r->changelog,
+               rd_kafka_event_error_string(ev));
+        goto out;
+    } else {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t n = 0;
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+        for (size_t i = 0; i < n; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+            if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                JD_LOG(JD_LOG_ERR, "changelog %s: CreateTopics: %s", r->changelog,
+                       rd_kafka_topic_result_error_string(tr[i]));
+                goto out;
+            }
+        }
+    }
+    JD_LOG(JD_LOG_INFO, "created changelog topic %s (%" PRId32 " partitions, compacted)",
+           r->changelog, nparts);
+    rc = 0;
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(ao);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+/* The changelog needs as many partitions as the widest input topic, since a
+ * journey's records go to the partition number of its input partition. */
+static int ensure_changelog(jd_runner_t *r)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t e;
+    int32_t need = 0, have;
+    int found, rc = -1;
+
+    if (r->changelog_ready)
+        return 0;
+    /* all-topics metadata from the consumer: a producer metadata request for
+     * one topic could auto-create it, uncompacted */
+    e = rd_kafka_metadata(r->consumer, 1, NULL, &md, ADMIN_TIMEOUT_MS);
+    if (e) {
+        JD_LOG(JD_LOG_ERR, "metadata request failed: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    for (size_t i = 0; i < r->conf->ntopics; i++) {
+        int32_t n = topic_partitions(md, r->conf->topics[i], &found);
+        if (found && n > need)
+            need = n;
+    }
+    for (size_t i = 0; i < r->nparts; i++)
+        if (r->parts[i].partition + 1 > need)
+            need = r->parts[i].partition + 1;
+    have = topic_partitions(md, r->changelog, &found);
+    if (found) {
+        if (have < need) {
+            JD_LOG(JD_LOG_ERR, "changelog topic %s has %" PRId32 " partitions; the input "
+                   "topics need %" PRId32, r->changelog, have, need);
+            goto out;
+        }
+        r->changelog_parts = have;
+    } else {
+        if (create_changelog(r, need))
+            goto out;
+        r->changelog_parts = need;
+    }
+    r->changelog_ready = 1;
+    rc = 0;
+out:
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+/* Read each assigned partition's changelog partition from the beginning to
+ * its high watermark into the engine, before any input is consumed. */
+static int restore(jd_runner_t *r, const rd_kafka_topic_partition_list_t *assigned)
+{
+    rd_kafka_topic_partition_list_t *tl = NULL;
+    int32_t *tag_of = NULL;
+    int64_t *hi_of = NULL;
+    int remaining = 0, rc = -1;
+    uint64_t nrec = 0;
+    int64_t deadline;
+    jd_err_t err;
+
+    if (!r->restore) {
+        rd_kafka_conf_t *kc = jd_kafka_conf_new(r->conf, JD_KROLE_RESTORE, &err);
+        if (!kc || !(r->restore = jd_kafka_new(RD_KAFKA_CONSUMER, kc, &err))) {
+            JD_LOG(JD_LOG_ERR, "restore consumer: %s", err.msg);
+            return -1;
+        }
+    }
+    tag_of = calloc((size_t)r->changelog_parts, sizeof(*tag_of));
+    hi_of = calloc((size_t)r->changelog_parts, sizeof(*hi_of));
+    tl = rd_kafka_topic_partition_list_new(assigned->cnt + 1);
+    if (!tag_of || !hi_of)
+        goto out;
+    for (int32_t i = 0; i < r->changelog_parts; i++)
+        tag_of[i] = -1;
+    for (int i = 0; i < assigned->cnt; i++) {
+        jd_part_t *p = part_find(r, assigned->elems[i].topic, assigned->elems[i].partition);
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t e;
+        if (!p || p->partition >= r->changelog_parts || tag_of[p->partition] >= 0)
+            continue;
+        tag_of[p->partition] = p->tag;
+        e = rd_kafka_query_watermark_offsets(r->restore, r->changelog, p->partition,
+                                             &lo, &hi, ADMIN_TIMEOUT_MS);
+        if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            /* just created and not yet in metadata everywhere: empty */
+            continue;
+        }
+        if (e) {
+            JD_LOG(JD_LOG_ERR, "changelog %s [%" PRId32 "]: %s", r->changelog, p->partition,
+                   rd_kafka_err2str(e));
+            goto out;
+        }
+        if (hi <= lo)
+            continue;
+        hi_of[p->partition] = hi;
+        rd_kafka_topic_partition_list_add(tl, r->changelog, p->partition)->offset = lo;
+        remaining++;
+    }
+    if (!remaining) {
+        rc = 0;
+        goto out;
+    }
+    if (rd_kafka_assign(r->restore, tl)) {
+        JD_LOG(JD_LOG_ERR, "changelog %s: assign failed", r->changelog);
+        goto out;
+    }
+    deadline = jd_mono_ms() + RESTORE_TIMEOUT_MS;
+    while (remaining > 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->restore, 200);
+        int32_t cp;
+        if (!m) {
+            if (jd_mono_ms() > deadline) {
+                JD_LOG(JD_LOG_ERR, "changelog %s: restore did not finish within %ds",
+                       r->changelog, RESTORE_TIMEOUT_MS / 1000);
+                break;
+            }
+            continue;
+        }
+        cp = m->partition;
+        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            JD_LOG(JD_LOG_WARN, "changelog %s: %s", r->changelog, rd_kafka_message_errstr(m));
+        } else if (cp >= 0 && cp < r->changelog_parts && hi_of[cp] > 0) {
+            if (!m->err && m->key) {
+                if (jd_engine_restore(r->engine, tag_of[cp], m->key, m->key_len,
+                                      m->payload, m->payload ? m->len : 0, &err))
+                    JD_LOG(JD_LOG_WARN, "changelog %s [%" PRId32 "] @%" PRId64 ": %s",
+                           r->changelog, cp, m->offset, err.msg);
+                nrec++;
+            }
+            /* EOF carries the next offset; a record its own */
+            if ((m->err ? m->offset : m->offset + 1) >= hi_of[cp]) {
+                hi_of[cp] = 0;
+                remaining--;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(r->restore, NULL);
+    if (remaining)
+        goto out;
+    JD_LOG(JD_LOG_INFO, "restored %" PRIu64 " changelog records from %s", nrec, r->changelog);
+    rc = 0;
+out:
+    rd_kafka_topic_partition_list_destroy(tl);
+    free(tag_of);
+    free(hi_of);
+    return rc;
+}
+
+static void log_committed(jd_runner_t *r, const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *c;
+    if (jd_log_level < JD_LOG_INFO)
+        return;
+    c = rd_kafka_topic_partition_list_copy(parts);
+    if (!rd_kafka_committed(r->consumer, c, 10000))
+        for (int i = 0; i < c->cnt; i++) {
+            if (c->elems[i].offset >= 0)
+                JD_LOG(JD_LOG_INFO, "assigned %s [%" PRId32 "], resuming at committed offset "
+                       "%" PRId64, c->elems[i].topic, c->elems[i].partition, c->elems[i].offset);
+            else
+                JD_LOG(JD_LOG_INFO, "assigned %s [%" PRId32 "], no committed offset",
+                       c->elems[i].topic, c->elems[i].partition);
+        }
+    rd_kafka_topic_partition_list_destroy(c);
+}
+
+static void on_assign(jd_runner_t *r, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        jd_part_t *p = part_get(r, parts->elems[i].topic, parts->elems[i].partition);
+        if (!p) {
+            JD_LOG(JD_LOG_ERR, "out of memory");
+            r->fatal = 1;
+            return;
+        }
+        part_reset(p);
+        p->assigned = 1;
+    }
+    if (ensure_changelog(r) || restore(r, parts)) {
+        r->fatal = 1;
+        return;
+    }
+    log_committed(r, parts);
+}
+
+static void on_revoke(jd_runner_t *r, rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    /* Finish what can be finished and commit it before the partitions go;
+     * a lost assignment may already belong to someone else: no commit. */
+    if (!lost)
+        commit_cycle(r);
+    for (int i = 0; i < parts->cnt; i++) {
+        jd_part_t *p = part_find(r, parts->elems[i].topic, parts->elems[i].partition);
+        if (!p)
+            continue;
+        jd_engine_drop_source(r->engine, p->tag);
+        p->assigned = 0;
+        p->npend = 0;
+        JD_LOG(JD_LOG_INFO, "%s %s [%" PRId32 "]", lost ? "lost" : "revoked", p->topic,
+               p->partition);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    jd_runner_t *r = opaque;
+    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        on_assign(r, parts);
+        if (coop)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            e = rd_kafka_assign(rk, parts);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        on_revoke(r, parts, rd_kafka_assignment_lost(rk));
+        if (coop)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            e = rd_kafka_assign(rk, NULL);
+        break;
+    default:
+        JD_LOG(JD_LOG_ERR, "rebalance failed: %s", rd_kafka_err2str(err));
+        e = rd_kafka_assign(rk, NULL);
+        break;
+    }
+    if (error) {
+        JD_LOG(JD_LOG_ERR, "incremental assignment failed: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        r->fatal = 1;
+    } else if (e) {
+        JD_LOG(JD_LOG_ERR, "assignment failed: %s", rd_kafka_err2str(e));
+        r->fatal = 1;
+    }
+}
+
+/* ---- consuming -------------------------------------------------------- */
+
+static const void *msg_header(const rd_kafka_message_t *m, const char *name, size_t *len)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *v = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) || !hdrs)
+        return NULL;
+    if (rd_kafka_header_get_last(hdrs, name, &v, len))
+        return NULL;
+    return v;
+}
+
+static jd_dl_reason_t decode(jd_runner_t *r, const rd_kafka_message_t *m, jd_event_t **ev,
+                             char *detail, size_t detailsz)
+{
+    jd_csv_record_t rec;
+    const char *hdr;
+    size_t hdrlen = 0;
+
+    if (!r->conf->input_csv)
+        return jd_decode_json(r->dec, m->payload ? m->payload : "", m->len, ev, detail,
+                              detailsz);
+    /* CSV values need their header: `produce` sends the file's header
+     * record as a message header (see JD_KAFKA_CSV_HEADER). */
+    hdr = msg_header(m, JD_KAFKA_CSV_HEADER, &hdrlen);
+    if (!hdr) {
+        snprintf(detail, detailsz, "CSV message without a %s header", JD_KAFKA_CSV_HEADER);
+        return JD_DL_BAD_CSV;
+    }
+    if (!r->csv_hdr || r->csv_hdr_len != hdrlen || memcmp(r->csv_hdr, hdr, hdrlen)) {
+        jd_err_t err;
+        char *copy = malloc(hdrlen + 1);
+        if (!copy) {
+            snprintf(detail, detailsz, "out of memory");
+            return JD_DL_TOO_LARGE;
+        }
+        memcpy(copy, hdr, hdrlen);
+        copy[hdrlen] = '\0';
+        free(r->csv_hdr);
+        r->csv_hdr = copy;
+        r->csv_hdr_len = hdrlen;
+        if (jd_csv_parse(r->csvp, copy, hdrlen, r->conf->csv_delimiter, &rec) != JD_READ_OK)
+            jd_err_set(&err, "malformed record");
+        else if (!jd_decoder_csv_header(r->dec, &rec, &err))
+            err.msg[0] = '\0';
+        if (err.msg[0]) {
+            free(r->csv_hdr);
+            r->csv_hdr = NULL;
+            snprintf(detail, detailsz, "bad %s header: %.400s", JD_KAFKA_CSV_HEADER, err.msg);
+            return JD_DL_BAD_CSV;
+        }
+    }
+    if (jd_csv_parse(r->csvp, m->payload ? m->payload : "", m->len, r->conf->csv_delimiter,
+                     &rec) != JD_READ_OK) {
+        snprintf(detail, detailsz, "malformed CSV record");
+        return JD_DL_BAD_CSV;
+    }
+    return jd_decode_csv(r->dec, &rec, ev, detail, detailsz);
+}
+
+static void handle_message(jd_runner_t *r, const rd_kafka_message_t *m)
+{
+    char detail[512];
+    jd_event_t *ev = NULL;
+    jd_dl_reason_t reason;
+    jd_part_t *p;
+    int64_t ts;
+
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            p = m->rkt ? part_find(r, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
+            if (p)
+                p->eof = 1;
+            return;
+        }
+        JD_LOG(JD_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(m));
+        return;
+    }
+    p = part_find(r, rd_kafka_topic_name(m->rkt), m->partition);
+    if (!p || !p->assigned)
+        return;
+    r->consumed++;
+    r->last_data_mono = p->last_mono = jd_mono_ms();
+    p->eof = 0;
+    p->next_offset = m->offset + 1;
+
+    detail[0] = '\0';
+    reason = decode(r, m, &ev, detail, sizeof(detail));
+    if (reason != JD_DL_NONE) {
+        dead_letter(r, m, reason, detail);
+        return;
+    }
+    ev->source_tag = p->tag;
+    ts = ev->ts;
+    if (p->has_events && ts < p->wm) {
+        char a[JD_TIME_BUFSZ], b[JD_TIME_BUFSZ];
+        jd_event_free(ev);
+        snprintf(detail, sizeof(detail), "ts %s is older than the partition watermark %s",
+                 jd_time_format_rfc3339(ts, a), jd_time_format_rfc3339(p->wm, b));
+        dead_letter(r, m, JD_DL_LATE, detail);
+        return;
+    }
+    if (!p->has_events || ts > p->max_ts)
+        p->max_ts = ts;
+    p->has_events = 1;
+    if (p->max_ts - r->conf->lateness_ms > p->wm)
+        p->wm = p->max_ts - r->conf->lateness_ms;
+    if (jd_engine_push(r->engine, ev) == JD_DL_LATE) {
+        char a[JD_TIME_BUFSZ], b[JD_TIME_BUFSZ];
+        snprintf(detail, sizeof(detail), "ts %s is older than the watermark %s",
+                 jd_time_format_rfc3339(ts, a), jd_time_format_rfc3339(r->wm, b));
+        dead_letter(r, m, JD_DL_LATE, detail);
+        return;
+    }
+    if (pend_push(p, m->offset, ts)) {
+        JD_LOG(JD_LOG_ERR, "out of memory");
+        r->fatal = 1;
+    }
+}
+
+/* Minimum partition watermark (see the top of this file), or INT64_MIN when
+ * some partition still holds it back. */
+static int64_t global_watermark(jd_runner_t *r, int64_t now)
+{
+    int64_t g = INT64_MAX, idle = r->conf->idle_advance_ms;
+    int any = 0;
+    for (size_t i = 0; i < r->nparts; i++) {
+        jd_part_t *p = &r->parts[i];
+        int quiet = idle > 0 && now - p->last_mono >= idle;
+        if (!p->assigned)
+            continue;
+        if (!p->has_events) {
+            if (quiet)
+                continue;
+            return INT64_MIN;
+        }
+        if (quiet) {
+            int64_t follow = p->max_ts - r->conf->lateness_ms + (now - p->last_mono);
+            if (follow > p->wm)
+                p->wm = follow;
+        }
+        if (p->wm < g)
+            g = p->wm;
+        any = 1;
+    }
+    return any ? g : INT64_MIN;
+}
+
+static int drained(jd_runner_t *r, int64_t now)
+{
+    int any = 0;
+    for (size_t i = 0; i < r->nparts; i++) {
+        if (!r->parts[i].assigned)
+            continue;
+        if (!r->parts[i].eof)
+            return 0;
+        any = 1;
+    }
+    return any && rd_kafka_outq_len(r->producer) == 0 &&
+           now - r->last_data_mono >= r->opts.drain_idle_ms;
+}
+
+int jd_runner_run(jd_runner_t *r)
+{
+    rd_kafka_topic_partition_list_t *subs;
+    rd_kafka_resp_err_t e;
+    int64_t interval = r->conf->commit_interval_ms > 0 ? r->conf->commit_interval_ms : 1000;
+    int stopped_drained = 0;
+
+    subs = rd_kafka_topic_partition_list_new((int)r->conf->ntopics);
+    for (size_t i = 0; i < r->conf->ntopics; i++)
+        rd_kafka_topic_partition_list_add(subs, r->conf->topics[i], RD_KAFKA_PARTITION_UA);
+    e = rd_kafka_subscribe(r->consumer, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (e) {
+        JD_LOG(JD_LOG_ERR, "subscribe failed: %s", rd_kafka_err2str(e));
+        return 1;
+    }
+    JD_LOG(JD_LOG_INFO, "consuming %s (group %s), alerts to %s", r->conf->topics[0],
+           json_string_value(json_object_get(r->conf->kafka, "group.id")),
+           r->conf->alerts_topic);
+    r->last_commit_mono = r->last_data_mono = jd_mono_ms();
+
+    while (!(r->opts.stop && *r->opts.stop) && !r->fatal) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 100);
+        int64_t now, wm;
+        if (m) {
+            handle_message(r, m);
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_poll(r->producer, 0);
+        now = jd_mono_ms();
+        wm = global_watermark(r, now);
+        if (wm > r->wm) {
+            r->wm = wm;
+            jd_engine_advance(r->engine, wm);
+        }
+        if (now - r->last_commit_mono >= interval)
+            commit_cycle(r);
+        if (r->opts.stop_when_drained && drained(r, now)) {
+            stopped_drained = 1;
+            break;
+        }
+    }
+
+    /* Shutdown, in kcat's order: the loop is left; finish in-flight work
+     * (no further watermark advance, except the demo's end-of-input
+     * finish) and commit what was evaluated; close the consumer (its
+     * revoke commits again, then drops the partitions); drain the
+     * producer; destroy (jd_runner_destroy). */
+    if (stopped_drained && !r->fatal) {
+        jd_engine_finish(r->engine, r->opts.flush_at_end);
+        r->finished = 1;
+    }
+    if (!r->fatal)
+        commit_cycle(r);
+    rd_kafka_consumer_close(r->consumer);
+    if (!r->fatal)
+        flush_all(r);
+    JD_LOG(JD_LOG_INFO, "stopped: %" PRIu64 " messages, %" PRIu64 " alerts (%" PRIu64
+           " acknowledged), %" PRIu64 " dead letters (%" PRIu64 " late)", r->consumed,
+           r->alerts_produced, r->alerts_acked, r->dead_letters, r->late);
+    return r->fatal ? 1 : 0;
+}
+
+/* ---- construction ----------------------------------------------------- */
+
+jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts,
+                           jd_err_t *err)
+{
+    jd_runner_t *r = calloc(1, sizeof(*r));
+    jd_engine_opts_t eo = { 0 };
+    rd_kafka_conf_t *kc = NULL;
+    json_t *gid;
+
+    if (!r) {
+        jd_err_set(err, "out of memory");
+        return NULL;
+    }
+    r->conf = conf;
+    r->opts = *opts;
+    r->wm = INT64_MIN;
+    if (conf->guarantee == JD_GUARANTEE_EXACTLY_ONCE) {
+        jd_err_set(err, "processing.guarantee=exactly_once: not supported yet (Kafka "
+                        "transactions); use at_least_once");
+        goto fail;
+    }
+    if (conf->ntopics == 0) {
+        jd_err_set(err, "input.topics: at least one topic is required");
+        goto fail;
+    }
+    gid = conf->kafka ? json_object_get(conf->kafka, "group.id") : NULL;
+    if (!gid || !json_is_string(gid) || !*json_string_value(gid)) {
+        jd_err_set(err, "kafka.group.id: required by %s", opts->cmd ? opts->cmd : "run");
+        goto fail;
+    }
+    if (jd_kafka_changelog_topic(conf, r->changelog, sizeof(r->changelog))) {
+        jd_err_set(err, "kafka.group.id: too long");
+        goto fail;
+    }
+
+    if (!(kc = jd_kafka_conf_new(conf, JD_KROLE_CONSUMER, err)))
+        goto fail;
+    rd_kafka_conf_set_opaque(kc, r);
+    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    if (!(r->consumer = jd_kafka_new(RD_KAFKA_CONSUMER, kc, err)))
+        goto fail;
+    /* rebalance and error events are served by rd_kafka_consumer_poll */
+    rd_kafka_poll_set_consumer(r->consumer);
+
+    if (!(kc = jd_kafka_conf_new(conf, JD_KROLE_PRODUCER, err)))
+        goto fail;
+    rd_kafka_conf_set_opaque(kc, r);
+    rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    if (!(r->producer = jd_kafka_new(RD_KAFKA_PRODUCER, kc, err)))
+        goto fail;
+
+    if (!(r->dec = jd_decoder_new(conf, err)))
+        goto fail;
+    if (conf->input_csv && !(r->csvp = jd_csv_parser_new())) {
+        jd_err_set(err, "out of memory");
+        goto fail;
+    }
+    eo.on_alert = on_alert;
+    eo.opaque = r;
+    eo.auto_watermark = 0;
+    eo.fixed_emitted_at = opts->fixed_emitted_at;
+    if (!(r->engine = jd_engine_new(conf, &eo, err)))
+        goto fail;
+    return r;
+fail:
+    jd_runner_destroy(r);
+    return NULL;
+}
+
+void jd_runner_destroy(jd_runner_t *r)
+{
+    if (!r)
+        return;
+    if (r->restore) {
+        rd_kafka_consumer_close(r->restore);
+        rd_kafka_destroy(r->restore);
+    }
+    if (r->consumer)
+        rd_kafka_destroy(r->consumer);
+    if (r->producer)
+        rd_kafka_destroy(r->producer);
+    jd_engine_destroy(r->engine);
+    jd_decoder_destroy(r->dec);
+    jd_csv_parser_destroy(r->csvp);
+    free(r->csv_hdr);
+    for (size_t i = 0; i < r->nparts; i++) {
+        free(r->parts[i].topic);
+        free(r->parts[i].pend);
+    }
+    free(r->parts);
+    free(r);
+}
+
+/* ---- the command ------------------------------------------------------ */
+
+static volatile sig_atomic_t run_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    run_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: journeyd run [-c CONFIG] [-X key=value ...]\n"
+               "  consume input.topics, emit alerts to output.alerts_topic until SIGTERM/SIGINT\n"
+               "  -X kafka.<prop>=<value> sets any librdkafka property\n"
+               "  JOURNEYD_LOG=error|warn|info|debug sets the log level (default info)\n");
+}
+
+int jd_cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *path = NULL;
+    const char **ov = NULL;
+    size_t nov = 0;
+    jd_config_t *conf = NULL;
+    jd_runner_t *r = NULL;
+    jd_runner_opts_t ro = { 0 };
+    struct sigaction sa;
+    jd_err_t err;
+    int c, rc = 2;
+
+    jd_log_init("journeyd run");
+    ov = calloc((size_t)argc + 1, sizeof(*ov));
+    if (!ov) {
+        fprintf(stderr, "journeyd run: out of memory\n");
+        return 1;
+    }
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:X:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case 'X': ov[nov++] = optarg; break;
+        case 'h': usage(stdout); rc = 0; goto out;
+        default:
+            fprintf(stderr, "journeyd run: unknown or incomplete option '%s'\n",
+                    argv[optind - 1]);
+            usage(stderr);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "journeyd run: unexpected argument '%s'\n", argv[optind]);
+        goto out;
+    }
+    if (!(conf = jd_config_load(path, ov, nov, &err))) {
+        fprintf(stderr, "journeyd run: %s\n", err.msg);
+        goto out;
+    }
+    ro.cmd = "run";
+    ro.stop = &run_stop;
+    if (!(r = jd_runner_new(conf, &ro, &err))) {
+        fprintf(stderr, "journeyd run: %s\n", err.msg);
+        goto out;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    rc = jd_runner_run(r);
+out:
+    jd_runner_destroy(r);
+    jd_config_destroy(conf);
+    free(ov);
+    return rc;
+}
