@@ -1,0 +1,542 @@
+/*
+ * Decoder: a JSON object or a CSV record -> jd_event_t, or a dead-letter
+ * reason with a human detail.
+ *
+ * Every field source is resolved once, in jd_decoder_new (a JSON Pointer is
+ * split and unescaped into tokens; a CSV column name becomes an index in
+ * jd_decoder_csv_header), so decoding a record only walks the parsed JSON
+ * or indexes the CSV fields. The only allocation per event besides jansson's
+ * parse is jd_event_new: string values are read in place and numbers are
+ * stringified into stack buffers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "journeyd/decode.h"
+#include "journeyd/timeutil.h"
+
+/* Enough for any stringified JSON number or boolean. */
+#define DECODE_NUMSZ 64
+/* How much of an offending value a detail quotes. */
+#define DECODE_QUOTE_MAX 80
+
+enum { SRC_NONE = 0, SRC_KEY, SRC_POINTER };
+
+typedef struct decode_tok {
+    const char *s;   /* unescaped reference token (inside decode_src.tokbuf) */
+    size_t len;
+    long idx;        /* array index, or -1 if the token cannot index an array */
+} decode_tok_t;
+
+typedef struct decode_src {
+    const char *name;     /* borrowed from the config: key, pointer or column */
+    int kind;
+    size_t ntok;
+    decode_tok_t *tok;    /* owned */
+    char *tokbuf;         /* owned */
+    long col;             /* CSV column index, -1 if the header lacks it */
+} decode_src_t;
+
+/* The identity-like fields, read but not kept as slots. */
+enum { ID_TS = 0, ID_CUSTOMER, ID_ANONYMOUS, ID_EVENT, ID__COUNT };
+static const int decode_id_field[ID__COUNT] = {
+    JD_FIELD_TS, JD_FIELD_CUSTOMER_ID, JD_FIELD_ANONYMOUS_ID, JD_FIELD_EVENT_ID};
+
+struct jd_decoder {
+    const jd_config_t *conf;        /* borrowed */
+    decode_src_t id[ID__COUNT];
+    const char *id_dflt[ID__COUNT]; /* borrowed from conf, or NULL */
+    uint32_t nslots;
+    decode_src_t *slot;             /* owned, nslots entries */
+    const char **slot_dflt;         /* interned in conf->intern, or NULL */
+    long ncols;                     /* CSV header width, -1 before a header */
+    char fmtname[96];               /* the time format as details name it */
+};
+
+/* ------------------------------------------------------------------ */
+/* Construction                                                       */
+/* ------------------------------------------------------------------ */
+
+/* RFC 6901: "/a/b~1c/0" -> "a", "b/c", "0". "~" must be followed by 0 or 1. */
+static int decode_src_init(decode_src_t *src, const char *name, jd_err_t *err)
+{
+    memset(src, 0, sizeof(*src));
+    src->name = name;
+    src->col = -1;
+    if (!name || !*name)
+        return 0;
+    if (name[0] != '/') {
+        src->kind = SRC_KEY;
+        return 0;
+    }
+    src->kind = SRC_POINTER;
+    size_t n = strlen(name), ntok = 0;
+    for (size_t i = 0; i < n; i++)
+        ntok += name[i] == '/';
+    src->tok = calloc(ntok, sizeof(*src->tok));
+    src->tokbuf = malloc(n + 1);
+    if (!src->tok || !src->tokbuf)
+        return jd_err_set(err, "out of memory");
+    char *o = src->tokbuf;
+    const char *p = name + 1;
+    for (size_t t = 0; t < ntok; t++) {
+        decode_tok_t *tok = &src->tok[t];
+        tok->s = o;
+        while (*p && *p != '/') {
+            if (*p == '~') {
+                if (p[1] == '0')
+                    *o++ = '~';
+                else if (p[1] == '1')
+                    *o++ = '/';
+                else
+                    return jd_err_set(err, "field \"%s\": invalid JSON Pointer escape "
+                                           "(\"~\" must be followed by 0 or 1)", name);
+                p += 2;
+            } else {
+                *o++ = *p++;
+            }
+        }
+        tok->len = (size_t)(o - tok->s);
+        *o++ = '\0';
+        if (*p == '/')
+            p++;
+        /* Array indices are "0" or digits without a leading zero. */
+        tok->idx = -1;
+        if (tok->len > 0 && tok->len < 10 && (tok->s[0] != '0' || tok->len == 1)) {
+            long v = 0;
+            size_t i;
+            for (i = 0; i < tok->len && tok->s[i] >= '0' && tok->s[i] <= '9'; i++)
+                v = v * 10 + (tok->s[i] - '0');
+            if (i == tok->len)
+                tok->idx = v;
+        }
+    }
+    src->ntok = ntok;
+    return 0;
+}
+
+static void decode_src_free(decode_src_t *src)
+{
+    free(src->tok);
+    free(src->tokbuf);
+}
+
+jd_decoder_t *jd_decoder_new(const jd_config_t *conf, jd_err_t *err)
+{
+    if (!conf || !conf->intern || conf->nslots < JD_SLOT__CANON || !conf->slots) {
+        jd_err_set(err, "decoder: config has no interner or fewer than %d slots",
+                   JD_SLOT__CANON);
+        return NULL;
+    }
+    jd_decoder_t *d = calloc(1, sizeof(*d));
+    if (!d) {
+        jd_err_set(err, "out of memory");
+        return NULL;
+    }
+    d->conf = conf;
+    d->ncols = -1;
+    d->nslots = conf->nslots;
+    d->slot = calloc(conf->nslots, sizeof(*d->slot));
+    d->slot_dflt = calloc(conf->nslots, sizeof(*d->slot_dflt));
+    if (!d->slot || !d->slot_dflt) {
+        jd_err_set(err, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < ID__COUNT; i++) {
+        int f = decode_id_field[i];
+        if (decode_src_init(&d->id[i], conf->fields[f], err))
+            goto fail;
+        /* A constant ts makes no sense as event time; ids may have one. */
+        if (i != ID_TS && conf->defaults[f] && conf->defaults[f][0])
+            d->id_dflt[i] = conf->defaults[f];
+    }
+    for (uint32_t i = 0; i < conf->nslots; i++) {
+        const jd_slot_t *s = &conf->slots[i];
+        const char *source = s->source;
+        int f = s->field;
+        if (!source && f >= 0 && f < JD_FIELD__COUNT)
+            source = conf->fields[f];
+        if (decode_src_init(&d->slot[i], source, err))
+            goto fail;
+        const char *dflt = s->dflt;
+        if (!dflt && f >= 0 && f < JD_FIELD__COUNT && conf->defaults[f] &&
+            conf->defaults[f][0])
+            dflt = conf->defaults[f];
+        /* Contract section 2: channel defaults to "unknown" when the config
+         * names no default of its own. */
+        if (!dflt && i == JD_SLOT_CHANNEL)
+            dflt = "unknown";
+        if (dflt) {
+            d->slot_dflt[i] = jd_intern_str(conf->intern, dflt);
+            if (!d->slot_dflt[i]) {
+                jd_err_set(err, "out of memory");
+                goto fail;
+            }
+        }
+    }
+    const jd_time_format_t *tf = &conf->time_format;
+    switch (tf->kind) {
+    case JD_TIME_AUTO:
+        snprintf(d->fmtname, sizeof(d->fmtname), "auto");
+        break;
+    case JD_TIME_EPOCH_S:
+        snprintf(d->fmtname, sizeof(d->fmtname), "epoch_s");
+        break;
+    case JD_TIME_EPOCH_MS:
+        snprintf(d->fmtname, sizeof(d->fmtname), "epoch_ms");
+        break;
+    default:
+        snprintf(d->fmtname, sizeof(d->fmtname), "\"%s\"",
+                 tf->pattern ? tf->pattern : "");
+        break;
+    }
+    return d;
+fail:
+    jd_decoder_destroy(d);
+    return NULL;
+}
+
+void jd_decoder_destroy(jd_decoder_t *d)
+{
+    if (!d)
+        return;
+    for (int i = 0; i < ID__COUNT; i++)
+        decode_src_free(&d->id[i]);
+    if (d->slot)
+        for (uint32_t i = 0; i < d->nslots; i++)
+            decode_src_free(&d->slot[i]);
+    free(d->slot);
+    free(d->slot_dflt);
+    free(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* Details                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Writes s[0..len) as a double-quoted, ASCII-only excerpt so a detail is
+ * readable and always valid UTF-8 whatever the input bytes were. */
+static size_t decode_quote(char *dst, size_t dstsz, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (dstsz < 8)
+        return 0;
+    dst[o++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i >= DECODE_QUOTE_MAX || o + 8 >= dstsz) {
+            memcpy(dst + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c == '"' || c == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        } else {
+            dst[o++] = (char)c;
+        }
+    }
+    dst[o++] = '"';
+    dst[o] = '\0';
+    return o;
+}
+
+static const char *decode_json_type(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    default:
+        return "an object";
+    }
+}
+
+#define DECODE_DETAIL(...)                                                    \
+    do {                                                                      \
+        if (detail && detailsz)                                               \
+            snprintf(detail, detailsz, __VA_ARGS__);                          \
+    } while (0)
+
+/* ------------------------------------------------------------------ */
+/* Field access                                                       */
+/* ------------------------------------------------------------------ */
+
+static json_t *decode_lookup(const decode_src_t *src, json_t *root)
+{
+    if (src->kind == SRC_KEY)
+        return json_object_get(root, src->name);
+    if (src->kind != SRC_POINTER)
+        return NULL;
+    json_t *v = root;
+    for (size_t i = 0; i < src->ntok && v; i++) {
+        const decode_tok_t *t = &src->tok[i];
+        if (json_is_object(v))
+            v = json_object_getn(v, t->s, t->len);
+        else if (json_is_array(v))
+            v = t->idx >= 0 ? json_array_get(v, (size_t)t->idx) : NULL;
+        else
+            v = NULL;
+    }
+    return v;
+}
+
+/* One record being decoded: either a JSON object or a CSV record. */
+typedef struct decode_rec {
+    json_t *root;
+    const jd_csv_record_t *csv;
+} decode_rec_t;
+
+/* Reads src as text. Strings are returned in place; numbers and booleans
+ * are stringified into scratch (DECODE_NUMSZ bytes). Returns 1 if present
+ * and non-empty; null, objects, arrays and "" are absent. *jv receives the
+ * JSON value (or NULL for CSV) so ts can tell numbers from strings. */
+static int decode_get(const decode_src_t *src, const decode_rec_t *r, char *scratch,
+                      const char **s, size_t *len, json_t **jv)
+{
+    if (jv)
+        *jv = NULL;
+    if (r->csv) {
+        if (src->col < 0 || (size_t)src->col >= r->csv->nfields)
+            return 0;
+        *s = r->csv->field[src->col];
+        *len = r->csv->len[src->col];
+        return *len > 0;
+    }
+    json_t *v = decode_lookup(src, r->root);
+    if (!v)
+        return 0;
+    if (jv)
+        *jv = v;
+    if (json_is_string(v)) {
+        *s = json_string_value(v);
+        *len = json_string_length(v);
+        return *len > 0;
+    }
+    int n = jd_json_scalar_str(v, scratch, DECODE_NUMSZ);
+    if (n <= 0)
+        return 0;
+    *s = scratch;
+    *len = (size_t)n;
+    return 1;
+}
+
+static const char *decode_src_name(const decode_src_t *src)
+{
+    return src->name ? src->name : "(unmapped)";
+}
+
+static jd_dl_reason_t decode_record(jd_decoder_t *d, const decode_rec_t *r,
+                                    jd_event_t **out, char *detail, size_t detailsz)
+{
+    char scratch[ID__COUNT][DECODE_NUMSZ];
+    const char *val[ID__COUNT] = {NULL};
+    size_t len[ID__COUNT] = {0};
+    json_t *tsv = NULL;
+
+    if (!decode_get(&d->id[ID_TS], r, scratch[ID_TS], &val[ID_TS], &len[ID_TS], &tsv)) {
+        DECODE_DETAIL("ts (field \"%s\") is missing or empty",
+                      decode_src_name(&d->id[ID_TS]));
+        return JD_DL_MISSING_TS;
+    }
+    int64_t ts;
+    const jd_time_format_t *tf = &d->conf->time_format;
+    int bad;
+    if (tsv && json_is_integer(tsv))
+        bad = jd_time_from_number(tf, 0, 1, (int64_t)json_integer_value(tsv), &ts);
+    else if (tsv && json_is_real(tsv))
+        bad = jd_time_from_number(tf, json_real_value(tsv), 0, 0, &ts);
+    else
+        bad = jd_time_parse(tf, val[ID_TS], len[ID_TS], &ts);
+    if (bad) {
+        char q[DECODE_QUOTE_MAX * 4 + 16];
+        if (tsv && json_is_number(tsv))
+            snprintf(q, sizeof(q), "%.*s", (int)len[ID_TS], val[ID_TS]);
+        else
+            decode_quote(q, sizeof(q), val[ID_TS], len[ID_TS]);
+        DECODE_DETAIL("ts %s does not match format %s", q, d->fmtname);
+        return JD_DL_BAD_TS;
+    }
+
+    const char *type = NULL;
+    size_t type_len = 0;
+    char slot_scratch[DECODE_NUMSZ];
+    if (!decode_get(&d->slot[JD_SLOT_TYPE], r, slot_scratch, &type, &type_len, NULL))
+        type = NULL;
+    if (!type && !d->slot_dflt[JD_SLOT_TYPE]) {
+        DECODE_DETAIL("type (field \"%s\") is missing or empty and has no default",
+                      decode_src_name(&d->slot[JD_SLOT_TYPE]));
+        return JD_DL_MISSING_TYPE;
+    }
+
+    for (int i = ID_CUSTOMER; i < ID__COUNT; i++) {
+        if (decode_get(&d->id[i], r, scratch[i], &val[i], &len[i], NULL))
+            continue;
+        val[i] = d->id_dflt[i];
+        len[i] = val[i] ? strlen(val[i]) : 0;
+    }
+    if (!val[ID_CUSTOMER] && !val[ID_ANONYMOUS]) {
+        DECODE_DETAIL("neither customer_id (field \"%s\") nor anonymous_id "
+                      "(field \"%s\") is present",
+                      decode_src_name(&d->id[ID_CUSTOMER]),
+                      decode_src_name(&d->id[ID_ANONYMOUS]));
+        return JD_DL_MISSING_IDENTITY;
+    }
+
+    jd_event_t *ev = jd_event_new(d->nslots, val[ID_CUSTOMER], len[ID_CUSTOMER],
+                                  val[ID_ANONYMOUS], len[ID_ANONYMOUS],
+                                  val[ID_EVENT], len[ID_EVENT]);
+    if (!ev)
+        goto oom;
+    ev->ts = ts;
+    jd_intern_t *in = d->conf->intern;
+    for (uint32_t i = 0; i < d->nslots; i++) {
+        const char *s = type;
+        size_t l = type_len;
+        int have;
+        /* The type was already located (its number form, if any, is still
+         * in slot_scratch: slot 0 is interned before the scratch is reused). */
+        if (i == JD_SLOT_TYPE)
+            have = type != NULL;
+        else
+            have = decode_get(&d->slot[i], r, slot_scratch, &s, &l, NULL);
+        if (have) {
+            ev->slot[i] = jd_intern(in, s, l);
+            if (!ev->slot[i]) {
+                jd_event_free(ev);
+                goto oom;
+            }
+        } else {
+            ev->slot[i] = d->slot_dflt[i];
+        }
+    }
+    *out = ev;
+    return JD_DL_NONE;
+oom:
+    /* Not the input's fault, so not a dead letter: the caller sees
+     * JD_DL_NONE with no event. */
+    DECODE_DETAIL("out of memory");
+    return JD_DL_NONE;
+}
+
+jd_dl_reason_t jd_decode_json(jd_decoder_t *d, const char *buf, size_t len,
+                              jd_event_t **out, char *detail, size_t detailsz)
+{
+    if (out)
+        *out = NULL;
+    if (detail && detailsz)
+        detail[0] = '\0';
+    if (!d || !out || (!buf && len)) {
+        DECODE_DETAIL("no input");
+        return JD_DL_INVALID_JSON;
+    }
+    json_error_t jerr;
+    /* DECODE_ANY so a bare scalar is reported as not_an_object rather than
+     * as a syntax error; NUL escapes stay rejected (flag JSON_ALLOW_NUL off)
+     * because every value is used as a C string. */
+    json_t *root = json_loadb(buf ? buf : "", len, JSON_DECODE_ANY, &jerr);
+    if (!root) {
+        DECODE_DETAIL("%s at line %d column %d", jerr.text, jerr.line, jerr.column);
+        return JD_DL_INVALID_JSON;
+    }
+    if (!json_is_object(root)) {
+        DECODE_DETAIL("expected a JSON object, got %s", decode_json_type(root));
+        json_decref(root);
+        return JD_DL_NOT_OBJECT;
+    }
+    decode_rec_t r = {.root = root, .csv = NULL};
+    jd_dl_reason_t rc = decode_record(d, &r, out, detail, detailsz);
+    json_decref(root);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV                                                                */
+/* ------------------------------------------------------------------ */
+
+static long decode_find_col(const jd_csv_record_t *hdr, const char *name)
+{
+    if (!name || !*name)
+        return -1;
+    size_t n = strlen(name);
+    for (size_t c = 0; c < hdr->nfields; c++) {
+        const char *f = hdr->field[c];
+        size_t fl = hdr->len[c];
+        /* Spreadsheet exports often start with a UTF-8 byte order mark. */
+        if (c == 0 && fl >= 3 && memcmp(f, "\xef\xbb\xbf", 3) == 0) {
+            f += 3;
+            fl -= 3;
+        }
+        if (fl == n && memcmp(f, name, n) == 0)
+            return (long)c;
+    }
+    return -1;
+}
+
+int jd_decoder_csv_header(jd_decoder_t *d, const jd_csv_record_t *hdr, jd_err_t *err)
+{
+    if (!d || !hdr)
+        return jd_err_set(err, "CSV header: no decoder or record");
+    if (hdr->nfields == 0)
+        return jd_err_set(err, "CSV header is empty");
+    for (int i = 0; i < ID__COUNT; i++)
+        d->id[i].col = decode_find_col(hdr, d->id[i].name);
+    for (uint32_t i = 0; i < d->nslots; i++)
+        d->slot[i].col = decode_find_col(hdr, d->slot[i].name);
+    d->ncols = -1;
+    if (d->id[ID_TS].col < 0)
+        return jd_err_set(err, "CSV header has no column \"%s\" for ts",
+                          decode_src_name(&d->id[ID_TS]));
+    if (d->slot[JD_SLOT_TYPE].col < 0 && !d->slot_dflt[JD_SLOT_TYPE])
+        return jd_err_set(err, "CSV header has no column \"%s\" for type, and "
+                               "defaults has no type",
+                          decode_src_name(&d->slot[JD_SLOT_TYPE]));
+    if (d->id[ID_CUSTOMER].col < 0 && d->id[ID_ANONYMOUS].col < 0 &&
+        !d->id_dflt[ID_CUSTOMER] && !d->id_dflt[ID_ANONYMOUS])
+        return jd_err_set(err, "CSV header has neither column \"%s\" for "
+                               "customer_id nor \"%s\" for anonymous_id",
+                          decode_src_name(&d->id[ID_CUSTOMER]),
+                          decode_src_name(&d->id[ID_ANONYMOUS]));
+    d->ncols = (long)hdr->nfields;
+    return 0;
+}
+
+jd_dl_reason_t jd_decode_csv(jd_decoder_t *d, const jd_csv_record_t *rec,
+                             jd_event_t **out, char *detail, size_t detailsz)
+{
+    if (out)
+        *out = NULL;
+    if (detail && detailsz)
+        detail[0] = '\0';
+    if (!d || !rec || !out) {
+        DECODE_DETAIL("no input");
+        return JD_DL_BAD_CSV;
+    }
+    if (d->ncols < 0) {
+        DECODE_DETAIL("no valid CSV header before this record");
+        return JD_DL_BAD_CSV;
+    }
+    if ((long)rec->nfields != d->ncols) {
+        DECODE_DETAIL("record has %zu fields, the header has %ld", rec->nfields,
+                      d->ncols);
+        return JD_DL_BAD_CSV;
+    }
+    decode_rec_t r = {.root = NULL, .csv = rec};
+    return decode_record(d, &r, out, detail, detailsz);
+}
