@@ -23,6 +23,11 @@ int jd_json_scalar_str(const json_t *v, char *buf, size_t bufsz)
         /* Shortest form that reads back to the same double, so "35.79"
          * in a file and 35.79 in a filter compare equal. */
         double d = json_real_value(v);
+        if (d == (double)(int64_t)d && d > -1e15 && d < 1e15) {
+            /* 100.0 and 100 are the same value to a filter. */
+            n = snprintf(buf, bufsz, "%" PRId64, (int64_t)d);
+            break;
+        }
         for (int prec = 1; prec <= 17; prec++) {
             n = snprintf(buf, bufsz, "%.*g", prec, d);
             if (n > 0 && (size_t)n < bufsz && strtod(buf, NULL) == d)

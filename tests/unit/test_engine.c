@@ -453,6 +453,23 @@ static void test_changelog_roundtrip(void **st)
     fx_close(&b);
 }
 
+/* Numbers compare by value: 100, 100.0 and 1e2 match one another. */
+static void test_numeric_match(void **st)
+{
+    (void)st;
+    const char *cfg =
+        "{\"rules\":[{\"name\":\"big\",\"kind\":\"burst\",\"match\":{\"amount\":100,\"price\":35.79},"
+        "\"count\":1,\"within\":\"1s\"}]}";
+    fixture_t fx;
+    fx_open(&fx, cfg, NULL, 0);
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"a\",\"type\":\"x\",\"amount\":100.0,\"price\":35.79}", (long long)T0);
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"b\",\"type\":\"x\",\"amount\":1e2,\"price\":\"35.79\"}", (long long)T0);
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"x\",\"amount\":101,\"price\":35.79}", (long long)T0);
+    jd_engine_finish(fx.eng, 0);
+    assert_int_equal(fx.sink.n, 2);
+    fx_close(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_retention_and_eviction),
         cmocka_unit_test(test_sequence_from_alert),
         cmocka_unit_test(test_changelog_roundtrip),
+        cmocka_unit_test(test_numeric_match),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
