@@ -8,7 +8,8 @@
       (rule, customer); "expect":0 lines are negative controls (e.g. a
       completed checkout, which must not raise checkout_dropoff). Reports
       missed patterns and unexpected alerts, exits 1 on any mismatch.
-      --events adds the event lines of each mismatch to the report.
+      --events adds the event lines of each mismatch to the report;
+      --dedupe counts each alert_id once (alerts read back from Kafka).
 
   check.py --reference EVENTS [-o ALERTS]
       An independent, deliberately simple model of the default rules
@@ -51,15 +52,20 @@ def load_truth(path):
     return expected, controls, info
 
 
-def load_alerts(path):
+def load_alerts(path, dedupe=False):
     got = collections.Counter()
     lines = collections.defaultdict(list)
+    seen = set()
     with open(path) as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
             if not line:
                 continue
             a = json.loads(line)
+            if dedupe and "alert_id" in a:
+                if a["alert_id"] in seen:
+                    continue
+                seen.add(a["alert_id"])
             key = (a.get("rule"), ident(a))
             got[key] += 1
             lines[key].append(n)
@@ -82,7 +88,7 @@ def events_of(path, ids, customers):
 
 def compare(args):
     expected, controls, info = load_truth(args.truth)
-    got, alert_lines = load_alerts(args.alerts)
+    got, alert_lines = load_alerts(args.alerts, args.dedupe)
     missed, unexpected = [], []
     for key, n in sorted(expected.items()):
         if got[key] < n:
@@ -304,6 +310,8 @@ def main():
     p.add_argument("--json", help="write the figures as JSON here")
     p.add_argument("--events", help="the replayed event file, to quote mismatching lines")
     p.add_argument("--limit", type=int, default=20, help="mismatches printed per kind")
+    p.add_argument("--dedupe", action="store_true",
+                   help="count an alert_id once (at-least-once redelivery, e.g. from Kafka)")
     p.add_argument("--reference", metavar="EVENTS", help="run the reference model instead")
     p.add_argument("-o", "--output", help="with --reference: alerts file (default stdout)")
     args = p.parse_args()

@@ -69,6 +69,19 @@ static int64_t rng_range(rng_t *r, int64_t lo, int64_t hi) /* [lo, hi] */
     return lo + (int64_t)rng_below(r, (uint64_t)(hi - lo + 1));
 }
 
+/* The anonymous id of customer k: a bijection on 32 bits (xor-shift and
+ * odd multiplies), so two customers never share one. */
+static unsigned anon_id(uint32_t k)
+{
+    uint32_t h = k ^ 0xa5a5a5a5u;
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    h *= 0x846ca68bu;
+    h ^= h >> 16;
+    return h;
+}
+
 /* ---- vocabulary ------------------------------------------------------- */
 
 enum {
@@ -663,7 +676,7 @@ int main(int argc, char **argv)
             len += snprintf(line + len, sizeof line - len, ",\"customer_id\":\"c-%u\"", e->cust);
         if (e->idm != ID_CUST)
             len += snprintf(line + len, sizeof line - len, ",\"anonymous_id\":\"a-%08x\"",
-                            (unsigned)(mix64(e->cust ^ 0xa5a5a5a5ULL) & 0xffffffffu));
+                            anon_id(e->cust));
         len += snprintf(line + len, sizeof line - len,
                         ",\"type\":\"%s\",\"channel\":\"%s\",\"session_id\":\"s-%015llx\"",
                         type_names[e->type], chan_names[e->chan],
@@ -695,8 +708,7 @@ int main(int argc, char **argv)
         const pattern_t *p = &pats[i];
         char who[32];
         if (pat_anon_alert[p->kind])
-            snprintf(who, sizeof who, "a-%08x",
-                     (unsigned)(mix64(p->cust ^ 0xa5a5a5a5ULL) & 0xffffffffu));
+            snprintf(who, sizeof who, "a-%08x", anon_id(p->cust));
         else
             snprintf(who, sizeof who, "c-%u", p->cust);
         fmt_ts(ts, p->t0);

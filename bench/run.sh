@@ -117,6 +117,7 @@ put machine.date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 put machine.jansson "$(pkg-config --modversion jansson)"
 put machine.git "$(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
 put machine.timer "$TIMER"
+put machine.loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- input -------------------------------------------------------------------
 
@@ -289,56 +290,86 @@ fi
 # every second makes it a throughput to within about a second; drop-offs
 # wait for the watermark, so this covers the whole input.
 
+err_line() { grep -m1 -i 'error' "$1" 2>/dev/null || tail -n1 "$1" 2>/dev/null; }
+
+# kafka_run ATTEMPT: one `journeyd run` until the alert count is reached.
+# 0 = done (K_WALL, K_COUNT, K_RC set), 1 = exited early, 2 = timed out.
+kafka_run() {
+    local n=$1 t0 now pid i
+    say "kafka: attempt $n: $JOURNEYD run ${ropts[*]} (waiting for $expected alerts, at most ${KAFKA_TIMEOUT}s)"
+    t0=$(date +%s%N)
+    "$JOURNEYD" run "${ropts[@]}" > "$OUT/run-$n.out" 2> "$OUT/run-$n.err" &
+    pid=$!
+    K_COUNT=0
+    while :; do
+        sleep 1
+        now=$(date +%s%N)
+        K_COUNT=$(timeout 30 kcat -C -b "$BROKER" -t "$A" -o beginning -e -q 2>/dev/null | wc -l)
+        (( K_COUNT >= expected )) && break
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid"; K_RC=$?
+            note "kafka: attempt $n: journeyd run exited early (exit $K_RC: $(err_line "$OUT/run-$n.err")) with $K_COUNT/$expected alerts"
+            return 1
+        fi
+        if (( (now - t0) / 1000000000 > KAFKA_TIMEOUT )); then
+            kill -TERM "$pid"; wait "$pid"
+            note "kafka: attempt $n: timeout: $K_COUNT/$expected alerts after ${KAFKA_TIMEOUT}s"
+            return 2
+        fi
+    done
+    K_WALL=$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; note "kafka: journeyd run ignored SIGTERM for 30s"; }
+    wait "$pid"; K_RC=$?
+    return 0
+}
+
 kafka_bench() {
-    local tag T A G expected t0 t1 now count pid rc
+    local tag T G n rc
     tag="$(date +%s)-$$"
     T="bench.events.$tag" A="bench.alerts.$tag" G="bench-$tag"
     put kafka.topics "$T -> $A"
     timed "$OUT/produce" "$JOURNEYD" produce -i "$FILE" --topic "$T" \
         -X "kafka.bootstrap.servers=$BROKER"
     if [[ $T_RC != 0 ]]; then
-        put kafka.status "TODO: journeyd produce failed (exit $T_RC: $(first_err "$OUT/produce"))"
+        put kafka.status "TODO: journeyd produce failed (exit $T_RC: $(err_line "$OUT/produce.err"))"
         return
     fi
     put kafka.produce.wall_s "$T_WALL"
     put kafka.produce.events_per_s "$(eps "$EVENTS" "$T_WALL")"
     expected=$(wc -l < "$OUT/alerts.ndjson" 2>/dev/null || echo 0)
     (( expected > 0 )) || expected=$(grep -vc '"expect":0' "$TRUTH")
-    local ropts=(-X "input.topics=$T" -X "output.alerts_topic=$A" -X "kafka.group.id=$G"
-                 -X "kafka.bootstrap.servers=$BROKER")
+    ropts=(-X "input.topics=$T" -X "output.alerts_topic=$A" -X "kafka.group.id=$G"
+           -X "kafka.bootstrap.servers=$BROKER")
     (( THREADS_OK )) && ropts+=(-X processing.threads=2)
-    say "kafka: $JOURNEYD run ${ropts[*]} (waiting for $expected alerts, at most ${KAFKA_TIMEOUT}s)"
-    t0=$(date +%s%N)
-    "$JOURNEYD" run "${ropts[@]}" > "$OUT/run.out" 2> "$OUT/run.err" &
-    pid=$!
-    count=0
-    while :; do
-        sleep 1
-        now=$(date +%s%N)
-        count=$(timeout 30 kcat -C -b "$BROKER" -t "$A" -o beginning -e -q 2>/dev/null | wc -l)
-        if (( count >= expected )); then t1=$now; break; fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            wait "$pid"; rc=$?
-            put kafka.status "TODO: journeyd run exited early (exit $rc: $(head -n1 "$OUT/run.err")) with $count/$expected alerts"
-            return
-        fi
-        if (( (now - t0) / 1000000000 > KAFKA_TIMEOUT )); then
-            put kafka.status "timeout: $count/$expected alerts after ${KAFKA_TIMEOUT}s"
-            kill -TERM "$pid"; wait "$pid"
-            return
-        fi
+    # A second attempt (same group and topics: nothing was committed) when
+    # the first exits early, e.g. on a transient broker error at start-up;
+    # the first failure stays in the notes.
+    for n in 1 2; do
+        kafka_run "$n"; rc=$?
+        (( rc == 1 )) && continue
+        break
     done
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; note "kafka: journeyd run ignored SIGTERM for 30s"; }
-    wait "$pid"; rc=$?
-    local wall
-    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-    put kafka.run.wall_s "$wall"
-    put kafka.run.events_per_s "$(eps "$EVENTS" "$wall")"
-    put kafka.run.alerts "$count"
-    put kafka.run.exit_after_sigterm "$rc"
-    put kafka.status ok
+    if (( rc == 0 )); then
+        put kafka.run.wall_s "$K_WALL"
+        put kafka.run.events_per_s "$(eps "$EVENTS" "$K_WALL")"
+        put kafka.run.alerts "$K_COUNT"
+        put kafka.run.exit_after_sigterm "$K_RC"
+        put kafka.run.attempt "$n"
+        # The alerts the broker holds must pass the same detection check.
+        timeout 60 kcat -C -b "$BROKER" -t "$A" -o beginning -e -q > "$OUT/alerts-kafka.ndjson" 2>/dev/null
+        python3 "$HERE/check.py" --dedupe "$OUT/alerts-kafka.ndjson" "$TRUTH" --limit 5 \
+            > "$OUT/detection-kafka.txt" 2>&1
+        rc=$?
+        put kafka.run.detection_ok "$(( rc == 0 ))"
+        rc=0
+        put kafka.status "$( (( n == 1 )) && echo ok || echo "ok on attempt $n (see notes)")"
+    elif (( rc == 1 )); then
+        put kafka.status "TODO: journeyd run exited early on both attempts (see notes)"
+    else
+        put kafka.status "timeout (see notes)"
+    fi
 }
 
 if [[ $KAFKA == 0 ]]; then
@@ -352,6 +383,8 @@ elif (( ! REPLAY_OK )); then
 else
     kafka_bench
 fi
+
+put machine.loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- bench.json and the table ------------------------------------------------
 
@@ -416,7 +449,8 @@ def fmt(v, unit=""):
 
 m, i = r["machine"], r["input"]
 rows = [
-    ("machine", f"{m['nproc']} x {m['cpu']}, {m['kernel']}, {m['date']}"),
+    ("machine", f"{m['nproc']} x {m['cpu']}, {m['kernel']}, {m['date']}, "
+                f"load {m['loadavg_start']} at start, {m['loadavg_end']} at end"),
     ("input", f"{fmt(i['events'])} events, {fmt(i['customers'])} customers, "
               f"{fmt(i['bytes'])} bytes ({i['avg_event_bytes']} B/event), seed {i['seed']}"),
     ("floor: jansson parse, 1 thread", fmt(floor, " events/s")),
@@ -447,9 +481,11 @@ if mem and "peak_rss_kib" in mem:
                  f"{fmt(mem['bytes_per_customer'])} bytes/customer, {fmt(mem['events_per_s'])} events/s, "
                  f"detection {'PASS' if mem.get('detection_ok') else 'FAIL'}"))
 k = r.get("kafka", {})
-if k.get("status") == "ok":
+if str(k.get("status", "")).startswith("ok"):
     rows.append(("kafka produce", fmt(k["produce"]["events_per_s"], " events/s")))
-    rows.append(("kafka run (until all alerts)", fmt(k["run"]["events_per_s"], " events/s")))
+    rows.append(("kafka run (until all alerts)", fmt(k["run"]["events_per_s"], " events/s")
+                 + f", detection {'PASS' if k['run'].get('detection_ok') else 'FAIL'}"
+                 + ("" if k["status"] == "ok" else f" ({k['status']})")))
 else:
     rows.append(("kafka", k.get("status", "n/a")))
 
