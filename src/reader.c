@@ -486,6 +486,11 @@ jd_read_status_t jd_reader_line(jd_reader_t *r, const char **line, size_t *len,
         }
         if (l > 0 && p[l - 1] == '\r')
             l--;
+        /* Windows editors start UTF-8 files with a byte order mark. */
+        if (ln == 1 && l >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+            p += 3;
+            l -= 3;
+        }
         if (reader_blank(p, l))
             continue;
         *line = p;

@@ -6,7 +6,6 @@
  * parsed digit by digit (a double cannot hold "1396437466.94" exactly).
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>

@@ -25,7 +25,10 @@ void jd_decoder_destroy(jd_decoder_t *d);
  * event owned by the caller. Otherwise returns the dead-letter reason,
  * *out is NULL and detail (if non-NULL) holds a human explanation such as
  * "'}' expected near end of file at line 1 column 12" or
- * "ts \"yesterday\" does not match format auto". */
+ * "ts \"yesterday\" does not match format auto".
+ * Allocation failure is not the input's fault and so not a dead letter: it
+ * returns JD_DL_NONE with *out NULL (detail "out of memory"); callers must
+ * check *out. */
 jd_dl_reason_t jd_decode_json(jd_decoder_t *d, const char *buf, size_t len,
                               jd_event_t **out, char *detail, size_t detailsz);
 

@@ -111,6 +111,17 @@ static void test_ndjson_lines(void **state)
     jd_reader_close(r);
 }
 
+static void test_ndjson_bom(void **state)
+{
+    (void)state;
+    const char data[] = "\xef\xbb\xbf{\"a\":1}\n\xef\xbb\xbf{\"b\":2}\n";
+    jd_reader_t *r = open_ok(write_file("bom.ndjson", data, sizeof(data) - 1));
+    expect_line(r, "{\"a\":1}", 1);
+    expect_line(r, "\xef\xbb\xbf{\"b\":2}", 2); /* only at the start of the file */
+    expect_eof(r);
+    jd_reader_close(r);
+}
+
 static void test_ndjson_empty_and_missing(void **state)
 {
     (void)state;
@@ -506,6 +517,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ndjson_lines),
+        cmocka_unit_test(test_ndjson_bom),
         cmocka_unit_test(test_ndjson_empty_and_missing),
         cmocka_unit_test(test_ndjson_many_lines),
         cmocka_unit_test(test_ndjson_too_large),
