@@ -85,6 +85,7 @@ struct jd_runner {
     size_t csv_hdr_len;
     char changelog[300];
     int changelog_ready;
+    int changelog_created;  /* by this process: nothing to restore yet */
     int32_t changelog_parts;
     jd_part_t *parts;
     size_t nparts, capparts;
@@ -450,6 +451,7 @@ static int ensure_changelog(jd_runner_t *r)
         if (create_changelog(r, need))
             goto out;
         r->changelog_parts = need;
+        r->changelog_created = 1;
     }
     r->changelog_ready = 1;
     rc = 0;
@@ -491,12 +493,19 @@ static int restore(jd_runner_t *r, const rd_kafka_topic_partition_list_t *assign
         if (!p || p->partition >= r->changelog_parts || tag_of[p->partition] >= 0)
             continue;
         tag_of[p->partition] = p->tag;
-        e = rd_kafka_query_watermark_offsets(r->restore, r->changelog, p->partition,
-                                             &lo, &hi, ADMIN_TIMEOUT_MS);
-        if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-            /* just created and not yet in metadata everywhere: empty */
-            continue;
-        }
+        if (r->changelog_created)
+            continue; /* we just created it: empty */
+        deadline = jd_mono_ms() + ADMIN_TIMEOUT_MS;
+        do {
+            e = rd_kafka_query_watermark_offsets(r->restore, r->changelog, p->partition,
+                                                 &lo, &hi, ADMIN_TIMEOUT_MS);
+            /* leadership may still be settling after a broker restart */
+            if (e != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+                e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                break;
+            rd_kafka_poll(r->restore, 200);
+        } while (jd_mono_ms() < deadline);
         if (e) {
             JD_LOG(JD_LOG_ERR, "changelog %s [%" PRId32 "]: %s", r->changelog, p->partition,
                    rd_kafka_err2str(e));
