@@ -80,7 +80,12 @@ static void replay_offer(replay_t *rp, jd_dl_reason_t reason, jd_event_t *ev,
                          const char *payload, size_t len)
 {
     rp->records++;
-    if (reason == JD_DL_NONE) {
+    if (reason == JD_DL_NONE && !ev) {
+        /* The decoder ran out of memory: the record is kept as a dead
+         * letter rather than lost. */
+        reason = JD_DL_TOO_LARGE;
+        detail = "out of memory decoding the record";
+    } else if (reason == JD_DL_NONE) {
         reason = jd_engine_push(rp->eng, ev);
         detail = "event time is older than the watermark (max ts - time.lateness)";
     }
@@ -139,7 +144,7 @@ static int replay_csv(replay_t *rp, jd_reader_t *r, const char *path, jd_err_t *
         jd_dl_reason_t reason;
         if (st == JD_READ_MALFORMED) {
             reason = JD_DL_BAD_CSV;
-            snprintf(detail, sizeof(detail), "unterminated quoted field");
+            snprintf(detail, sizeof(detail), "malformed quoting: a quote left open, or text after a closing quote");
         } else if (st == JD_READ_TOO_LARGE) {
             reason = JD_DL_TOO_LARGE;
             snprintf(detail, sizeof(detail), "record longer than %u bytes", JD_READER_MAX_RECORD);
