@@ -881,6 +881,9 @@ int jd_runner_run(jd_runner_t *r)
     rd_kafka_consumer_close(r->consumer);
     if (!r->fatal)
         flush_all(r);
+    else
+        /* nothing more is committed; do not wait out retries at exit */
+        rd_kafka_purge(r->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     JD_LOG(JD_LOG_INFO, "stopped: %" PRIu64 " messages, %" PRIu64 " alerts (%" PRIu64
            " acknowledged), %" PRIu64 " dead letters (%" PRIu64 " late)", r->consumed,
            r->alerts_produced, r->alerts_acked, r->dead_letters, r->late);
