@@ -1,0 +1,100 @@
+/* Interner: pointer identity, ids, caches, and concurrent inserts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+#include "journeyd/intern.h"
+
+static void test_identity_and_ids(void **st)
+{
+    (void)st;
+    jd_intern_t *in = jd_intern_new();
+    const char *a = jd_intern_str(in, "click");
+    const char *b = jd_intern(in, "click-and-more", 5);
+    assert_ptr_equal(a, b);
+    assert_string_equal(a, "click");
+    const char *c = jd_intern_str(in, "");
+    assert_string_equal(c, "");
+    assert_int_not_equal(jd_intern_id(a), 0);
+    assert_int_not_equal(jd_intern_id(a), jd_intern_id(c));
+    assert_ptr_equal(jd_intern_get(in, jd_intern_id(a)), a);
+    assert_int_equal(jd_intern_id(NULL), 0);
+    assert_null(jd_intern_get(in, 0));
+    assert_null(jd_intern_get(in, 999999));
+    assert_int_equal(jd_intern_count(in), 2);
+    jd_intern_destroy(in);
+    jd_intern_destroy(NULL);
+}
+
+static void test_many_values_grow(void **st)
+{
+    (void)st;
+    jd_intern_t *in = jd_intern_new();
+    jd_intern_cache_t *cache = jd_intern_cache_new(in);
+    char buf[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(buf, sizeof(buf), "/page/%d", i);
+        const char *p = (i & 1) ? jd_intern_cached(cache, buf, strlen(buf)) : jd_intern_str(in, buf);
+        assert_string_equal(p, buf);
+        assert_ptr_equal(jd_intern_get(in, jd_intern_id(p)), p);
+    }
+    for (int i = 0; i < 20000; i += 997) {
+        snprintf(buf, sizeof(buf), "/page/%d", i);
+        assert_ptr_equal(jd_intern_cached(cache, buf, strlen(buf)), jd_intern_str(in, buf));
+    }
+    assert_int_equal(jd_intern_count(in), 20000);
+    jd_intern_cache_destroy(cache);
+    jd_intern_destroy(in);
+}
+
+typedef struct worker {
+    jd_intern_t *in;
+    const char *got[3000];
+} worker_t;
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    jd_intern_cache_t *c = jd_intern_cache_new(w->in);
+    char buf[32];
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 3000; i++) {
+            snprintf(buf, sizeof(buf), "v%d", i);
+            w->got[i] = jd_intern_cached(c, buf, strlen(buf));
+        }
+    jd_intern_cache_destroy(c);
+    return NULL;
+}
+
+/* Two threads interning the same values get the same pointers. */
+static void test_concurrent(void **st)
+{
+    (void)st;
+    jd_intern_t *in = jd_intern_new();
+    static worker_t w[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        w[i].in = in;
+        pthread_create(&t[i], NULL, worker_main, &w[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 3000; i++)
+        assert_ptr_equal(w[0].got[i], w[1].got[i]);
+    assert_int_equal(jd_intern_count(in), 3000);
+    jd_intern_destroy(in);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identity_and_ids),
+        cmocka_unit_test(test_many_values_grow),
+        cmocka_unit_test(test_concurrent),
+    };
+    return cmocka_run_group_tests_name("intern", tests, NULL, NULL);
+}
