@@ -75,22 +75,21 @@ static void alert_channels(const jd_alert_req_t *req, jd_strbuf_t *out)
 static void alert_journey(const jd_config_t *conf, const jd_journey_t *j,
                           jd_strbuf_t *out)
 {
-    uint32_t cap = conf->history;
     uint32_t n = j->hist_len < conf->alert_context ? j->hist_len : conf->alert_context;
     jd_strbuf_puts(out, ",\"journey\":[");
     for (uint32_t i = j->hist_len - n; i < j->hist_len; i++) {
-        const jd_hist_t *h = &j->hist[(j->hist_head + i) % cap];
+        const jd_hist_t *h = jd_journey_hist(j, i);
         if (i != j->hist_len - n)
             jd_strbuf_putc(out, ',');
         jd_strbuf_puts(out, "{\"ts\":");
         jd_strbuf_json_time(out, h->ts);
         jd_strbuf_puts(out, ",\"channel\":");
-        jd_strbuf_json_str(out, h->channel);
+        jd_strbuf_json_str(out, jd_intern_get(conf->intern, h->channel));
         jd_strbuf_puts(out, ",\"type\":");
-        jd_strbuf_json_str(out, h->type);
+        jd_strbuf_json_str(out, jd_intern_get(conf->intern, h->type));
         if (h->page) {
             jd_strbuf_puts(out, ",\"page\":");
-            jd_strbuf_json_str(out, h->page);
+            jd_strbuf_json_str(out, jd_intern_get(conf->intern, h->page));
         }
         jd_strbuf_putc(out, '}');
     }

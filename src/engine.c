@@ -55,6 +55,8 @@ struct jd_engine {
     engine_tomb_t *tombs;
     size_t ntombs, tombcap;
 
+    int32_t *cd_slot;            /* per rule: index into last_alert, -1 = no cooldown */
+    uint32_t ncd;
     jd_strbuf_t out;             /* alert rendering scratch */
     jd_hist_t *merge_scratch;    /* 2 * history records */
 };
@@ -319,23 +321,21 @@ static jd_journey_t *journey_new(jd_engine_t *e, char kind, const char *id)
 {
     const jd_config_t *c = e->conf;
     size_t idlen = strlen(id);
-    size_t sz = sizeof(jd_journey_t) + c->history * sizeof(jd_hist_t) +
-                c->nrules * (sizeof(void *) + sizeof(int64_t)) + idlen + 3;
+    size_t sz = sizeof(jd_journey_t) + c->nrules * sizeof(void *) +
+                e->ncd * sizeof(int64_t) + idlen + 3;
     jd_journey_t *j = calloc(1, sz);
     if (!j)
         return NULL;
     char *p = (char *)(j + 1);
-    j->hist = (jd_hist_t *)p;
-    p += c->history * sizeof(jd_hist_t);
     j->rstate = (void **)p;
     p += c->nrules * sizeof(void *);
     j->last_alert = (int64_t *)p;
-    p += c->nrules * sizeof(int64_t);
+    p += e->ncd * sizeof(int64_t);
     j->key = p;
     j->key[0] = kind;
     j->key[1] = ':';
     memcpy(j->key + 2, id, idlen + 1);
-    for (uint32_t i = 0; i < c->nrules; i++)
+    for (uint32_t i = 0; i < e->ncd; i++)
         j->last_alert[i] = INT64_MIN;
     j->source_tag = -1;
     j->last_ts = INT64_MIN;
@@ -372,30 +372,54 @@ static void journey_destroy(jd_engine_t *e, jd_journey_t *j, int tombstone)
     if (tombstone)
         engine_tomb(e, j->source_tag, j->key);
     e->st.customers--;
+    free(j->hist);
     free(j);
 }
 
-static const jd_hist_t *journey_hist(const jd_journey_t *j, uint32_t cap, uint32_t i)
+/* Makes room for n records (at most conf->history), keeping order and
+ * re-basing the ring at 0. Light customers keep a small ring. */
+static int journey_hist_reserve(jd_engine_t *e, jd_journey_t *j, uint32_t n)
 {
-    return &j->hist[(j->hist_head + i) % cap];
+    uint32_t max = e->conf->history;
+    if (n > max)
+        n = max;
+    if (n <= j->hist_cap)
+        return 0;
+    uint32_t cap = j->hist_cap ? j->hist_cap : 4;
+    while (cap < n)
+        cap *= 2;
+    if (cap > max)
+        cap = max;
+    jd_hist_t *h = malloc(cap * sizeof(*h));
+    if (!h)
+        return -1;
+    for (uint32_t i = 0; i < j->hist_len; i++)
+        h[i] = *jd_journey_hist(j, i);
+    free(j->hist);
+    j->hist = h;
+    j->hist_cap = (uint16_t)cap;
+    j->hist_head = 0;
+    return 0;
 }
 
 static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev,
                            uint64_t eid_hash)
 {
-    uint32_t cap = e->conf->history;
     jd_hist_t *h;
-    if (j->hist_len < cap) {
-        h = &j->hist[(j->hist_head + j->hist_len) % cap];
+    if (j->hist_len == j->hist_cap && journey_hist_reserve(e, j, j->hist_len + 1u) != 0 &&
+        j->hist_cap == 0)
+        return; /* out of memory before the first record: no context kept */
+    if (j->hist_len < j->hist_cap) {
+        h = &j->hist[(j->hist_head + j->hist_len) % j->hist_cap];
         j->hist_len++;
     } else {
         h = &j->hist[j->hist_head];
-        j->hist_head = (uint16_t)((j->hist_head + 1) % cap);
+        j->hist_head = (uint16_t)((j->hist_head + 1) % j->hist_cap);
     }
     h->ts = ev->ts;
-    h->type = ev->slot[JD_SLOT_TYPE];
-    h->channel = ev->slot[JD_SLOT_CHANNEL];
-    h->page = ev->slot[JD_SLOT_PAGE];
+    h->type = jd_intern_id(ev->slot[JD_SLOT_TYPE]);
+    h->channel = jd_intern_id(ev->slot[JD_SLOT_CHANNEL]);
+    h->page = jd_intern_id(ev->slot[JD_SLOT_PAGE]);
     h->eid_hash = eid_hash;
 }
 
@@ -403,9 +427,9 @@ static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev
  * a replayed file repeats an event close to the original. */
 static int journey_seen(const jd_engine_t *e, const jd_journey_t *j, uint64_t h)
 {
-    uint32_t cap = e->conf->history;
+    (void)e;
     for (uint32_t i = 0; i < j->hist_len; i++)
-        if (journey_hist(j, cap, i)->eid_hash == h)
+        if (jd_journey_hist(j, i)->eid_hash == h)
             return 1;
     return 0;
 }
@@ -418,8 +442,8 @@ static void journey_merge(jd_engine_t *e, jd_journey_t *j, jd_journey_t *a)
     uint32_t cap = c->history, n = 0, ia = 0, ij = 0;
     jd_hist_t *tmp = e->merge_scratch;
     while (ia < a->hist_len || ij < j->hist_len) {
-        const jd_hist_t *ha = ia < a->hist_len ? journey_hist(a, cap, ia) : NULL;
-        const jd_hist_t *hj = ij < j->hist_len ? journey_hist(j, cap, ij) : NULL;
+        const jd_hist_t *ha = ia < a->hist_len ? jd_journey_hist(a, ia) : NULL;
+        const jd_hist_t *hj = ij < j->hist_len ? jd_journey_hist(j, ij) : NULL;
         if (ha && (!hj || ha->ts <= hj->ts)) {
             tmp[n++] = *ha;
             ia++;
@@ -429,10 +453,12 @@ static void journey_merge(jd_engine_t *e, jd_journey_t *j, jd_journey_t *a)
         }
     }
     uint32_t skip = n > cap ? n - cap : 0;
-    for (uint32_t i = skip; i < n; i++)
-        j->hist[i - skip] = tmp[i];
-    j->hist_head = 0;
-    j->hist_len = (uint16_t)(n - skip);
+    if (journey_hist_reserve(e, j, n - skip) == 0) {
+        for (uint32_t i = skip; i < n; i++)
+            j->hist[i - skip] = tmp[i];
+        j->hist_head = 0;
+        j->hist_len = (uint16_t)(n - skip);
+    }
 
     for (uint32_t i = 0; i < c->nrules; i++) {
         if (a->rstate[i]) {
@@ -442,9 +468,10 @@ static void journey_merge(jd_engine_t *e, jd_journey_t *j, jd_journey_t *a)
                 a->rstate[i] = NULL;
             }
         }
+    }
+    for (uint32_t i = 0; i < e->ncd; i++)
         if (a->last_alert[i] > j->last_alert[i])
             j->last_alert[i] = a->last_alert[i];
-    }
     if (a->last_ts > j->last_ts)
         j->last_ts = a->last_ts;
     e->st.merges++;
@@ -660,12 +687,15 @@ int engine_emit(jd_engine_t *e, const jd_alert_req_t *req, char *alert_id)
 {
     const jd_rule_t *r = req->rule;
     jd_journey_t *j = req->journey;
-    int64_t last = j->last_alert[r->index];
-    if (r->cooldown_ms > 0 && last != INT64_MIN && req->ts - last < r->cooldown_ms) {
-        e->st.suppressed++;
-        return 0;
+    int32_t cd = e->cd_slot[r->index];
+    if (cd >= 0) {
+        int64_t last = j->last_alert[cd];
+        if (last != INT64_MIN && req->ts - last < r->cooldown_ms) {
+            e->st.suppressed++;
+            return 0;
+        }
+        j->last_alert[cd] = req->ts;
     }
-    j->last_alert[r->index] = req->ts;
     char id[17];
     int64_t emitted = e->opts.fixed_emitted_at ? e->opts.fixed_emitted_at : jd_now_ms();
     jd_strbuf_reset(&e->out);
@@ -722,6 +752,11 @@ jd_engine_t *jd_engine_new(const jd_config_t *conf, const jd_engine_opts_t *opts
     e->st.alerts_by_rule = calloc(n ? n : 1, sizeof(uint64_t));
     e->st.funnels = calloc(n ? n : 1, sizeof(jd_funnel_stats_t));
     e->merge_scratch = calloc(2 * (size_t)conf->history, sizeof(jd_hist_t));
+    e->cd_slot = calloc(n ? n : 1, sizeof(int32_t));
+    if (!e->cd_slot)
+        goto oom;
+    for (uint32_t i = 0; i < n; i++)
+        e->cd_slot[i] = conf->rules[i].cooldown_ms > 0 ? (int32_t)e->ncd++ : -1;
     if (!e->ops || !e->listeners || !e->nlisteners || !e->st.alerts_by_rule ||
         !e->st.funnels || !e->merge_scratch ||
         jd_map_init(&e->journeys) != 0 || jd_map_init(&e->links) != 0)
@@ -789,6 +824,7 @@ void jd_engine_destroy(jd_engine_t *e)
     free(e->st.alerts_by_rule);
     free(e->st.funnels);
     free(e->merge_scratch);
+    free(e->cd_slot);
     jd_strbuf_free(&e->out);
     free(e);
 }
@@ -926,25 +962,26 @@ static void engine_state_save_journey(jd_engine_t *e, const jd_journey_t *j,
     const jd_config_t *c = e->conf;
     jd_strbuf_printf(sb, "{\"t\":%" PRId64 ",\"h\":[", j->last_ts);
     for (uint32_t i = 0; i < j->hist_len; i++) {
-        const jd_hist_t *h = journey_hist(j, c->history, i);
+        const jd_hist_t *h = jd_journey_hist(j, i);
         jd_strbuf_printf(sb, "%s[%" PRId64 ",", i ? "," : "", h->ts);
-        jd_strbuf_json_str(sb, h->type);
+        jd_strbuf_json_str(sb, jd_intern_get(c->intern, h->type));
         jd_strbuf_putc(sb, ',');
-        jd_strbuf_json_str(sb, h->channel);
+        jd_strbuf_json_str(sb, jd_intern_get(c->intern, h->channel));
         jd_strbuf_putc(sb, ',');
-        jd_strbuf_json_str(sb, h->page);
+        jd_strbuf_json_str(sb, jd_intern_get(c->intern, h->page));
         jd_strbuf_printf(sb, ",\"%016" PRIx64 "\"]", h->eid_hash);
     }
     jd_strbuf_puts(sb, "],\"a\":{");
     int first = 1;
     for (uint32_t i = 0; i < c->nrules; i++) {
-        if (j->last_alert[i] == INT64_MIN)
+        int32_t cd = e->cd_slot[i];
+        if (cd < 0 || j->last_alert[cd] == INT64_MIN)
             continue;
         if (!first)
             jd_strbuf_putc(sb, ',');
         first = 0;
         jd_strbuf_json_str(sb, c->rules[i].name);
-        jd_strbuf_printf(sb, ":%" PRId64, j->last_alert[i]);
+        jd_strbuf_printf(sb, ":%" PRId64, j->last_alert[cd]);
     }
     jd_strbuf_puts(sb, "},\"r\":{");
     first = 1;
@@ -986,13 +1023,15 @@ static int engine_restore_journey(jd_engine_t *e, int32_t tag, const char *key,
     json_t *hist = json_object_get(o, "h");
     size_t n = json_array_size(hist);
     size_t skip = n > c->history ? n - c->history : 0;
+    if (journey_hist_reserve(e, j, (uint32_t)(n - skip)) != 0)
+        n = skip;
     for (size_t i = skip; i < n; i++) {
         json_t *h = json_array_get(hist, i);
         jd_hist_t *dst = &j->hist[j->hist_len++];
         dst->ts = json_integer_value(json_array_get(h, 0));
-        dst->type = intern_or_null(c, json_array_get(h, 1));
-        dst->channel = intern_or_null(c, json_array_get(h, 2));
-        dst->page = intern_or_null(c, json_array_get(h, 3));
+        dst->type = jd_intern_id(intern_or_null(c, json_array_get(h, 1)));
+        dst->channel = jd_intern_id(intern_or_null(c, json_array_get(h, 2)));
+        dst->page = jd_intern_id(intern_or_null(c, json_array_get(h, 3)));
         const char *hx = json_string_value(json_array_get(h, 4));
         dst->eid_hash = hx ? strtoull(hx, NULL, 16) : 0;
     }
@@ -1000,8 +1039,8 @@ static int engine_restore_journey(jd_engine_t *e, int32_t tag, const char *key,
     json_t *v;
     json_object_foreach(json_object_get(o, "a"), name, v) {
         const jd_rule_t *r = jd_config_rule(c, name);
-        if (r && json_is_integer(v))
-            j->last_alert[r->index] = json_integer_value(v);
+        if (r && json_is_integer(v) && e->cd_slot[r->index] >= 0)
+            j->last_alert[e->cd_slot[r->index]] = json_integer_value(v);
     }
     json_object_foreach(json_object_get(o, "r"), name, v) {
         const jd_rule_t *r = jd_config_rule(c, name);

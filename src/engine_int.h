@@ -31,11 +31,12 @@ typedef struct jd_evid {
     const char *rule;      /* borrowed rule name when the evidence is an alert */
 } jd_evid_t;
 
-/* A compact history record: enough for alert context and de-duplication. */
+/* A compact history record (32 bytes): enough for alert context and
+ * de-duplication. Strings are interner ids (jd_intern_get). */
 typedef struct jd_hist {
     int64_t ts;
-    const char *type, *channel, *page;   /* interned */
     uint64_t eid_hash;                   /* 0 when the event had no event_id */
+    uint32_t type, channel, page;        /* interner ids, 0 = absent */
 } jd_hist_t;
 
 struct jd_journey {
@@ -46,9 +47,11 @@ struct jd_journey {
     int32_t source_tag;
     uint8_t dirty;
     uint16_t hist_head, hist_len; /* ring: oldest record at hist_head */
-    jd_hist_t *hist;        /* ring of conf->history records */
+    uint16_t hist_cap;      /* grows 4, 8, ... up to conf->history */
+    jd_hist_t *hist;        /* ring of hist_cap records (own allocation) */
     void **rstate;          /* per rule, lazily created, NULL when idle */
-    int64_t *last_alert;    /* per rule, for cooldown; INT64_MIN = never */
+    int64_t *last_alert;    /* per rule WITH a cooldown (engine cooldown
+                               slots); INT64_MIN = never */
     char *key;              /* "c:<id>" / "a:<id>", in the same allocation */
 };
 
@@ -112,6 +115,12 @@ void jd_evid_from_event(jd_evid_t *out, const jd_event_t *ev);
 void jd_evid_clear(jd_evid_t *ev);
 void jd_evid_save(const jd_evid_t *ev, jd_strbuf_t *sb);
 int jd_evid_load(jd_evid_t *out, json_t *v, const jd_config_t *conf);
+
+/* History record i (0 = oldest) of j. */
+static inline const jd_hist_t *jd_journey_hist(const jd_journey_t *j, uint32_t i)
+{
+    return &j->hist[(j->hist_head + i) % j->hist_cap];
+}
 
 /* Alert rendering (alert.c). */
 void jd_alert_render(const jd_config_t *conf, const jd_alert_req_t *req,

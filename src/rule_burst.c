@@ -18,9 +18,32 @@ typedef struct burst_group {
 } burst_group_t;
 
 typedef struct burst_state {
-    uint32_t ngroups;
-    burst_group_t *groups[BURST_MAX_GROUPS];
+    uint32_t ngroups, cap;
+    burst_group_t *groups[];  /* grows up to BURST_MAX_GROUPS */
 } burst_state_t;
+
+static burst_state_t *state_new(void)
+{
+    burst_state_t *s = calloc(1, sizeof(*s) + 2 * sizeof(burst_group_t *));
+    if (s)
+        s->cap = 2;
+    return s;
+}
+
+/* Room for one more group; may move the state (hence **sp). */
+static int state_reserve(burst_state_t **sp)
+{
+    burst_state_t *s = *sp;
+    if (s->ngroups < s->cap || s->cap == BURST_MAX_GROUPS)
+        return 0;
+    uint32_t cap = s->cap * 2 > BURST_MAX_GROUPS ? BURST_MAX_GROUPS : s->cap * 2;
+    burst_state_t *g = realloc(s, sizeof(*s) + cap * sizeof(burst_group_t *));
+    if (!g)
+        return -1;
+    g->cap = cap;
+    *sp = g;
+    return 0;
+}
 
 static burst_group_t *group_new(const jd_rule_t *r)
 {
@@ -77,13 +100,17 @@ static int burst_idle(const jd_rule_t *r, void *state, int64_t now)
     return s->ngroups == 0;
 }
 
-static burst_group_t *state_group(burst_state_t *s, const jd_rule_t *r,
+static burst_group_t *state_group(burst_state_t **sp, const jd_rule_t *r,
                                   const char *const *vals)
 {
+    burst_state_t *s = *sp;
     for (uint32_t i = 0; i < s->ngroups; i++)
         if (memcmp(s->groups[i]->vals, vals, r->nsame * sizeof(char *)) == 0)
             return s->groups[i];
-    if (s->ngroups == BURST_MAX_GROUPS) {
+    if (state_reserve(sp) != 0)
+        return NULL;
+    s = *sp;
+    if (s->ngroups == s->cap) {
         /* Make room by dropping the group whose newest event is oldest. */
         uint32_t victim = 0;
         for (uint32_t i = 1; i < s->ngroups; i++)
@@ -123,13 +150,14 @@ static void burst_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     if (!jd_match_event(&r->match, ev))
         return;
     burst_state_t *s = *state;
-    if (!s && !(s = *state = calloc(1, sizeof(*s))))
+    if (!s && !(s = *state = state_new()))
         return;
     burst_idle(r, s, ev->ts);
     const char *vals[16] = {0};
     for (uint32_t i = 0; i < r->nsame && i < 16; i++)
         vals[i] = ev->slot[r->same[i]];
-    burst_group_t *g = state_group(s, r, vals);
+    burst_group_t *g = state_group((burst_state_t **)state, r, vals);
+    s = *state;
     if (!g)
         return;
     jd_evid_from_event(&g->ev[g->n++], ev);
@@ -181,7 +209,9 @@ static void burst_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
             if (memcmp(d->groups[i]->vals, sg->vals, r->nsame * sizeof(char *)) == 0)
                 dg = d->groups[i];
         if (!dg) {
-            if (d->ngroups < BURST_MAX_GROUPS) {
+            int room = state_reserve((burst_state_t **)dst_state) == 0;
+            d = *dst_state;
+            if (room && d->ngroups < d->cap) {
                 d->groups[d->ngroups++] = sg;
                 continue;
             }
@@ -255,14 +285,14 @@ static int burst_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     const jd_config_t *c = engine_conf(e);
     if (!json_is_array(v))
         return -1;
-    burst_state_t *s = calloc(1, sizeof(*s));
+    burst_state_t *s = state_new();
     if (!s)
         return -1;
     size_t i;
     json_t *gv;
     json_array_foreach(v, i, gv) {
         json_t *vals = json_object_get(gv, "v"), *evs = json_object_get(gv, "e");
-        if (s->ngroups == BURST_MAX_GROUPS || !json_is_array(vals) ||
+        if (state_reserve(&s) != 0 || s->ngroups == s->cap || !json_is_array(vals) ||
             json_array_size(vals) != r->nsame || !json_is_array(evs))
             continue;
         burst_group_t *g = group_new(r);

@@ -12,8 +12,8 @@
 #define SEQ_MAX_OCC 32
 
 typedef struct seq_state {
-    uint32_t n;
-    jd_evid_t occ[SEQ_MAX_OCC];   /* oldest first */
+    uint32_t n, cap;
+    jd_evid_t occ[];              /* oldest first; grows up to SEQ_MAX_OCC */
 } seq_state_t;
 
 static void seq_drop_front(seq_state_t *s, uint32_t k)
@@ -46,11 +46,19 @@ static void seq_free(jd_engine_t *e, const jd_rule_t *r, void *state)
 static void seq_add(void **state, const jd_evid_t *occ)
 {
     seq_state_t *s = *state;
-    if (!s && !(s = *state = calloc(1, sizeof(*s)))) {
-        free(occ->id);
-        return;
+    if (!s || (s->n == s->cap && s->cap < SEQ_MAX_OCC)) {
+        uint32_t cap = s ? s->cap * 2 : 2;
+        seq_state_t *g = realloc(s, sizeof(*s) + cap * sizeof(jd_evid_t));
+        if (!g) {
+            free(occ->id);
+            return;
+        }
+        if (!s)
+            g->n = 0;
+        g->cap = cap;
+        s = *state = g;
     }
-    if (s->n == SEQ_MAX_OCC)
+    if (s->n == s->cap)
         seq_drop_front(s, 1);
     /* Occurrences arrive in event-time order except for merges. */
     uint32_t i = s->n;
