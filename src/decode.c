@@ -5,9 +5,15 @@
  * Every field source is resolved once, in jd_decoder_new (a JSON Pointer is
  * split and unescaped into tokens; a CSV column name becomes an index in
  * jd_decoder_csv_header), so decoding a record only walks the parsed JSON
- * or indexes the CSV fields. The only allocation per event besides jansson's
- * parse is jd_event_new: string values are read in place and numbers are
- * stringified into stack buffers.
+ * or indexes the CSV fields.
+ *
+ * JSON has two paths with the same results. When every source is a
+ * top-level key (the usual case) the text goes through jsonscan.c, which
+ * validates it exactly as jansson would and picks out the wanted values
+ * without building a tree; its only allocation per event is jd_event_new.
+ * A JSON Pointer source needs the tree, so such configs parse with jansson;
+ * so do texts the scanner rejects or cannot judge, which keeps jansson's
+ * error message (line, column) as the dead-letter detail.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +21,7 @@
 #include <jansson.h>
 #include "journeyd/decode.h"
 #include "journeyd/timeutil.h"
+#include "jsonscan.h"
 
 /* Enough for any stringified JSON number or boolean. */
 #define DECODE_NUMSZ 64
@@ -36,6 +43,7 @@ typedef struct decode_src {
     decode_tok_t *tok;    /* owned */
     char *tokbuf;         /* owned */
     long col;             /* CSV column index, -1 if the header lacks it */
+    int key;              /* index in jd_decoder.vals (fast path), or -1 */
 } decode_src_t;
 
 /* The identity-like fields, read but not kept as slots. */
@@ -52,6 +60,12 @@ struct jd_decoder {
     const char **slot_dflt;         /* interned in conf->intern, or NULL */
     long ncols;                     /* CSV header width, -1 before a header */
     char fmtname[96];               /* the time format as details name it */
+    jd_intern_cache_t *icache;      /* owned; all interning goes through it */
+    /* Fast JSON path (keys is NULL when a source is a JSON Pointer). */
+    jd_jsonscan_keys_t *keys;       /* owned: the distinct top-level keys */
+    jd_jsonscan_val_t *vals;        /* owned, one per key */
+    char *scratch;                  /* owned: unescaped strings of one event */
+    size_t scratchsz;
 };
 
 /* ------------------------------------------------------------------ */
@@ -64,6 +78,7 @@ static int decode_src_init(decode_src_t *src, const char *name, jd_err_t *err)
     memset(src, 0, sizeof(*src));
     src->name = name;
     src->col = -1;
+    src->key = -1;
     if (!name || !*name)
         return 0;
     if (name[0] != '/') {
@@ -122,6 +137,30 @@ static void decode_src_free(decode_src_t *src)
     free(src->tokbuf);
 }
 
+/* Sets up the scanner path if every source is a top-level key (or
+ * unmapped); otherwise leaves d->keys NULL. -1 on allocation failure. */
+static int decode_fast_init(jd_decoder_t *d)
+{
+    for (int i = 0; i < ID__COUNT; i++)
+        if (d->id[i].kind == SRC_POINTER)
+            return 0;
+    for (uint32_t i = 0; i < d->nslots; i++)
+        if (d->slot[i].kind == SRC_POINTER)
+            return 0;
+    d->keys = jd_jsonscan_keys_new();
+    if (!d->keys)
+        return -1;
+    for (int i = 0; i < ID__COUNT + (int)d->nslots; i++) {
+        decode_src_t *src = i < ID__COUNT ? &d->id[i] : &d->slot[i - ID__COUNT];
+        if (src->kind == SRC_KEY && (src->key = jd_jsonscan_keys_add(d->keys, src->name)) < 0)
+            return -1;
+    }
+    d->vals = calloc(jd_jsonscan_keys_count(d->keys) + 1, sizeof(*d->vals));
+    d->scratchsz = 4096;
+    d->scratch = malloc(d->scratchsz);
+    return d->vals && d->scratch ? 0 : -1;
+}
+
 jd_decoder_t *jd_decoder_new(const jd_config_t *conf, jd_err_t *err)
 {
     if (!conf || !conf->intern || conf->nslots < JD_SLOT__CANON || !conf->slots) {
@@ -136,6 +175,11 @@ jd_decoder_t *jd_decoder_new(const jd_config_t *conf, jd_err_t *err)
     }
     d->conf = conf;
     d->ncols = -1;
+    d->icache = jd_intern_cache_new(conf->intern);
+    if (!d->icache) {
+        jd_err_set(err, "out of memory");
+        goto fail;
+    }
     d->nslots = conf->nslots;
     d->slot = calloc(conf->nslots, sizeof(*d->slot));
     d->slot_dflt = calloc(conf->nslots, sizeof(*d->slot_dflt));
@@ -168,12 +212,16 @@ jd_decoder_t *jd_decoder_new(const jd_config_t *conf, jd_err_t *err)
         if (!dflt && i == JD_SLOT_CHANNEL)
             dflt = "unknown";
         if (dflt) {
-            d->slot_dflt[i] = jd_intern_str(conf->intern, dflt);
+            d->slot_dflt[i] = jd_intern_cached(d->icache, dflt, strlen(dflt));
             if (!d->slot_dflt[i]) {
                 jd_err_set(err, "out of memory");
                 goto fail;
             }
         }
+    }
+    if (decode_fast_init(d)) {
+        jd_err_set(err, "out of memory");
+        goto fail;
     }
     const jd_time_format_t *tf = &conf->time_format;
     switch (tf->kind) {
@@ -208,6 +256,10 @@ void jd_decoder_destroy(jd_decoder_t *d)
             decode_src_free(&d->slot[i]);
     free(d->slot);
     free(d->slot_dflt);
+    jd_jsonscan_keys_destroy(d->keys);
+    free(d->vals);
+    free(d->scratch);
+    jd_intern_cache_destroy(d->icache);
     free(d);
 }
 
@@ -297,21 +349,48 @@ static json_t *decode_lookup(const decode_src_t *src, json_t *root)
     return v;
 }
 
-/* One record being decoded: either a JSON object or a CSV record. */
+/* One record being decoded: a jansson tree, the scanner's values of a JSON
+ * object, or a CSV record. */
 typedef struct decode_rec {
     json_t *root;
+    const jd_jsonscan_val_t *vals;
     const jd_csv_record_t *csv;
 } decode_rec_t;
 
+/* What a value was in JSON, so ts can tell numbers from strings. */
+enum { DECODE_TEXT = 0, DECODE_INT, DECODE_REAL };
+typedef struct decode_num {
+    int kind;
+    int64_t i;
+    double d;
+} decode_num_t;
+
 /* Reads src as text. Strings are returned in place; numbers and booleans
  * are stringified into scratch (DECODE_NUMSZ bytes). Returns 1 if present
- * and non-empty; null, objects, arrays and "" are absent. *jv receives the
- * JSON value (or NULL for CSV) so ts can tell numbers from strings. */
+ * and non-empty; null, objects, arrays and "" are absent. *num (if
+ * non-NULL) says whether the JSON value was a number, and which. */
 static int decode_get(const decode_src_t *src, const decode_rec_t *r, char *scratch,
-                      const char **s, size_t *len, json_t **jv)
+                      const char **s, size_t *len, decode_num_t *num)
 {
-    if (jv)
-        *jv = NULL;
+    if (num)
+        num->kind = DECODE_TEXT;
+    if (r->vals) {
+        if (src->key < 0)
+            return 0;
+        const jd_jsonscan_val_t *v = &r->vals[src->key];
+        if (v->kind == JD_JSONSCAN_ABSENT)
+            return 0;
+        if (num && v->kind == JD_JSONSCAN_INTEGER) {
+            num->kind = DECODE_INT;
+            num->i = v->i;
+        } else if (num && v->kind == JD_JSONSCAN_REAL) {
+            num->kind = DECODE_REAL;
+            num->d = v->d;
+        }
+        *s = v->s;
+        *len = v->len;
+        return *len > 0;
+    }
     if (r->csv) {
         if (src->col < 0 || (size_t)src->col >= r->csv->nfields)
             return 0;
@@ -322,8 +401,13 @@ static int decode_get(const decode_src_t *src, const decode_rec_t *r, char *scra
     json_t *v = decode_lookup(src, r->root);
     if (!v)
         return 0;
-    if (jv)
-        *jv = v;
+    if (num && json_is_integer(v)) {
+        num->kind = DECODE_INT;
+        num->i = (int64_t)json_integer_value(v);
+    } else if (num && json_is_real(v)) {
+        num->kind = DECODE_REAL;
+        num->d = json_real_value(v);
+    }
     if (json_is_string(v)) {
         *s = json_string_value(v);
         *len = json_string_length(v);
@@ -348,9 +432,9 @@ static jd_dl_reason_t decode_record(jd_decoder_t *d, const decode_rec_t *r,
     char scratch[ID__COUNT][DECODE_NUMSZ];
     const char *val[ID__COUNT] = {NULL};
     size_t len[ID__COUNT] = {0};
-    json_t *tsv = NULL;
+    decode_num_t tsn;
 
-    if (!decode_get(&d->id[ID_TS], r, scratch[ID_TS], &val[ID_TS], &len[ID_TS], &tsv)) {
+    if (!decode_get(&d->id[ID_TS], r, scratch[ID_TS], &val[ID_TS], &len[ID_TS], &tsn)) {
         DECODE_DETAIL("ts (field \"%s\") is missing or empty",
                       decode_src_name(&d->id[ID_TS]));
         return JD_DL_MISSING_TS;
@@ -358,15 +442,15 @@ static jd_dl_reason_t decode_record(jd_decoder_t *d, const decode_rec_t *r,
     int64_t ts;
     const jd_time_format_t *tf = &d->conf->time_format;
     int bad;
-    if (tsv && json_is_integer(tsv))
-        bad = jd_time_from_number(tf, 0, 1, (int64_t)json_integer_value(tsv), &ts);
-    else if (tsv && json_is_real(tsv))
-        bad = jd_time_from_number(tf, json_real_value(tsv), 0, 0, &ts);
+    if (tsn.kind == DECODE_INT)
+        bad = jd_time_from_number(tf, 0, 1, tsn.i, &ts);
+    else if (tsn.kind == DECODE_REAL)
+        bad = jd_time_from_number(tf, tsn.d, 0, 0, &ts);
     else
         bad = jd_time_parse(tf, val[ID_TS], len[ID_TS], &ts);
     if (bad) {
         char q[DECODE_QUOTE_MAX * 4 + 16];
-        if (tsv && json_is_number(tsv))
+        if (tsn.kind != DECODE_TEXT)
             snprintf(q, sizeof(q), "%.*s", (int)len[ID_TS], val[ID_TS]);
         else
             decode_quote(q, sizeof(q), val[ID_TS], len[ID_TS]);
@@ -405,7 +489,6 @@ static jd_dl_reason_t decode_record(jd_decoder_t *d, const decode_rec_t *r,
     if (!ev)
         goto oom;
     ev->ts = ts;
-    jd_intern_t *in = d->conf->intern;
     for (uint32_t i = 0; i < d->nslots; i++) {
         const char *s = type;
         size_t l = type_len;
@@ -417,7 +500,7 @@ static jd_dl_reason_t decode_record(jd_decoder_t *d, const decode_rec_t *r,
         else
             have = decode_get(&d->slot[i], r, slot_scratch, &s, &l, NULL);
         if (have) {
-            ev->slot[i] = jd_intern(in, s, l);
+            ev->slot[i] = jd_intern_cached(d->icache, s, l);
             if (!ev->slot[i]) {
                 jd_event_free(ev);
                 goto oom;
@@ -435,17 +518,9 @@ oom:
     return JD_DL_NONE;
 }
 
-jd_dl_reason_t jd_decode_json(jd_decoder_t *d, const char *buf, size_t len,
-                              jd_event_t **out, char *detail, size_t detailsz)
+static jd_dl_reason_t decode_json_tree(jd_decoder_t *d, const char *buf, size_t len,
+                                      jd_event_t **out, char *detail, size_t detailsz)
 {
-    if (out)
-        *out = NULL;
-    if (detail && detailsz)
-        detail[0] = '\0';
-    if (!d || !out || (!buf && len)) {
-        DECODE_DETAIL("no input");
-        return JD_DL_INVALID_JSON;
-    }
     json_error_t jerr;
     /* DECODE_ANY so a bare scalar is reported as not_an_object rather than
      * as a syntax error; NUL escapes stay rejected (flag JSON_ALLOW_NUL off)
@@ -460,10 +535,69 @@ jd_dl_reason_t jd_decode_json(jd_decoder_t *d, const char *buf, size_t len,
         json_decref(root);
         return JD_DL_NOT_OBJECT;
     }
-    decode_rec_t r = {.root = root, .csv = NULL};
+    decode_rec_t r = {.root = root};
     jd_dl_reason_t rc = decode_record(d, &r, out, detail, detailsz);
     json_decref(root);
     return rc;
+}
+
+static const char *decode_scan_type(jd_jsonscan_type_t t)
+{
+    switch (t) {
+    case JD_JSONSCAN_T_ARRAY:
+        return "an array";
+    case JD_JSONSCAN_T_STRING:
+        return "a string";
+    case JD_JSONSCAN_T_NUMBER:
+        return "a number";
+    case JD_JSONSCAN_T_BOOL:
+        return "a boolean";
+    case JD_JSONSCAN_T_NULL:
+        return "null";
+    default:
+        return "an object";
+    }
+}
+
+jd_dl_reason_t jd_decode_json(jd_decoder_t *d, const char *buf, size_t len,
+                              jd_event_t **out, char *detail, size_t detailsz)
+{
+    if (out)
+        *out = NULL;
+    if (detail && detailsz)
+        detail[0] = '\0';
+    if (!d || !out || (!buf && len)) {
+        DECODE_DETAIL("no input");
+        return JD_DL_INVALID_JSON;
+    }
+    if (!d->keys || !buf)
+        return decode_json_tree(d, buf, len, out, detail, detailsz);
+    if (len >= d->scratchsz) {
+        /* Grows to the largest record seen, so steady state allocates
+         * nothing here. */
+        size_t sz = d->scratchsz * 2 > len ? d->scratchsz * 2 : len + 1;
+        char *s = realloc(d->scratch, sz);
+        if (!s) {
+            DECODE_DETAIL("out of memory");
+            return JD_DL_NONE;
+        }
+        d->scratch = s;
+        d->scratchsz = sz;
+    }
+    jd_jsonscan_type_t type = JD_JSONSCAN_T_OBJECT;
+    switch (jd_jsonscan(d->keys, buf, len, d->scratch, d->vals, &type)) {
+    case JD_JSONSCAN_OBJECT: {
+        decode_rec_t r = {.vals = d->vals};
+        return decode_record(d, &r, out, detail, detailsz);
+    }
+    case JD_JSONSCAN_NOT_OBJECT:
+        DECODE_DETAIL("expected a JSON object, got %s", decode_scan_type(type));
+        return JD_DL_NOT_OBJECT;
+    default:
+        /* Rare: bad input (jansson words the detail) or a number too long
+         * for the scanner to judge. */
+        return decode_json_tree(d, buf, len, out, detail, detailsz);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -537,6 +671,6 @@ jd_dl_reason_t jd_decode_csv(jd_decoder_t *d, const jd_csv_record_t *rec,
                       d->ncols);
         return JD_DL_BAD_CSV;
     }
-    decode_rec_t r = {.root = NULL, .csv = rec};
+    decode_rec_t r = {.csv = rec};
     return decode_record(d, &r, out, detail, detailsz);
 }

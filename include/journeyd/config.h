@@ -156,6 +156,9 @@ const jd_rule_t *jd_config_rule(const jd_config_t *conf, const char *name);
  * (see jd_match_t). Writes into buf (NUL-terminated), returns the length,
  * or -1 for null/object/array (treated as absent). */
 int jd_json_scalar_str(const json_t *v, char *buf, size_t bufsz);
+/* The real-number part of jd_json_scalar_str, for readers that decode JSON
+ * numbers themselves (same text for the same double). */
+int jd_json_real_str(double d, char *buf, size_t bufsz);
 
 /* The key reference as Markdown (generated from the key table), for the
  * README and `journeyd --help-config`. Caller frees. */

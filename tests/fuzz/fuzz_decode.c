@@ -3,6 +3,17 @@
  * JSON decoder, the in-memory CSV parser + CSV decoder, the file readers
  * (NDJSON and CSV, plain or gzip), time parsing and dead-letter rendering.
  *
+ * It is also a differential test of the decoder's two JSON paths: the
+ * tree-free scanner (src/jsonscan.c, taken when every source is a top-level
+ * key) must agree with jansson on every input. Each input is
+ *  - scanned directly and compared with json_loadb: same verdict, same
+ *    top-level type, and every wanted key's value as jd_json_scalar_str
+ *    renders jansson's value;
+ *  - decoded by two configs that differ only in spelling each source as a
+ *    key ("type", fast path) or as a JSON Pointer ("/type", jansson path):
+ *    same dead-letter reason and detail, ts, identities, event_id and slots.
+ * Any difference aborts.
+ *
  * Configs are built by hand once (jd_config_t is a public struct) so the
  * target does not depend on the config loader and stays deterministic.
  *
@@ -18,6 +29,7 @@
 #include "journeyd/deadletter.h"
 #include "journeyd/reader.h"
 #include "journeyd/timeutil.h"
+#include "../../src/jsonscan.h"
 
 typedef struct fuzz_conf {
     jd_config_t c;
@@ -30,6 +42,8 @@ static const int fuzz_canon[JD_SLOT__CANON] = {
 static void fuzz_conf_init(fuzz_conf_t *f, const char *const *fields, jd_time_kind_t kind,
                            const char *pattern, const char *const *extra, size_t nextra)
 {
+    if (nextra > sizeof(f->slots) / sizeof(f->slots[0]) - JD_SLOT__CANON)
+        abort();
     static const char *const names[JD_FIELD__COUNT] = {
         "ts", "customer_id", "anonymous_id", "type", "channel",
         "event_id", "session_id", "page", "element"};
@@ -60,6 +74,73 @@ static void fuzz_conf_init(fuzz_conf_t *f, const char *const *fields, jd_time_ki
 
 static fuzz_conf_t fz_json, fz_ptr, fz_csv;
 static jd_decoder_t *dec_json, *dec_ptr, *dec_csv, *dec_hdr;
+
+/* Differential pairs: [0] reads top-level keys (fast path), [1] the same
+ * keys as JSON Pointers (jansson path). */
+#define FUZZ_NPAIRS 2
+static fuzz_conf_t fz_pair[FUZZ_NPAIRS][2];
+static jd_decoder_t *dec_pair[FUZZ_NPAIRS][2];
+static char *pair_strs[FUZZ_NPAIRS][JD_FIELD__COUNT + 6];
+
+/* Keys scanned directly; "" and a non-ASCII key on purpose. */
+static const char *const scan_keys[] = {"ts", "type", "price", "a/b", "", "\xc3\xa9", "k"};
+#define FUZZ_NSCAN (sizeof(scan_keys) / sizeof(scan_keys[0]))
+static jd_jsonscan_keys_t *scan_set;
+static int scan_idx[FUZZ_NSCAN];
+static jd_jsonscan_val_t scan_vals[FUZZ_NSCAN];
+static char *scan_scratch;
+static size_t scan_scratchsz;
+
+/* RFC 6901 spelling of a top-level key as a pointer. */
+static char *fuzz_pointer(const char *key)
+{
+    char *p = malloc(2 * strlen(key) + 2), *o = p;
+    if (!p)
+        abort();
+    *o++ = '/';
+    for (; *key; key++) {
+        if (*key == '~' || *key == '/') {
+            *o++ = '~';
+            *o++ = *key == '~' ? '0' : '1';
+        } else {
+            *o++ = *key;
+        }
+    }
+    *o = '\0';
+    return p;
+}
+
+static void fuzz_pair_init(int i, const char *const *fields, jd_time_kind_t kind,
+                           const char *const *extra, size_t nextra, const char *type_dflt)
+{
+    static const char *const names[JD_FIELD__COUNT] = {
+        "ts", "customer_id", "anonymous_id", "type", "channel",
+        "event_id", "session_id", "page", "element"};
+    const char *ptr_fields[JD_FIELD__COUNT];
+    const char *ptr_extra[6];
+    size_t n = 0;
+    for (int f = 0; f < JD_FIELD__COUNT; f++)
+        ptr_fields[f] = pair_strs[i][n++] = fuzz_pointer(fields && fields[f] ? fields[f]
+                                                                            : names[f]);
+    for (size_t e = 0; e < nextra; e++)
+        ptr_extra[e] = pair_strs[i][n++] = fuzz_pointer(extra[e]);
+    fuzz_conf_init(&fz_pair[i][0], fields, kind, NULL, extra, nextra);
+    fuzz_conf_init(&fz_pair[i][1], ptr_fields, kind, NULL, ptr_extra, nextra);
+    for (int k = 0; k < 2; k++) {
+        jd_config_t *c = &fz_pair[i][k].c;
+        if (type_dflt) {
+            c->defaults[JD_FIELD_TYPE] = (char *)type_dflt;
+            fz_pair[i][k].slots[JD_SLOT_TYPE].dflt = jd_intern_str(c->intern, type_dflt);
+        }
+        /* Extra slots keep the same names, whatever they read. */
+        for (size_t e = 0; e < nextra; e++)
+            fz_pair[i][k].slots[JD_SLOT__CANON + e].name = extra[e];
+        jd_err_t err;
+        dec_pair[i][k] = jd_decoder_new(c, &err);
+        if (!dec_pair[i][k])
+            abort();
+    }
+}
 static jd_csv_parser_t *parser;
 static int memfd = -1;
 static char memfd_path[64];
@@ -76,6 +157,18 @@ static void fuzz_init(void)
     static const char *const csv_extra[] = {"brand", "price"};
     fuzz_conf_init(&fz_csv, csv_fields, JD_TIME_STRFTIME, "%Y-%m-%d %H:%M:%S UTC",
                    csv_extra, 2);
+    static const char *const pair_extra[] = {"price", "a/b", "k~", "\xc3\xa9", "qty"};
+    fuzz_pair_init(0, NULL, JD_TIME_AUTO, pair_extra, 5, NULL);
+    static const char *const pair_fields[JD_FIELD__COUNT] = {
+        "t", "k", "price", "ts", "type", "k", NULL, "a/b", NULL};
+    static const char *const pair_extra2[] = {"customer_id", "ts"};
+    fuzz_pair_init(1, pair_fields, JD_TIME_EPOCH_S, pair_extra2, 2, "message");
+    scan_set = jd_jsonscan_keys_new();
+    if (!scan_set)
+        abort();
+    for (size_t i = 0; i < FUZZ_NSCAN; i++)
+        if ((scan_idx[i] = jd_jsonscan_keys_add(scan_set, scan_keys[i])) < 0)
+            abort();
     jd_err_t err;
     dec_json = jd_decoder_new(&fz_json.c, &err);
     dec_ptr = jd_decoder_new(&fz_ptr.c, &err);
@@ -129,6 +222,151 @@ static void fuzz_json(jd_decoder_t *d, const fuzz_conf_t *f, const uint8_t *data
         char *s = jd_deadletter_format(r, detail, NULL, (const char *)data, size, NULL);
         free(s);
     }
+}
+
+static int fuzz_str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void fuzz_differ(const char *what, const uint8_t *data, size_t size)
+{
+    fprintf(stderr, "fast and jansson paths differ (%s) on %zu bytes: %.*s\n", what, size,
+            (int)(size > 500 ? 500 : size), (const char *)data);
+    abort();
+}
+
+/* The scanner against json_loadb, value by value. */
+static void fuzz_scan(const uint8_t *data, size_t size)
+{
+    if (size + 1 > scan_scratchsz) {
+        free(scan_scratch);
+        scan_scratchsz = size + 1;
+        scan_scratch = malloc(scan_scratchsz);
+        if (!scan_scratch)
+            abort();
+    }
+    jd_jsonscan_type_t type = JD_JSONSCAN_T_OBJECT;
+    jd_jsonscan_rc_t rc = jd_jsonscan(scan_set, (const char *)data, size, scan_scratch,
+                                      scan_vals, &type);
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)data, size, JSON_DECODE_ANY, &jerr);
+    if (rc == JD_JSONSCAN_UNSURE) {
+        json_decref(root);
+        return;
+    }
+    if ((rc == JD_JSONSCAN_INVALID) != (root == NULL))
+        fuzz_differ(root ? "scanner rejects, jansson accepts" : "scanner accepts, jansson rejects",
+                    data, size);
+    if (!root)
+        return;
+    static const json_type want_type[] = {JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_INTEGER,
+                                          JSON_TRUE, JSON_NULL};
+    json_type jt = json_typeof(root);
+    if (jt == JSON_REAL)
+        jt = JSON_INTEGER;
+    if (jt == JSON_FALSE)
+        jt = JSON_TRUE;
+    if ((rc == JD_JSONSCAN_OBJECT) != json_is_object(root) || want_type[type] != jt)
+        fuzz_differ("top-level type", data, size);
+    if (rc == JD_JSONSCAN_OBJECT) {
+        for (size_t i = 0; i < FUZZ_NSCAN; i++) {
+            const jd_jsonscan_val_t *v = &scan_vals[scan_idx[i]];
+            json_t *jv = json_object_get(root, scan_keys[i]);
+            char buf[JD_JSONSCAN_NUMSZ];
+            int kind_ok;
+            switch (jv ? json_typeof(jv) : JSON_NULL) {
+            case JSON_STRING:
+                kind_ok = v->kind == JD_JSONSCAN_STRING && v->len == json_string_length(jv) &&
+                          memcmp(v->s, json_string_value(jv), v->len) == 0;
+                break;
+            case JSON_INTEGER:
+                kind_ok = v->kind == JD_JSONSCAN_INTEGER && v->i == json_integer_value(jv);
+                break;
+            case JSON_REAL:
+                kind_ok = v->kind == JD_JSONSCAN_REAL &&
+                          memcmp(&v->d, &(double){json_real_value(jv)}, sizeof(double)) == 0;
+                break;
+            case JSON_TRUE:
+            case JSON_FALSE:
+                kind_ok = v->kind == JD_JSONSCAN_BOOL;
+                break;
+            default:
+                kind_ok = v->kind == JD_JSONSCAN_ABSENT;
+                break;
+            }
+            if (!kind_ok)
+                fuzz_differ(scan_keys[i], data, size);
+            if (jv && !json_is_string(jv)) {
+                int n = jd_json_scalar_str(jv, buf, sizeof(buf));
+                if (n >= 0 && (v->len != (size_t)n || memcmp(v->s, buf, v->len)))
+                    fuzz_differ("number text", data, size);
+            }
+        }
+    }
+    json_decref(root);
+}
+
+/* Details that name fields agree once the pointer (field "/a~1b") is read
+ * back as the key (field "a/b"). */
+static int fuzz_detail_same(const char *fast, const char *tree)
+{
+    char norm[256];
+    size_t o = 0;
+    if (!strstr(tree, "(field \"/"))
+        return 0;
+    for (const char *p = tree; *p && o + 1 < sizeof(norm);) {
+        if (strncmp(p, "(field \"/", 9) == 0) {
+            memcpy(norm + o, "(field \"", 8);
+            o += 8;
+            p += 9;
+            while (*p && *p != '"' && o + 1 < sizeof(norm)) {
+                if (p[0] == '~' && (p[1] == '0' || p[1] == '1')) {
+                    norm[o++] = p[1] == '0' ? '~' : '/';
+                    p += 2;
+                } else {
+                    norm[o++] = *p++;
+                }
+            }
+        } else {
+            norm[o++] = *p++;
+        }
+    }
+    norm[o] = '\0';
+    return strcmp(fast, norm) == 0;
+}
+
+/* One config pair: the fast path and the jansson path must agree. */
+static void fuzz_pair(int i, const uint8_t *data, size_t size)
+{
+    jd_event_t *ev[2] = {NULL, NULL};
+    char detail[2][256];
+    jd_dl_reason_t r[2];
+    for (int k = 0; k < 2; k++)
+        r[k] = jd_decode_json(dec_pair[i][k], (const char *)data, size, &ev[k], detail[k],
+                              sizeof(detail[k]));
+    if (r[0] != r[1])
+        fuzz_differ("dead-letter reason", data, size);
+    if (strcmp(detail[0], detail[1]) != 0 && !fuzz_detail_same(detail[0], detail[1]))
+        fuzz_differ("detail", data, size);
+    if (!ev[0] != !ev[1])
+        fuzz_differ("event or not", data, size);
+    if (ev[0]) {
+        if (ev[0]->ts != ev[1]->ts)
+            fuzz_differ("ts", data, size);
+        if (!fuzz_str_eq(ev[0]->customer_id, ev[1]->customer_id) ||
+            !fuzz_str_eq(ev[0]->anonymous_id, ev[1]->anonymous_id) ||
+            !fuzz_str_eq(ev[0]->event_id, ev[1]->event_id))
+            fuzz_differ("identity or event_id", data, size);
+        if (ev[0]->nslots != ev[1]->nslots)
+            fuzz_differ("slot count", data, size);
+        for (uint32_t s = 0; s < ev[0]->nslots; s++)
+            if (!fuzz_str_eq(ev[0]->slot[s], ev[1]->slot[s]))
+                fuzz_differ(fz_pair[i][0].slots[s].name, data, size);
+        fuzz_check_event(ev[0], fz_pair[i][0].c.nslots);
+    }
+    jd_event_free(ev[0]);
+    jd_event_free(ev[1]);
 }
 
 static void fuzz_csv(const uint8_t *data, size_t size, char delim)
@@ -226,6 +464,17 @@ static void fuzz_fini(void)
     jd_intern_destroy(fz_json.c.intern);
     jd_intern_destroy(fz_ptr.c.intern);
     jd_intern_destroy(fz_csv.c.intern);
+    for (int i = 0; i < FUZZ_NPAIRS; i++) {
+        for (int k = 0; k < 2; k++) {
+            jd_decoder_destroy(dec_pair[i][k]);
+            jd_intern_destroy(fz_pair[i][k].c.intern);
+        }
+        for (size_t n = 0; n < sizeof(pair_strs[i]) / sizeof(pair_strs[i][0]); n++) {
+            free(pair_strs[i][n]);
+            pair_strs[i][n] = NULL;
+        }
+    }
+    jd_jsonscan_keys_destroy(scan_set);
     close(memfd);
 }
 
@@ -233,12 +482,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (parser && jd_intern_bytes(fz_json.c.intern) + jd_intern_bytes(fz_ptr.c.intern) +
-                          jd_intern_bytes(fz_csv.c.intern) > (64u << 20))
+                          jd_intern_bytes(fz_csv.c.intern) +
+                          jd_intern_bytes(fz_pair[0][0].c.intern) +
+                          jd_intern_bytes(fz_pair[1][0].c.intern) > (64u << 20))
         fuzz_fini();
     if (!parser)
         fuzz_init();
     fuzz_json(dec_json, &fz_json, data, size);
     fuzz_json(dec_ptr, &fz_ptr, data, size);
+    fuzz_scan(data, size);
+    for (int i = 0; i < FUZZ_NPAIRS; i++)
+        fuzz_pair(i, data, size);
     fuzz_csv(data, size, ',');
     fuzz_csv(data, size, '\t');
     fuzz_time(data, size);
