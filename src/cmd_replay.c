@@ -12,6 +12,7 @@
 #include "journeyd/cmd.h"
 #include "journeyd/config.h"
 #include "journeyd/decode.h"
+#include "journeyd/decode_pool.h"
 #include "journeyd/engine.h"
 #include "journeyd/reader.h"
 #include "journeyd/timeutil.h"
@@ -22,6 +23,7 @@
 typedef struct replay {
     const jd_config_t *conf;
     jd_decoder_t *dec;
+    jd_decode_pool_t *pool;    /* processing.threads > 1, NDJSON input */
     jd_engine_t *eng;
     FILE *out;
     FILE *dlf;                 /* --dead-letter, or NULL */
@@ -95,8 +97,17 @@ static void replay_offer(replay_t *rp, jd_dl_reason_t reason, jd_event_t *ev,
         replay_progress(rp, 0);
 }
 
+static void replay_pool_record(void *opaque, jd_dl_reason_t reason, jd_event_t *ev,
+                               const char *detail, const char *file, int64_t line,
+                               const char *payload, size_t len)
+{
+    replay_offer(opaque, reason, ev, detail, file, line, payload, len);
+}
+
 static int replay_ndjson(replay_t *rp, jd_reader_t *r, const char *path, jd_err_t *err)
 {
+    if (rp->pool)
+        return jd_decode_pool_run(rp->pool, r, path, replay_pool_record, rp, err);
     const char *line;
     size_t len;
     int64_t lineno;
@@ -323,6 +334,12 @@ int jd_cmd_replay(int argc, char **argv)
         goto done;
     }
     rp.dec = jd_decoder_new(conf, &err);
+    /* Decoding dominates replay; with processing.threads > 1 it runs on
+     * that many threads while this one reads and evaluates in order. CSV
+     * records need the reader's quoting state, so CSV stays on one thread. */
+    if (rp.dec && conf->threads > 1 && !conf->input_csv &&
+        !(rp.pool = jd_decode_pool_new(conf, conf->threads, &err)))
+        rp.dec = (jd_decoder_destroy(rp.dec), NULL);
     jd_engine_opts_t eo = {.on_alert = replay_on_alert, .opaque = &rp, .auto_watermark = 1};
     rp.eng = rp.dec ? jd_engine_new(conf, &eo, &err) : NULL;
     if (!rp.eng) {
@@ -376,6 +393,7 @@ int jd_cmd_replay(int argc, char **argv)
         rc = 1;
     }
 done:
+    jd_decode_pool_destroy(rp.pool);
     jd_engine_destroy(rp.eng);
     jd_decoder_destroy(rp.dec);
     if (rp.out && rp.out != stdout)
