@@ -408,10 +408,12 @@ int jd_cmd_check_config(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"keys", no_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL;
+    int keys = 0;
     const char *xs[REPLAY_MAX_X];
     size_t nx = 0;
     int opt;
@@ -419,17 +421,27 @@ int jd_cmd_check_config(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "c:X:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
+        case 'k': keys = 1; break;
         case 'X':
             if (nx < REPLAY_MAX_X)
                 xs[nx++] = optarg;
             break;
         case 'h':
-            puts("usage: journeyd check-config -c CONFIG [-X key=value ...]");
+            puts("usage: journeyd check-config -c CONFIG [-X key=value ...]\n"
+                 "       journeyd check-config --keys   (the key reference, Markdown)");
             return 0;
         default:
-            fputs("usage: journeyd check-config -c CONFIG [-X key=value ...]\n", stderr);
+            fputs("usage: journeyd check-config -c CONFIG [-X key=value ...] | --keys\n", stderr);
             return 2;
         }
+    }
+    if (keys) {
+        char *doc = jd_config_doc();
+        if (!doc)
+            return 1;
+        fputs(doc, stdout);
+        free(doc);
+        return 0;
     }
     jd_err_t err = {{0}};
     jd_config_t *conf = jd_config_load(config, xs, nx, &err);
