@@ -122,7 +122,7 @@ static int replay_ndjson(replay_t *rp, jd_reader_t *r, const char *path, jd_err_
         jd_dl_reason_t reason;
         if (st == JD_READ_TOO_LARGE) {
             reason = JD_DL_TOO_LARGE;
-            snprintf(detail, sizeof(detail), "record longer than %u bytes", JD_READER_MAX_RECORD);
+            snprintf(detail, sizeof(detail), "%s", JD_READER_TOO_LARGE_DETAIL);
         } else {
             reason = jd_decode_json(rp->dec, line, len, &ev, detail, sizeof(detail));
         }
@@ -158,7 +158,7 @@ static int replay_csv(replay_t *rp, jd_reader_t *r, const char *path, jd_err_t *
             snprintf(detail, sizeof(detail), "malformed quoting: a quote left open, or text after a closing quote");
         } else if (st == JD_READ_TOO_LARGE) {
             reason = JD_DL_TOO_LARGE;
-            snprintf(detail, sizeof(detail), "record longer than %u bytes", JD_READER_MAX_RECORD);
+            snprintf(detail, sizeof(detail), "%s", JD_READER_TOO_LARGE_DETAIL);
         } else {
             reason = jd_decode_csv(rp->dec, &rec, &ev, detail, sizeof(detail));
         }

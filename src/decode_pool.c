@@ -53,7 +53,7 @@ static void batch_decode(jd_decoder_t *d, pool_batch_t *b)
         b->ev[i] = NULL;
         if (b->too_large[i]) {
             b->reason[i] = JD_DL_TOO_LARGE;
-            snprintf(b->detail[i], POOL_DETAIL, "record longer than %u bytes", JD_READER_MAX_RECORD);
+            snprintf(b->detail[i], POOL_DETAIL, "%s", JD_READER_TOO_LARGE_DETAIL);
             continue;
         }
         b->reason[i] = jd_decode_json(d, b->buf + b->off[i], b->len[i], &b->ev[i],

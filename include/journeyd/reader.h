@@ -14,6 +14,8 @@
 /* Records longer than this are reported as too large (JD_READ_TOO_LARGE)
  * and skipped, so one broken line cannot exhaust memory. */
 #define JD_READER_MAX_RECORD (1u << 20)
+/* The dead-letter detail for such a record. */
+#define JD_READER_TOO_LARGE_DETAIL "record longer than 1048576 bytes"
 /* For JD_READ_TOO_LARGE, raw/line hold at most this many leading bytes of
  * the record, enough to identify it in a dead letter. */
 #define JD_READER_TOO_LARGE_PREFIX 4096u
