@@ -369,28 +369,39 @@ typedef struct decode_num {
  * are stringified into scratch (DECODE_NUMSZ bytes). Returns 1 if present
  * and non-empty; null, objects, arrays and "" are absent. *num (if
  * non-NULL) says whether the JSON value was a number, and which. */
-static int decode_get(const decode_src_t *src, const decode_rec_t *r, char *scratch,
-                      const char **s, size_t *len, decode_num_t *num)
+static int decode_get_slow(const decode_src_t *src, const decode_rec_t *r, char *scratch,
+                           const char **s, size_t *len, decode_num_t *num);
+
+/* The scanner's values need no work: kept small so it inlines. */
+static inline int decode_get(const decode_src_t *src, const decode_rec_t *r, char *scratch,
+                             const char **s, size_t *len, decode_num_t *num)
+{
+    if (!r->vals)
+        return decode_get_slow(src, r, scratch, s, len, num);
+    if (num)
+        num->kind = DECODE_TEXT;
+    if (src->key < 0)
+        return 0;
+    const jd_jsonscan_val_t *v = &r->vals[src->key];
+    if (v->kind == JD_JSONSCAN_ABSENT)
+        return 0;
+    if (num && v->kind == JD_JSONSCAN_INTEGER) {
+        num->kind = DECODE_INT;
+        num->i = v->i;
+    } else if (num && v->kind == JD_JSONSCAN_REAL) {
+        num->kind = DECODE_REAL;
+        num->d = v->d;
+    }
+    *s = v->s;
+    *len = v->len;
+    return *len > 0;
+}
+
+static int decode_get_slow(const decode_src_t *src, const decode_rec_t *r, char *scratch,
+                           const char **s, size_t *len, decode_num_t *num)
 {
     if (num)
         num->kind = DECODE_TEXT;
-    if (r->vals) {
-        if (src->key < 0)
-            return 0;
-        const jd_jsonscan_val_t *v = &r->vals[src->key];
-        if (v->kind == JD_JSONSCAN_ABSENT)
-            return 0;
-        if (num && v->kind == JD_JSONSCAN_INTEGER) {
-            num->kind = DECODE_INT;
-            num->i = v->i;
-        } else if (num && v->kind == JD_JSONSCAN_REAL) {
-            num->kind = DECODE_REAL;
-            num->d = v->d;
-        }
-        *s = v->s;
-        *len = v->len;
-        return *len > 0;
-    }
     if (r->csv) {
         if (src->col < 0 || (size_t)src->col >= r->csv->nfields)
             return 0;

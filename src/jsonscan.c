@@ -76,7 +76,41 @@ size_t jd_jsonscan_keys_count(const jd_jsonscan_keys_t *k)
     return k ? k->n : 0;
 }
 
-static int scan_key_find(const jd_jsonscan_keys_t *k, const char *s, size_t len)
+static inline uint64_t scan_load8(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t scan_load4(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Keys are short, so a call to memcmp costs more than the compare:
+ * two overlapping loads cover 4..16 bytes, and no load leaves [0, len). */
+static inline int scan_key_eq(const char *a, const char *b, size_t len)
+{
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 < len; i += 8)
+            if (scan_load8(a + i) != scan_load8(b + i))
+                return 0;
+        return scan_load8(a + len - 8) == scan_load8(b + len - 8);
+    }
+    if (len >= 4)
+        return scan_load4(a) == scan_load4(b) &&
+               scan_load4(a + len - 4) == scan_load4(b + len - 4);
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static inline int scan_key_find(const jd_jsonscan_keys_t *k, const char *s, size_t len)
 {
     if (!k->tab || len > k->maxlen)
         return -1;
@@ -84,7 +118,7 @@ static int scan_key_find(const jd_jsonscan_keys_t *k, const char *s, size_t len)
         uint32_t e = k->tab[h];
         if (!e)
             return -1;
-        if (k->len[e - 1] == len && memcmp(k->name[e - 1], s, len) == 0)
+        if (k->len[e - 1] == len && scan_key_eq(k->name[e - 1], s, len))
             return (int)(e - 1);
     }
 }
@@ -154,6 +188,9 @@ static inline int scan_is_ws(char c)
 
 static inline const char *scan_ws(const char *p, const char *end)
 {
+    /* Compact JSON has no whitespace: one test in the common case. */
+    if (p < end && (unsigned char)*p > ' ')
+        return p;
     while (p < end && scan_is_ws(*p))
         p++;
     return p;
@@ -266,7 +303,8 @@ static inline int scan_str_special(unsigned char c)
 
 /* p is just after the opening quote. Returns the byte after the closing
  * quote, or NULL if the string is invalid; *esc is set if it has escapes. */
-static const char *scan_string(const char *p, const char *end, int *esc)
+static inline __attribute__((always_inline)) const char *scan_string(const char *p,
+                                                                   const char *end, int *esc)
 {
     for (;;) {
 #ifdef __SSE2__

@@ -16,7 +16,9 @@
 typedef struct jd_decoder jd_decoder_t;
 
 /* The decoder borrows conf (which must outlive it) and interns slot values
- * in conf->intern. Caller frees with jd_decoder_destroy. */
+ * in conf->intern. Caller frees with jd_decoder_destroy.
+ * A decoder serves one thread at a time; decoders in different threads may
+ * share one config (each interns through its own jd_intern_cache_t). */
 jd_decoder_t *jd_decoder_new(const jd_config_t *conf, jd_err_t *err);
 /* NULL-safe. */
 void jd_decoder_destroy(jd_decoder_t *d);
