@@ -987,6 +987,9 @@ static int config_canon_slots(config_ctx_t *ctx)
         slot->name = jd_field_names[f];
         slot->source = conf->fields[f];
         slot->field = f;
+        /* History keeps type, channel and page; the others are read only
+         * when a rule names them (config_slot clears the flag). */
+        slot->unused = s == JD_SLOT_SESSION || s == JD_SLOT_ELEMENT;
         if (conf->defaults[f] && !(slot->dflt = jd_intern_str(conf->intern, conf->defaults[f])))
             return config_oom(ctx);
     }
@@ -1008,6 +1011,7 @@ static int config_slot(config_ctx_t *ctx, const char *name, uint32_t *out)
     jd_config_t *conf = ctx->conf;
     for (uint32_t s = 0; s < conf->nslots; s++) {
         if (strcmp(conf->slots[s].name, name) == 0) {
+            conf->slots[s].unused = 0;
             *out = s;
             return 0;
         }

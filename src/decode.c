@@ -508,6 +508,8 @@ static jd_dl_reason_t decode_record(jd_decoder_t *d, const decode_rec_t *r,
          * in slot_scratch: slot 0 is interned before the scratch is reused). */
         if (i == JD_SLOT_TYPE)
             have = type != NULL;
+        else if (d->conf->slots[i].unused)
+            continue;
         else
             have = decode_get(&d->slot[i], r, slot_scratch, &s, &l, NULL);
         if (have) {

@@ -43,6 +43,9 @@ typedef struct jd_slot {
                             (starts with '/') or CSV column name */
     int field;           /* JD_FIELD_* for canonical slots, -1 for extra ones */
     const char *dflt;    /* interned default when absent, or NULL */
+    int unused;          /* no rule reads it (session_id/element by default):
+                            the decoder leaves it NULL instead of interning
+                            a high-cardinality value nobody looks at */
 } jd_slot_t;
 
 typedef enum { JD_SEV_LOW = 0, JD_SEV_MEDIUM, JD_SEV_HIGH } jd_severity_t;
