@@ -71,7 +71,7 @@ fuzz:
 	@mkdir -p build/fuzz
 	clang -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -o build/fuzz/fuzz_decode tests/fuzz/fuzz_decode.c $(SRCS) $(PKG_LIBS) -lpthread -lm
-	@echo "run: build/fuzz/fuzz_decode -max_total_time=60 tests/fuzz/corpus"
+	@echo "run: mkdir -p build/fuzz/corpus && build/fuzz/fuzz_decode -max_total_time=60 -dict=tests/fuzz/json.dict build/fuzz/corpus tests/fuzz/corpus"
 
 kafka-up:
 	@bash scripts/kafka.sh up
