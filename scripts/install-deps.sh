@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything journeyd needs to build, test and run its Kafka
-# end-to-end tests, from Debian packages. Idempotent; run as root or with sudo.
+# end-to-end tests, from the Debian packages in scripts/debian-packages.txt
+# (why each is needed: README, "Dependencies"). Idempotent; root or sudo.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends \
-    build-essential pkg-config \
-    librdkafka-dev libjansson-dev libcmocka-dev zlib1g-dev \
-    kcat clang valgrind python3 \
-    maven openjdk-17-jdk-headless >/dev/null
+# shellcheck disable=SC2046
+$SUDO apt-get install -y -qq --no-install-recommends $(grep -v '^#' "$here/debian-packages.txt") >/dev/null
