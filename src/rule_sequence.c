@@ -86,18 +86,16 @@ static void seq_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         s = *state = NULL;
     }
     if (s && seq_matches_any(r->then, r->nthen, ev)) {
-        {
-            jd_evid_t then;
-            jd_evid_from_event(&then, ev);
-            jd_alert_req_t req = {
-                .rule = r, .journey = j, .ts = ev->ts, .evid = &then, .nevid = 1,
-                .first = s->occ, .nfirst = s->n,
-            };
-            engine_emit(e, &req, NULL);
-            jd_evid_clear(&then);
-            seq_free(e, r, s);
-            s = *state = NULL;
-        }
+        jd_evid_t then;
+        jd_evid_from_event(&then, ev);
+        jd_alert_req_t req = {
+            .rule = r, .journey = j, .ts = ev->ts, .evid = &then, .nevid = 1,
+            .first = s->occ, .nfirst = s->n,
+        };
+        engine_emit(e, &req, NULL);
+        jd_evid_clear(&then);
+        seq_free(e, r, s);
+        s = *state = NULL;
     }
     for (uint32_t i = 0; i < r->nfirst; i++) {
         const jd_seq_first_t *f = &r->first[i];
