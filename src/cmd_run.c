@@ -18,10 +18,24 @@
  * At-least-once (contract section 7). Per partition we keep the (offset, ts)
  * of pushed events the engine has not yet evaluated (ts > engine watermark).
  * The committable offset is the smallest such offset, else last offset + 1.
- * A commit cycle (every processing.commit_interval, on revoke, at shutdown):
- *   1. flush the producer: every alert and dead letter acknowledged;
- *   2. drain the engine's changed journeys to the changelog topic, flush;
+ * A commit cycle takes the same three steps in the same order:
+ *   1. every alert and dead letter produced so far acknowledged;
+ *   2. the engine's changed journeys written to the changelog topic and
+ *      acknowledged;
  *   3. only if no delivery failed: commit the committable offsets.
+ * On revoke and at shutdown the cycle is synchronous (flush, drain, flush,
+ * commit). Every processing.commit_interval it is a pipelined checkpoint,
+ * so consumption never waits for acknowledgements: at the checkpoint the
+ * committable offsets are computed and the changed journeys drained into a
+ * buffer, and the produced alerts and dead letters are closed into an
+ * epoch (carried in each message's opaque). The buffered changelog is
+ * produced only once every message of the closed epochs is acknowledged:
+ * the changelog must never hold the effect of an event whose alert could
+ * still fail, or a restart would restore that state, see the event again
+ * and not alert. The offsets are committed once the changelog records are
+ * acknowledged. One checkpoint is in flight at a time; while it is, the
+ * next one waits (the engine keeps collecting changes), so commits become
+ * less frequent under back-pressure, never early.
  * A failed delivery is fatal: nothing more is committed, the run loop ends
  * and `run` exits 1, so the uncommitted input is read again on restart.
  * Changelog records are written before the commit, so after a crash between
@@ -68,8 +82,38 @@ typedef struct jd_part {
     size_t npend, cappend;
 } jd_part_t;
 
-/* delivery report kinds, carried in the message opaque */
+/* Delivery report kinds, in the low 2 bits of the message opaque; the rest
+ * is the epoch of an alert or dead letter (see the top of this file). */
 enum { DR_ALERT = 1, DR_DEADLETTER, DR_CHANGELOG };
+#define DR_KIND_BITS 2
+
+/* Messages handled per wake-up before the watermark, the producer's
+ * delivery reports and the checkpoint are looked at: per message, reading
+ * the clock and scanning the partitions cost as much as decoding. */
+#define CONSUME_BATCH 1000
+
+/* A changelog record drained at a checkpoint, waiting in the arena until
+ * the alerts of its epoch are acknowledged. */
+typedef struct jd_clrec {
+    int32_t tag;
+    int32_t partition;
+    int tomb;
+    size_t koff, klen, voff, vlen;
+} jd_clrec_t;
+
+enum { CKPT_NONE = 0, CKPT_WAIT_ALERTS, CKPT_PRODUCING, CKPT_WAIT_CHANGELOG };
+
+typedef struct jd_ckpt {
+    int state;
+    uint64_t alerts_produced;   /* at the checkpoint: for opts.on_commit */
+    uint64_t alerts_acked;      /* of those, acknowledged so far */
+    rd_kafka_topic_partition_list_t *offs;
+    char *arena;                /* kept across checkpoints: no malloc per record */
+    size_t alen, acap;
+    jd_clrec_t *recs;
+    size_t nrecs, caprecs;
+    size_t next;                /* first record not yet produced */
+} jd_ckpt_t;
 
 struct jd_runner {
     const jd_config_t *conf;
@@ -96,6 +140,12 @@ struct jd_runner {
     int fatal;
     int64_t last_commit_mono;
     int64_t last_data_mono;
+    uint64_t epoch;         /* epoch of alerts and dead letters produced now */
+    uint64_t out_cur;       /* unacknowledged alerts/dead letters of epoch */
+    uint64_t out_old;       /* ... of earlier epochs (the checkpoint's) */
+    uint64_t cl_inflight;   /* unacknowledged changelog records */
+    uint64_t empty_polls;   /* consumer polls that timed out (debug log) */
+    jd_ckpt_t ck;
 };
 
 /* ---- partitions ------------------------------------------------------- */
@@ -180,16 +230,23 @@ static int64_t part_committable(jd_runner_t *r, jd_part_t *p)
 
 /* ---- producer side ---------------------------------------------------- */
 
+static void *dr_opaque(jd_runner_t *r, int kind)
+{
+    return (void *)(uintptr_t)((r->epoch << DR_KIND_BITS) | (uint64_t)kind);
+}
+
 static void on_alert(void *opaque, const char *key, size_t keylen,
                      const char *json, size_t jsonlen, int64_t ts)
 {
     jd_runner_t *r = opaque;
     rd_kafka_resp_err_t e;
     (void)ts;
-    r->alerts_produced++;
     e = jd_kafka_produce(r->producer, r->conf->alerts_topic, RD_KAFKA_PARTITION_UA,
-                         key, keylen, json, jsonlen, NULL, (void *)(intptr_t)DR_ALERT);
-    if (e) {
+                         key, keylen, json, jsonlen, NULL, dr_opaque(r, DR_ALERT));
+    if (!e) {
+        r->alerts_produced++;
+        r->out_cur++;
+    } else {
         JD_LOG(JD_LOG_ERR, "cannot produce alert to %s: %s", r->conf->alerts_topic,
                rd_kafka_err2str(e));
         r->fatal = 1;
@@ -199,8 +256,20 @@ static void on_alert(void *opaque, const char *key, size_t keylen,
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     jd_runner_t *r = opaque;
-    intptr_t kind = (intptr_t)m->_private;
+    uintptr_t v = (uintptr_t)m->_private;
+    int kind = (int)(v & ((1u << DR_KIND_BITS) - 1));
+    uint64_t epoch = (uint64_t)v >> DR_KIND_BITS;
+    int old = epoch < r->epoch;
     (void)rk;
+    if (kind == DR_CHANGELOG) {
+        if (r->cl_inflight)
+            r->cl_inflight--;
+    } else if (old) {
+        if (r->out_old)
+            r->out_old--;
+    } else if (r->out_cur) {
+        r->out_cur--;
+    }
     if (m->err) {
         r->delivery_failed++;
         JD_LOG(JD_LOG_ERR, "delivery to %s [%" PRId32 "] failed: %s",
@@ -209,6 +278,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     if (kind == DR_ALERT) {
         r->alerts_acked++;
+        if (old && r->ck.state != CKPT_NONE)
+            r->ck.alerts_acked++;
         if (r->opts.on_alert_acked)
             r->opts.on_alert_acked(r->opts.opaque, m->key, m->key_len, m->payload, m->len);
     }
@@ -253,8 +324,10 @@ static void dead_letter(jd_runner_t *r, const rd_kafka_message_t *m,
         return;
     }
     e = jd_kafka_produce(r->producer, r->conf->dead_letter_topic, RD_KAFKA_PARTITION_UA,
-                         m->key, m->key_len, s, len, NULL, (void *)(intptr_t)DR_DEADLETTER);
+                         m->key, m->key_len, s, len, NULL, dr_opaque(r, DR_DEADLETTER));
     free(s);
+    if (!e)
+        r->out_cur++;
     if (e) {
         JD_LOG(JD_LOG_ERR, "cannot produce dead letter to %s: %s",
                r->conf->dead_letter_topic, rd_kafka_err2str(e));
@@ -262,30 +335,135 @@ static void dead_letter(jd_runner_t *r, const rd_kafka_message_t *m,
     }
 }
 
-static void on_state(void *opaque, int32_t tag, const char *key, size_t keylen,
-                     const void *val, size_t vallen)
+static int produce_state(jd_runner_t *r, int32_t partition, const char *key, size_t keylen,
+                         const void *val, size_t vallen)
 {
-    jd_runner_t *r = opaque;
-    jd_part_t *p = part_by_tag(r, tag);
     rd_kafka_resp_err_t e;
-    if (!p || p->partition >= r->changelog_parts) {
-        JD_LOG(JD_LOG_WARN, "changelog record for unknown source %" PRId32 " skipped", tag);
-        return;
-    }
-    e = jd_kafka_produce(r->producer, r->changelog, p->partition, key, keylen,
-                         val, val ? vallen : 0, NULL, (void *)(intptr_t)DR_CHANGELOG);
+    e = jd_kafka_produce(r->producer, r->changelog, partition, key, keylen,
+                         val, val ? vallen : 0, NULL, dr_opaque(r, DR_CHANGELOG));
     if (e) {
         JD_LOG(JD_LOG_ERR, "cannot produce to changelog %s: %s", r->changelog,
                rd_kafka_err2str(e));
         r->fatal = 1;
+        return -1;
     }
+    r->cl_inflight++;
+    return 0;
 }
 
-/* Wait until every produced message is acknowledged or failed. */
-static int flush_all(jd_runner_t *r)
+/* The changelog partition of a journey from source tag, or -1. */
+static int32_t state_partition(jd_runner_t *r, int32_t tag)
 {
-    while (rd_kafka_outq_len(r->producer) > 0 && !r->fatal)
-        rd_kafka_flush(r->producer, 500);
+    jd_part_t *p = part_by_tag(r, tag);
+    if (!p || p->partition >= r->changelog_parts) {
+        JD_LOG(JD_LOG_WARN, "changelog record for unknown source %" PRId32 " skipped", tag);
+        return -1;
+    }
+    return p->partition;
+}
+
+/* Synchronous cycle: produce at once (the alerts are already flushed). */
+static void on_state(void *opaque, int32_t tag, const char *key, size_t keylen,
+                     const void *val, size_t vallen)
+{
+    jd_runner_t *r = opaque;
+    int32_t part = state_partition(r, tag);
+    if (part >= 0 && !r->fatal)
+        produce_state(r, part, key, keylen, val, vallen);
+}
+
+static int arena_put(jd_ckpt_t *ck, const void *data, size_t len, size_t *off)
+{
+    if (ck->alen + len > ck->acap) {
+        size_t cap = ck->acap ? ck->acap : 1 << 20;
+        char *na;
+        while (cap < ck->alen + len)
+            cap *= 2;
+        if (!(na = realloc(ck->arena, cap)))
+            return -1;
+        ck->arena = na;
+        ck->acap = cap;
+    }
+    if (len)
+        memcpy(ck->arena + ck->alen, data, len);
+    *off = ck->alen;
+    ck->alen += len;
+    return 0;
+}
+
+/* Pipelined checkpoint: keep the record until the epoch's alerts are
+ * acknowledged (see the top of this file). */
+static void on_state_buffer(void *opaque, int32_t tag, const char *key, size_t keylen,
+                            const void *val, size_t vallen)
+{
+    jd_runner_t *r = opaque;
+    jd_ckpt_t *ck = &r->ck;
+    int32_t part = state_partition(r, tag);
+    jd_clrec_t *rec;
+    if (part < 0 || r->fatal)
+        return;
+    if (ck->nrecs == ck->caprecs) {
+        size_t cap = ck->caprecs ? ck->caprecs * 2 : 4096;
+        jd_clrec_t *nr = realloc(ck->recs, cap * sizeof(*nr));
+        if (!nr)
+            goto oom;
+        ck->recs = nr;
+        ck->caprecs = cap;
+    }
+    rec = &ck->recs[ck->nrecs];
+    rec->tag = tag;
+    rec->partition = part;
+    rec->tomb = val == NULL;
+    rec->klen = keylen;
+    rec->vlen = val ? vallen : 0;
+    if (arena_put(ck, key, keylen, &rec->koff) ||
+        arena_put(ck, val, rec->vlen, &rec->voff))
+        goto oom;
+    ck->nrecs++;
+    return;
+oom:
+    JD_LOG(JD_LOG_ERR, "out of memory buffering changelog records");
+    r->fatal = 1;
+}
+
+/* Produce the checkpoint's buffered records, skipping partitions no longer
+ * ours (a lost assignment: the new owner's state must not be overwritten).
+ * Unless wait, stop when the producer's queue is full and return 1: the
+ * main loop goes on consuming and calls again. */
+static int ckpt_produce_changelog(jd_runner_t *r, int wait)
+{
+    jd_ckpt_t *ck = &r->ck;
+    for (; ck->next < ck->nrecs && !r->fatal; ck->next++) {
+        const jd_clrec_t *rec = &ck->recs[ck->next];
+        const jd_part_t *p = part_by_tag(r, rec->tag);
+        const char *val = rec->tomb ? NULL : ck->arena + rec->voff;
+        rd_kafka_resp_err_t e;
+        if (!p || !p->assigned)
+            continue;
+        if (wait) {
+            produce_state(r, rec->partition, ck->arena + rec->koff, rec->klen, val, rec->vlen);
+            continue;
+        }
+        e = jd_kafka_try_produce(r->producer, r->changelog, rec->partition,
+                                 ck->arena + rec->koff, rec->klen, val, val ? rec->vlen : 0,
+                                 dr_opaque(r, DR_CHANGELOG));
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return 1;
+        if (e) {
+            JD_LOG(JD_LOG_ERR, "cannot produce to changelog %s: %s", r->changelog,
+                   rd_kafka_err2str(e));
+            r->fatal = 1;
+            break;
+        }
+        r->cl_inflight++;
+    }
+    ck->nrecs = ck->next = 0;
+    ck->alen = 0;
+    return 0;
+}
+
+static int check_deliveries(jd_runner_t *r)
+{
     if (r->delivery_failed && !r->fatal) {
         JD_LOG(JD_LOG_ERR, "%" PRIu64 " deliveries failed: not committing input offsets "
                "(a restart reads them again)", r->delivery_failed);
@@ -294,19 +472,20 @@ static int flush_all(jd_runner_t *r)
     return r->fatal ? -1 : 0;
 }
 
-static void commit_cycle(jd_runner_t *r)
+/* Wait until every produced message is acknowledged or failed. */
+static int flush_all(jd_runner_t *r)
 {
-    rd_kafka_topic_partition_list_t *offs = NULL;
-    rd_kafka_resp_err_t e;
+    while (rd_kafka_outq_len(r->producer) > 0 && !r->fatal)
+        rd_kafka_flush(r->producer, 500);
+    return check_deliveries(r);
+}
 
-    r->last_commit_mono = jd_mono_ms();
-    if (flush_all(r))
-        return;
-    if (r->changelog_ready)
-        jd_engine_drain_changes(r->engine, on_state, r);
-    if (flush_all(r))
-        return;
-    offs = rd_kafka_topic_partition_list_new((int)r->nparts + 1);
+/* The offsets to commit now: the committable offset of every assigned
+ * partition that moved since its last commit. NULL if none or no memory. */
+static rd_kafka_topic_partition_list_t *committable_offsets(jd_runner_t *r)
+{
+    rd_kafka_topic_partition_list_t *offs =
+        rd_kafka_topic_partition_list_new((int)r->nparts + 1);
     for (size_t i = 0; i < r->nparts; i++) {
         jd_part_t *p = &r->parts[i];
         int64_t off;
@@ -315,6 +494,41 @@ static void commit_cycle(jd_runner_t *r)
         off = part_committable(r, p);
         if (off > p->committed)
             rd_kafka_topic_partition_list_add(offs, p->topic, p->partition)->offset = off;
+    }
+    if (offs->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(offs);
+        return NULL;
+    }
+    return offs;
+}
+
+/* Commit offs (everything they cover is acknowledged); takes it over.
+ * Partitions revoked since offs was computed are left out: they are no
+ * longer ours to commit. */
+static void commit_offsets(jd_runner_t *r, rd_kafka_topic_partition_list_t *offs,
+                           uint64_t produced, uint64_t acked)
+{
+    rd_kafka_resp_err_t e;
+    int j = 0;
+
+    if (!offs)
+        return;
+    for (int i = 0; i < offs->cnt; i++) {
+        jd_part_t *p = part_find(r, offs->elems[i].topic, offs->elems[i].partition);
+        if (p && p->assigned && offs->elems[i].offset > p->committed)
+            j++;
+        else
+            offs->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    }
+    if (j < offs->cnt) {
+        rd_kafka_topic_partition_list_t *keep = rd_kafka_topic_partition_list_new(j + 1);
+        for (int i = 0; i < offs->cnt; i++)
+            if (offs->elems[i].offset != RD_KAFKA_OFFSET_INVALID)
+                rd_kafka_topic_partition_list_add(keep, offs->elems[i].topic,
+                                                  offs->elems[i].partition)->offset =
+                    offs->elems[i].offset;
+        rd_kafka_topic_partition_list_destroy(offs);
+        offs = keep;
     }
     if (offs->cnt == 0)
         goto done;
@@ -338,9 +552,99 @@ static void commit_cycle(jd_runner_t *r)
                offs->elems[i].topic, offs->elems[i].partition, offs->elems[i].offset);
     }
     if (r->opts.on_commit)
-        r->opts.on_commit(r->opts.opaque, offs, r->alerts_produced, r->alerts_acked);
+        r->opts.on_commit(r->opts.opaque, offs, produced, acked);
 done:
     rd_kafka_topic_partition_list_destroy(offs);
+}
+
+static void ckpt_clear(jd_ckpt_t *ck)
+{
+    if (ck->offs)
+        rd_kafka_topic_partition_list_destroy(ck->offs);
+    ck->offs = NULL;
+    ck->nrecs = ck->next = 0;
+    ck->alen = 0;
+    ck->state = CKPT_NONE;
+}
+
+/* Move the pipelined checkpoint on as far as acknowledgements allow;
+ * never waits. */
+static void ckpt_progress(jd_runner_t *r)
+{
+    jd_ckpt_t *ck = &r->ck;
+    if (ck->state == CKPT_NONE || r->fatal)
+        return;
+    if (check_deliveries(r))
+        return;
+    if (ck->state == CKPT_WAIT_ALERTS) {
+        if (r->out_old)
+            return;
+        ck->state = CKPT_PRODUCING;
+    }
+    if (ck->state == CKPT_PRODUCING) {
+        if (ckpt_produce_changelog(r, 0) || r->fatal)
+            return;
+        ck->state = CKPT_WAIT_CHANGELOG;
+    }
+    if (r->cl_inflight || check_deliveries(r))
+        return;
+    commit_offsets(r, ck->offs, ck->alerts_produced, ck->alerts_acked);
+    ck->offs = NULL;
+    ckpt_clear(ck);
+}
+
+static void ckpt_begin(jd_runner_t *r, int64_t now)
+{
+    jd_ckpt_t *ck = &r->ck;
+    r->last_commit_mono = now;
+    if (check_deliveries(r))
+        return;
+    ck->offs = committable_offsets(r);
+    ck->alerts_produced = r->alerts_produced;
+    ck->alerts_acked = r->alerts_acked;
+    /* close the epoch: what was produced so far must be acknowledged
+     * before the changelog drained now is written */
+    r->out_old += r->out_cur;
+    r->out_cur = 0;
+    r->epoch++;
+    ck->nrecs = ck->next = 0;
+    ck->alen = 0;
+    ck->state = CKPT_WAIT_ALERTS;
+    if (r->changelog_ready)
+        jd_engine_drain_changes(r->engine, on_state_buffer, r);
+    JD_LOG(JD_LOG_DEBUG, "checkpoint: %" PRIu64 " messages consumed, %zu changelog records "
+           "(%zu bytes) drained in %" PRId64 " ms, %" PRIu64 " deliveries to wait for, %" PRIu64
+           " empty polls", r->consumed, r->ck.nrecs, r->ck.alen, jd_mono_ms() - now,
+           r->out_old, r->empty_polls);
+    ckpt_progress(r);
+}
+
+/* Complete the pipelined checkpoint now, without committing its offsets
+ * (the caller commits newer ones, or none after a lost assignment). */
+static int ckpt_finish(jd_runner_t *r)
+{
+    if (r->ck.state == CKPT_NONE)
+        return r->fatal ? -1 : 0;
+    if (flush_all(r))
+        return -1;
+    if (r->ck.state == CKPT_WAIT_ALERTS || r->ck.state == CKPT_PRODUCING)
+        ckpt_produce_changelog(r, 1);
+    ckpt_clear(&r->ck);
+    return flush_all(r);
+}
+
+static void commit_cycle(jd_runner_t *r)
+{
+    r->last_commit_mono = jd_mono_ms();
+    if (ckpt_finish(r))
+        return;
+    if (flush_all(r))
+        return;
+    if (r->changelog_ready)
+        jd_engine_drain_changes(r->engine, on_state, r);
+    if (flush_all(r))
+        return;
+    commit_offsets(r, committable_offsets(r), r->alerts_produced, r->alerts_acked);
 }
 
 /* ---- rebalance: changelog topic and restore ----------------------------- */
@@ -608,9 +912,20 @@ static void on_assign(jd_runner_t *r, rd_kafka_topic_partition_list_t *parts)
 static void on_revoke(jd_runner_t *r, rd_kafka_topic_partition_list_t *parts, int lost)
 {
     /* Finish what can be finished and commit it before the partitions go;
-     * a lost assignment may already belong to someone else: no commit. */
-    if (!lost)
+     * a lost assignment may already belong to someone else: no commit, and
+     * no changelog record for it. The pending checkpoint's records of
+     * partitions still ours are written all the same: the engine no longer
+     * counts those journeys as changed. */
+    if (lost) {
+        for (int i = 0; i < parts->cnt; i++) {
+            jd_part_t *p = part_find(r, parts->elems[i].topic, parts->elems[i].partition);
+            if (p)
+                p->assigned = 0;
+        }
+        ckpt_finish(r);
+    } else {
         commit_cycle(r);
+    }
     for (int i = 0; i < parts->cnt; i++) {
         jd_part_t *p = part_find(r, parts->elems[i].topic, parts->elems[i].partition);
         if (!p)
@@ -722,7 +1037,7 @@ static jd_dl_reason_t decode(jd_runner_t *r, const rd_kafka_message_t *m, jd_eve
     return jd_decode_csv(r->dec, &rec, ev, detail, detailsz);
 }
 
-static void handle_message(jd_runner_t *r, const rd_kafka_message_t *m)
+static void handle_message(jd_runner_t *r, const rd_kafka_message_t *m, int64_t now)
 {
     char detail[512];
     jd_event_t *ev = NULL;
@@ -744,7 +1059,7 @@ static void handle_message(jd_runner_t *r, const rd_kafka_message_t *m)
     if (!p || !p->assigned)
         return;
     r->consumed++;
-    r->last_data_mono = p->last_mono = jd_mono_ms();
+    r->last_data_mono = p->last_mono = now;
     p->eof = 0;
     p->next_offset = m->offset + 1;
 
@@ -847,10 +1162,18 @@ int jd_runner_run(jd_runner_t *r)
 
     while (!(r->opts.stop && *r->opts.stop) && !r->fatal) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 100);
-        int64_t now, wm;
-        if (m) {
-            handle_message(r, m);
+        int64_t now = jd_mono_ms(), wm;
+        if (!m)
+            r->empty_polls++;
+        /* Take what is already queued before advancing the watermark: the
+         * engine orders by event time whatever the batch, since no pushed
+         * event is below the watermark (see handle_message). */
+        for (int n = 0; m; ) {
+            handle_message(r, m, now);
             rd_kafka_message_destroy(m);
+            if (++n == CONSUME_BATCH || r->fatal || (r->opts.stop && *r->opts.stop))
+                break;
+            m = rd_kafka_consumer_poll(r->consumer, 0);
         }
         rd_kafka_poll(r->producer, 0);
         now = jd_mono_ms();
@@ -859,8 +1182,9 @@ int jd_runner_run(jd_runner_t *r)
             r->wm = wm;
             jd_engine_advance(r->engine, wm);
         }
-        if (now - r->last_commit_mono >= interval)
-            commit_cycle(r);
+        ckpt_progress(r);
+        if (r->ck.state == CKPT_NONE && now - r->last_commit_mono >= interval)
+            ckpt_begin(r, now);
         if (r->opts.stop_when_drained && drained(r, now)) {
             stopped_drained = 1;
             break;
@@ -907,6 +1231,7 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
     r->conf = conf;
     r->opts = *opts;
     r->wm = INT64_MIN;
+    r->epoch = 1;
     if (conf->guarantee == JD_GUARANTEE_EXACTLY_ONCE) {
         jd_err_set(err, "processing.guarantee=exactly_once: not supported yet (Kafka "
                         "transactions); use at_least_once");
@@ -953,6 +1278,8 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
     eo.on_alert = on_alert;
     eo.opaque = r;
     eo.auto_watermark = 0;
+    /* the changelog (contract section 7) is drained from the engine */
+    eo.track_changes = 1;
     eo.fixed_emitted_at = opts->fixed_emitted_at;
     if (!(r->engine = jd_engine_new(conf, &eo, err)))
         goto fail;
@@ -974,6 +1301,9 @@ void jd_runner_destroy(jd_runner_t *r)
         rd_kafka_destroy(r->consumer);
     if (r->producer)
         rd_kafka_destroy(r->producer);
+    ckpt_clear(&r->ck);
+    free(r->ck.arena);
+    free(r->ck.recs);
     jd_engine_destroy(r->engine);
     jd_decoder_destroy(r->dec);
     jd_csv_parser_destroy(r->csvp);

@@ -66,6 +66,13 @@ rd_kafka_resp_err_t jd_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t 
                                      const void *val, size_t vallen,
                                      rd_kafka_headers_t *hdrs, void *opaque);
 
+/* One produce attempt (copies key and value; value NULL = tombstone), for
+ * a caller that has other work to do rather than wait for room:
+ * RD_KAFKA_RESP_ERR__QUEUE_FULL when the local queue is full. */
+rd_kafka_resp_err_t jd_kafka_try_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
+                                         const void *key, size_t keylen,
+                                         const void *val, size_t vallen, void *opaque);
+
 /* Name of the changelog topic for group id: "<group.id>-journeyd-changelog". */
 int jd_kafka_changelog_topic(const jd_config_t *conf, char *buf, size_t bufsz);
 
