@@ -8,13 +8,16 @@
 #   ratio     replay / floor — the headline figure
 #   detection every injected pattern alerted, nothing else   (bench/check.py)
 #   memory    peak RSS and bytes per active customer at MEM_CUSTOMERS customers
-#   kafka     produce + run through a real broker, when one answers
+#   kafka     produce + run through a real broker, when one answers, then
+#             alert latency at half the measured run rate (bench/latency.py)
 # and writes build/bench.json plus a Markdown table on stdout.
 #
 # Environment (defaults are the issue's targets):
 #   BENCH_EVENTS=1000000 BENCH_CUSTOMERS=200000 BENCH_SEED=42 BENCH_RUNS=3
 #   BENCH_MEM_CUSTOMERS=1000000 (2 events each; 0 skips the memory run)
 #   BENCH_KAFKA=auto|0  BENCH_KAFKA_TIMEOUT=300  BENCH_BROKER=127.0.0.1:9092
+#   BENCH_LATENCY=auto|0  BENCH_LATENCY_CONFIGS=default,lateness0
+#   BENCH_LATENCY_DURATION=20  BENCH_LATENCY_JSON=build/bench-latency.json
 #   BENCH_OUT=build/bench  BENCH_JSON=build/bench.json
 set -u -o pipefail
 
@@ -29,6 +32,10 @@ MEM_CUSTOMERS=${BENCH_MEM_CUSTOMERS:-1000000}
 KAFKA=${BENCH_KAFKA:-auto}
 KAFKA_TIMEOUT=${BENCH_KAFKA_TIMEOUT:-300}
 BROKER=${BENCH_BROKER:-127.0.0.1:9092}
+LATENCY=${BENCH_LATENCY:-auto}
+LATENCY_CONFIGS=${BENCH_LATENCY_CONFIGS:-default,lateness0}
+LATENCY_DURATION=${BENCH_LATENCY_DURATION:-20}
+LATENCY_JSON=${BENCH_LATENCY_JSON:-${JSON_OUT%.json}-latency.json}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 mkdir -p "$OUT"
@@ -325,6 +332,32 @@ kafka_run() {
     return 0
 }
 
+# kafka_latency MAX_RATE: bench/latency.py at half the run throughput just
+# measured, on its own fresh topics; its report goes under kafka.latency.
+kafka_latency() {
+    if [[ $LATENCY == 0 ]]; then
+        put kafka.latency_status "skipped: BENCH_LATENCY=0"
+        return
+    fi
+    say "kafka: alert latency at $1/2 events/s ($LATENCY_CONFIGS, ${LATENCY_DURATION}s each)"
+    rm -f "$LATENCY_JSON"
+    timeout $((300 + 3 * LATENCY_DURATION)) python3 "$HERE/latency.py" --journeyd "$JOURNEYD" \
+        --broker "$BROKER" --max-rate "$1" --configs "$LATENCY_CONFIGS" \
+        --duration "$LATENCY_DURATION" --workdir "$OUT/latency" --out "$LATENCY_JSON" \
+        > "$OUT/latency.txt" 2> "$OUT/latency.err"
+    local rc=$?
+    cat "$OUT/latency.txt" >&2
+    if [[ -s $LATENCY_JSON ]]; then
+        put kafka.latency_file "$LATENCY_JSON"
+    fi
+    if (( rc == 0 )); then
+        put kafka.latency_status ok
+    else
+        put kafka.latency_status "failed (exit $rc, see $OUT/latency.err)"
+        note "kafka latency: bench/latency.py exit $rc: $(grep -m1 -E 'FAILED|Error|error' "$OUT/latency.err" || tail -n1 "$OUT/latency.err")"
+    fi
+}
+
 kafka_bench() {
     local tag T G n rc
     tag="$(date +%s)-$$"
@@ -365,6 +398,7 @@ kafka_bench() {
         put kafka.run.detection_ok "$(( rc == 0 ))"
         rc=0
         put kafka.status "$( (( n == 1 )) && echo ok || echo "ok on attempt $n (see notes)")"
+        kafka_latency "$(eps "$EVENTS" "$K_WALL")"
     elif (( rc == 1 )); then
         put kafka.status "TODO: journeyd run exited early on both attempts (see notes)"
     else
@@ -420,6 +454,9 @@ rep = r.get("replay", {})
 for name, sec in list(rep.items()) + [("memory", r.get("memory", {}))]:
     if isinstance(sec, dict) and "summary_file" in sec:
         sec["summary"] = load(sec["summary_file"])
+kaf = r.get("kafka", {})
+if "latency_file" in kaf:
+    kaf["latency"] = load(kaf["latency_file"])
 det = load(os.path.join(outdir, "detection.json"))
 if det is not None:
     r.setdefault("detection", {}).update(det)
@@ -486,6 +523,23 @@ if str(k.get("status", "")).startswith("ok"):
     rows.append(("kafka run (until all alerts)", fmt(k["run"]["events_per_s"], " events/s")
                  + f", detection {'PASS' if k['run'].get('detection_ok') else 'FAIL'}"
                  + ("" if k["status"] == "ok" else f" ({k['status']})")))
+    lat = k.get("latency") or {}
+    for name, c in lat.items():
+        if not isinstance(c, dict) or "config" not in c:
+            continue
+        s = c.get("latency_ms", {})
+        opts = " ".join("-X " + o for o in c.get("options", [])) or "defaults"
+        if s.get("count"):
+            val = (f"p50 {s['p50']} ms, p90 {s['p90']} ms, **p99 {s['p99']} ms**, max {s['max']} ms "
+                   f"({s['count']} alerts at {fmt(lat['rate_events_per_s'])} events/s, "
+                   f"{c.get('partitions')} partitions)")
+            if c.get("status") != "ok":
+                val += f"; {c['status']}"
+        else:
+            val = c.get("status", "n/a")
+        rows.append((f"kafka alert latency, {opts}", val))
+    if k.get("latency_status", "ok") != "ok":
+        rows.append(("kafka alert latency", k["latency_status"]))
 else:
     rows.append(("kafka", k.get("status", "n/a")))
 
