@@ -120,7 +120,10 @@ struct jd_runner {
     jd_runner_opts_t opts;
     const char *cmd;
     rd_kafka_t *consumer;
-    rd_kafka_t *producer;
+    rd_kafka_t *producer;   /* alerts and dead letters */
+    rd_kafka_t *clprod;     /* changelog: its own connection, so a commit
+                             * interval's worth of state records does not
+                             * queue in front of the alerts */
     rd_kafka_t *restore;
     jd_engine_t *engine;
     jd_decoder_t *dec;
@@ -339,7 +342,7 @@ static int produce_state(jd_runner_t *r, int32_t partition, const char *key, siz
                          const void *val, size_t vallen)
 {
     rd_kafka_resp_err_t e;
-    e = jd_kafka_produce(r->producer, r->changelog, partition, key, keylen,
+    e = jd_kafka_produce(r->clprod, r->changelog, partition, key, keylen,
                          val, val ? vallen : 0, NULL, dr_opaque(r, DR_CHANGELOG));
     if (e) {
         JD_LOG(JD_LOG_ERR, "cannot produce to changelog %s: %s", r->changelog,
@@ -444,7 +447,7 @@ static int ckpt_produce_changelog(jd_runner_t *r, int wait)
             produce_state(r, rec->partition, ck->arena + rec->koff, rec->klen, val, rec->vlen);
             continue;
         }
-        e = jd_kafka_try_produce(r->producer, r->changelog, rec->partition,
+        e = jd_kafka_try_produce(r->clprod, r->changelog, rec->partition,
                                  ck->arena + rec->koff, rec->klen, val, val ? rec->vlen : 0,
                                  dr_opaque(r, DR_CHANGELOG));
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -475,8 +478,13 @@ static int check_deliveries(jd_runner_t *r)
 /* Wait until every produced message is acknowledged or failed. */
 static int flush_all(jd_runner_t *r)
 {
-    while (rd_kafka_outq_len(r->producer) > 0 && !r->fatal)
-        rd_kafka_flush(r->producer, 500);
+    for (;;) {
+        rd_kafka_t *rk = rd_kafka_outq_len(r->producer) > 0 ? r->producer
+                       : rd_kafka_outq_len(r->clprod) > 0 ? r->clprod : NULL;
+        if (!rk || r->fatal)
+            break;
+        rd_kafka_flush(rk, 500);
+    }
     return check_deliveries(r);
 }
 
@@ -1135,7 +1143,7 @@ static int drained(jd_runner_t *r, int64_t now)
             return 0;
         any = 1;
     }
-    return any && rd_kafka_outq_len(r->producer) == 0 &&
+    return any && rd_kafka_outq_len(r->producer) == 0 && rd_kafka_outq_len(r->clprod) == 0 &&
            now - r->last_data_mono >= r->opts.drain_idle_ms;
 }
 
@@ -1176,6 +1184,7 @@ int jd_runner_run(jd_runner_t *r)
             m = rd_kafka_consumer_poll(r->consumer, 0);
         }
         rd_kafka_poll(r->producer, 0);
+        rd_kafka_poll(r->clprod, 0);
         now = jd_mono_ms();
         wm = global_watermark(r, now);
         if (wm > r->wm) {
@@ -1205,9 +1214,11 @@ int jd_runner_run(jd_runner_t *r)
     rd_kafka_consumer_close(r->consumer);
     if (!r->fatal)
         flush_all(r);
-    else
+    else {
         /* nothing more is committed; do not wait out retries at exit */
         rd_kafka_purge(r->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_purge(r->clprod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    }
     JD_LOG(JD_LOG_INFO, "stopped: %" PRIu64 " messages, %" PRIu64 " alerts (%" PRIu64
            " acknowledged), %" PRIu64 " dead letters (%" PRIu64 " late)", r->consumed,
            r->alerts_produced, r->alerts_acked, r->dead_letters, r->late);
@@ -1268,6 +1279,13 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
     rd_kafka_conf_set_error_cb(kc, error_cb);
     if (!(r->producer = jd_kafka_new(RD_KAFKA_PRODUCER, kc, err)))
         goto fail;
+    if (!(kc = jd_kafka_conf_new(conf, JD_KROLE_PRODUCER, err)))
+        goto fail;
+    rd_kafka_conf_set_opaque(kc, r);
+    rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    if (!(r->clprod = jd_kafka_new(RD_KAFKA_PRODUCER, kc, err)))
+        goto fail;
 
     if (!(r->dec = jd_decoder_new(conf, err)))
         goto fail;
@@ -1301,6 +1319,8 @@ void jd_runner_destroy(jd_runner_t *r)
         rd_kafka_destroy(r->consumer);
     if (r->producer)
         rd_kafka_destroy(r->producer);
+    if (r->clprod)
+        rd_kafka_destroy(r->clprod);
     ckpt_clear(&r->ck);
     free(r->ck.arena);
     free(r->ck.recs);
