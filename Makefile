@@ -81,6 +81,7 @@ kafka-down:
 
 kafka-e2e: $(BIN)
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka.sh
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka_state.sh
 
 check:
 	$(MAKE) test
