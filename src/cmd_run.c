@@ -2,7 +2,7 @@
  * `journeyd run`: consumer group -> decoder -> engine -> alerts, at least once.
  *
  * One thread drives everything: rd_kafka_consumer_poll, the engine, the
- * producer's delivery reports and the rebalance callback, so the engine
+ * producers' delivery reports and the rebalance callback, so the engine
  * needs no locks.
  *
  * Watermarks (contract section 4). Each assigned partition p keeps
