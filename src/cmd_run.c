@@ -1272,7 +1272,7 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
     /* rebalance and error events are served by rd_kafka_consumer_poll */
     rd_kafka_poll_set_consumer(r->consumer);
 
-    if (!(kc = jd_kafka_conf_new(conf, JD_KROLE_PRODUCER, err)))
+    if (!(kc = jd_kafka_conf_new(conf, JD_KROLE_ALERTS, err)))
         goto fail;
     rd_kafka_conf_set_opaque(kc, r);
     rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);

@@ -132,6 +132,7 @@ rd_kafka_conf_t *jd_kafka_conf_new(const jd_config_t *conf, jd_krole_t role, jd_
         ndefs = sizeof(consumer_defaults) / sizeof(consumer_defaults[0]);
         break;
     case JD_KROLE_PRODUCER:
+    case JD_KROLE_ALERTS:
         defs = producer_defaults;
         ndefs = sizeof(producer_defaults) / sizeof(producer_defaults[0]);
         break;
@@ -143,6 +144,11 @@ rd_kafka_conf_t *jd_kafka_conf_new(const jd_config_t *conf, jd_krole_t role, jd_
     for (i = 0; i < ndefs; i++)
         if (jd_kafka_conf_set(kc, defs[i][0], defs[i][1], err))
             goto fail;
+    /* Alerts are few and someone waits for each: batching them buys no
+     * throughput and costs the linger in latency (5 ms of a ~7 ms p99).
+     * A user's kafka.linger.ms, applied next, still wins. */
+    if (role == JD_KROLE_ALERTS && jd_kafka_conf_set(kc, "linger.ms", "0", err))
+        goto fail;
 
     if (conf && conf->kafka) {
         json_object_foreach(conf->kafka, key, val) {

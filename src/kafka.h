@@ -38,7 +38,8 @@ void jd_log_emit(int level, const char *fmt, ...) __attribute__((format(printf, 
 
 typedef enum {
     JD_KROLE_CONSUMER = 0,  /* group consumer of input.topics */
-    JD_KROLE_PRODUCER,      /* alerts, dead letters, changelog, `produce` */
+    JD_KROLE_PRODUCER,      /* dead letters, changelog, `produce` */
+    JD_KROLE_ALERTS,        /* alerts: a producer that does not linger */
     JD_KROLE_RESTORE        /* group-less consumer reading the changelog */
 } jd_krole_t;
 
