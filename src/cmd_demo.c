@@ -30,11 +30,6 @@ typedef struct jd_demo {
 
 static volatile sig_atomic_t demo_stop;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    demo_stop = 1;
-}
 
 static void print_alert(void *opaque, const char *key, size_t keylen,
                         const char *json, size_t jsonlen)
@@ -76,7 +71,6 @@ int jd_cmd_demo(int argc, char **argv)
     jd_runner_opts_t ro = { 0 };
     jd_demo_t d = { 0 };
     rd_kafka_conf_t *kc;
-    struct sigaction sa;
     jd_err_t err;
     char errstr[512];
     int c, rc = 2;
@@ -171,11 +165,7 @@ int jd_cmd_demo(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    jd_kafka_stop_on_signals(&demo_stop);
     rc = jd_runner_run(r);
     fprintf(stderr, "journeyd demo: %" PRIu64 " alerts written to %s and acknowledged\n",
             d.alerts, conf->alerts_topic);

@@ -1340,11 +1340,6 @@ void jd_runner_destroy(jd_runner_t *r)
 
 static volatile sig_atomic_t run_stop;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    run_stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -1367,7 +1362,6 @@ int jd_cmd_run(int argc, char **argv)
     jd_config_t *conf = NULL;
     jd_runner_t *r = NULL;
     jd_runner_opts_t ro = { 0 };
-    struct sigaction sa;
     jd_err_t err;
     int c, rc = 2;
 
@@ -1405,11 +1399,7 @@ int jd_cmd_run(int argc, char **argv)
         fprintf(stderr, "journeyd run: %s\n", err.msg);
         goto out;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    jd_kafka_stop_on_signals(&run_stop);
     rc = jd_runner_run(r);
 out:
     jd_runner_destroy(r);

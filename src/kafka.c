@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <strings.h>
 #include <jansson.h>
@@ -237,4 +238,24 @@ int jd_kafka_changelog_topic(const jd_config_t *conf, char *buf, size_t bufsz)
         group = json_string_value(g);
     n = snprintf(buf, bufsz, "%s-journeyd-changelog", group);
     return n < 0 || (size_t)n >= bufsz ? -1 : 0;
+}
+
+/* Set before the handlers are installed, read only by them. */
+static volatile sig_atomic_t *kafka_stop_flag;
+
+static void kafka_on_signal(int sig)
+{
+    (void)sig;
+    *kafka_stop_flag = 1;
+}
+
+void jd_kafka_stop_on_signals(volatile sig_atomic_t *flag)
+{
+    struct sigaction sa;
+    kafka_stop_flag = flag;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = kafka_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
 }

@@ -126,4 +126,8 @@ int jd_runner_run(jd_runner_t *r);
 /* NULL-safe. */
 void jd_runner_destroy(jd_runner_t *r);
 
+/* Installs SIGTERM/SIGINT handlers that only set *flag (kcat's order:
+ * the poll loop notices it and shuts down cleanly). */
+void jd_kafka_stop_on_signals(volatile sig_atomic_t *flag);
+
 #endif
