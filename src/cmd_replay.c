@@ -76,11 +76,13 @@ static void replay_progress(replay_t *rp, int final)
             final ? "\n" : "");
 }
 
-/* Hands one decoded record to the engine, dead-lettering what it rejects. */
-static void replay_offer(replay_t *rp, jd_dl_reason_t reason, jd_event_t *ev,
+/* Hands one decoded record to the engine, dead-lettering what it rejects.
+ * A jd_pool_record_fn, so the decoder pool delivers straight into it. */
+static void replay_offer(void *opaque, jd_dl_reason_t reason, jd_event_t *ev,
                          const char *detail, const char *file, int64_t line,
                          const char *payload, size_t len)
 {
+    replay_t *rp = opaque;
     rp->records++;
     if (reason == JD_DL_NONE && !ev) {
         /* The decoder ran out of memory: the record is kept as a dead
@@ -97,17 +99,10 @@ static void replay_offer(replay_t *rp, jd_dl_reason_t reason, jd_event_t *ev,
         replay_progress(rp, 0);
 }
 
-static void replay_pool_record(void *opaque, jd_dl_reason_t reason, jd_event_t *ev,
-                               const char *detail, const char *file, int64_t line,
-                               const char *payload, size_t len)
-{
-    replay_offer(opaque, reason, ev, detail, file, line, payload, len);
-}
-
 static int replay_ndjson(replay_t *rp, jd_reader_t *r, const char *path, jd_err_t *err)
 {
     if (rp->pool)
-        return jd_decode_pool_run(rp->pool, r, path, replay_pool_record, rp, err);
+        return jd_decode_pool_run(rp->pool, r, path, replay_offer, rp, err);
     const char *line;
     size_t len;
     int64_t lineno;

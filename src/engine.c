@@ -705,7 +705,7 @@ int engine_emit(jd_engine_t *e, const jd_alert_req_t *req, char *alert_id)
     e->st.alerts++;
     e->st.alerts_by_rule[r->index]++;
     if (e->opts.on_alert && !e->out.oom)
-        e->opts.on_alert(e->opts.opaque, j->key + 2, strlen(j->key + 2),
+        e->opts.on_alert(e->opts.opaque, j->key + 2, j->node.keylen - 2,
                          e->out.data, e->out.len, req->ts);
 
     /* Sequences whose "first" names this rule see the alert as an
@@ -1152,7 +1152,7 @@ void jd_engine_drain_changes(jd_engine_t *e, jd_state_fn *fn, void *opaque)
         jd_strbuf_reset(&sb);
         engine_state_save_journey(e, j, &sb);
         if (!sb.oom)
-            fn(opaque, j->source_tag, j->key, strlen(j->key), sb.data, sb.len);
+            fn(opaque, j->source_tag, j->key, j->node.keylen, sb.data, sb.len);
     }
     while (e->dirty_links) {
         jd_link_t *l = e->dirty_links;

@@ -161,9 +161,15 @@ static void burst_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     if (!g)
         return;
     jd_evid_from_event(&g->ev[g->n++], ev);
-    if (g->n >= r->count)
-        burst_fire(e, r, j, g, ev->ts);
-    if (burst_idle(r, s, ev->ts)) {
+    if (g->n < r->count)
+        return;
+    /* Firing consumes g's events; the other groups were pruned above, so
+     * g is the only one that can be empty now. */
+    burst_fire(e, r, j, g, ev->ts);
+    for (uint32_t i = 0; i < s->ngroups; i++)
+        if (s->groups[i] == g)
+            state_remove_group(s, i);
+    if (s->ngroups == 0) {
         free(s);
         *state = NULL;
     }
