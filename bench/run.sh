@@ -4,7 +4,10 @@
 # Builds the generator and the jansson floor, generates the input once
 # (cached by its parameters and the generator's source), then measures:
 #   floor     jansson alone on one core, best of RUNS        (events/s)
-#   replay    journeyd replay, default rules, threads 1 and 2 (events/s, peak RSS)
+#   replay    journeyd replay, default rules, threads 1 and 2, interleaved
+#             rounds, best and median of RUNS (events/s, peak RSS)
+#   ceiling   two independent threads=1 replays at once, in the same rounds:
+#             what the machine gives two processes that share nothing
 #   ratio     replay / floor — the headline figure
 #   detection every injected pattern alerted, nothing else   (bench/check.py)
 #   memory    peak RSS and bytes per active customer at MEM_CUSTOMERS customers
@@ -13,7 +16,7 @@
 # and writes build/bench.json plus a Markdown table on stdout.
 #
 # Environment (defaults are the issue's targets):
-#   BENCH_EVENTS=1000000 BENCH_CUSTOMERS=200000 BENCH_SEED=42 BENCH_RUNS=3
+#   BENCH_EVENTS=1000000 BENCH_CUSTOMERS=200000 BENCH_SEED=42 BENCH_RUNS=5
 #   BENCH_MEM_CUSTOMERS=1000000 (2 events each; 0 skips the memory run)
 #   BENCH_KAFKA=auto|0  BENCH_KAFKA_TIMEOUT=300  BENCH_BROKER=127.0.0.1:9092
 #   BENCH_LATENCY=auto|0  BENCH_LATENCY_CONFIGS=default,lateness0
@@ -27,7 +30,7 @@ JSON_OUT=${BENCH_JSON:-build/bench.json}
 EVENTS=${BENCH_EVENTS:-1000000}
 CUSTOMERS=${BENCH_CUSTOMERS:-200000}
 SEED=${BENCH_SEED:-42}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 MEM_CUSTOMERS=${BENCH_MEM_CUSTOMERS:-1000000}
 KAFKA=${BENCH_KAFKA:-auto}
 KAFKA_TIMEOUT=${BENCH_KAFKA_TIMEOUT:-300}
@@ -96,21 +99,6 @@ PY
         return 0
     fi
     T_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
-}
-
-# best_of N OUTPREFIX CMD...: best wall time of N runs; B_WALL, B_RSS (max), B_RC.
-best_of() {
-    local n=$1 pfx=$2; shift 2
-    B_WALL=""; B_RSS=0; B_RC=0
-    local i
-    for ((i = 1; i <= n; i++)); do
-        timed "$pfx" "$@"
-        if [[ $T_RC != 0 ]]; then B_RC=$T_RC; return; fi
-        if [[ -z $B_WALL ]] || awk -v a="$T_WALL" -v b="$B_WALL" 'BEGIN { exit !(a < b) }'; then
-            B_WALL=$T_WALL
-        fi
-        (( T_RSS > B_RSS )) && B_RSS=$T_RSS
-    done
 }
 
 eps() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
@@ -207,30 +195,135 @@ put replay.available "$REPLAY_OK"
 put replay.summary_json_supported "$SUMMARY_OK"
 put replay.threads_option_supported "$THREADS_OK"
 
-# ---- replay: throughput -------------------------------------------------------
+# ---- replay: throughput and the machine's parallel ceiling ----------------------
+# The runs are interleaved, one round = threads=1, threads=2, then two
+# independent threads=1 replays started together (the ceiling pair), so that
+# every figure of a round is taken under the same machine conditions; on a
+# shared VM the same run moves by tens of percent from minute to minute, and
+# best-of-N per configuration in sequence would compare different minutes.
 
 strip_emitted() { sed -E 's/,?"emitted_at":"[^"]*"//' "$1"; }
+# min_of / median_of VALUES...: smallest / median of the numbers given.
+min_of() { printf '%s\n' "$@" | sort -g | head -n1; }
+median_of() {
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
+        END { if (NR % 2) printf "%.6f", a[(NR + 1) / 2]; else printf "%.6f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+join_by() { local IFS=$1; shift; echo "$*"; }
+
+# replay_args TH: the replay command line for one thread setting (R_ARGS) and
+# the suffix of its files (R_SFX: "" for 1 or default, "-tN" otherwise).
+replay_args() {
+    local th=$1
+    if [[ $th == 1 || $th == default ]]; then R_SFX=""; else R_SFX="-t$th"; fi
+    R_ARGS=(replay -i "$FILE" -o "$OUT/alerts$R_SFX.ndjson")
+    if (( SUMMARY_OK )); then R_ARGS+=(--summary-json "$OUT/summary$R_SFX.json"); fi
+    if [[ $th != default ]]; then R_ARGS+=(-X "processing.threads=$th"); fi
+    return 0
+}
+
+# pair_run: the ceiling pair, two threads=1 replays of FILE started together
+# as background processes, each with its own output files. P_WALL = seconds
+# from starting the first until both have exited; P_WALLS = each process's own
+# wall time; P_RC = first non-zero exit (0 when both succeeded), P_ERR = the
+# prefix of its files.
+pair_run() {
+    local k t0 t1 pfx rc wall
+    local -a pids=() args
+    P_RC=0 P_WALLS=() P_ERR=""
+    t0=$(date +%s%N)
+    for k in 1 2; do
+        pfx="$OUT/ceiling-$k"
+        rm -f "$pfx.res"
+        args=(replay -i "$FILE" -o "$pfx.alerts.ndjson" -X processing.threads=1)
+        if (( SUMMARY_OK )); then args+=(--summary-json "$pfx.summary.json"); fi
+        ( timed "$pfx" "$JOURNEYD" "${args[@]}"; echo "$T_RC $T_WALL $T_RSS" > "$pfx.res" ) &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    t1=$(date +%s%N)
+    P_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
+    for k in 1 2; do
+        pfx="$OUT/ceiling-$k" rc=""
+        if [[ -s $pfx.res ]] && read -r rc wall _ < "$pfx.res" && [[ $rc == 0 ]]; then
+            P_WALLS+=("$wall")
+        elif (( P_RC == 0 )); then
+            P_RC=${rc:-1} P_ERR=$pfx
+        fi
+    done
+}
+
 if (( REPLAY_OK )); then
     if (( THREADS_OK )); then THREADS=(1 2); else THREADS=(default); fi
+    rm -f "$OUT/alerts-t2.ndjson" "$OUT/summary-t2.json"
+    CEILING=$THREADS_OK           # the pair needs -X processing.threads=1
+    declare -A WALLS=() RSS=() FAILED=()
+    PAIR_WALLS=() PROC1_WALLS=() PROC2_WALLS=()
     for th in "${THREADS[@]}"; do
-        if [[ $th == 1 || $th == default ]]; then sfx=""; else sfx="-t$th"; fi
-        args=(replay -i "$FILE" -o "$OUT/alerts$sfx.ndjson")
-        (( SUMMARY_OK )) && args+=(--summary-json "$OUT/summary$sfx.json")
-        [[ $th != default ]] && args+=(-X "processing.threads=$th")
-        say "replay threads=$th: best of $RUNS: $JOURNEYD ${args[*]}"
-        best_of "$RUNS" "$OUT/replay$sfx" "$JOURNEYD" "${args[@]}"
-        if [[ $B_RC != 0 ]]; then
-            note "replay threads=$th failed (exit $B_RC: $(first_err "$OUT/replay$sfx"))"
-            continue
-        fi
-        r=$(eps "$EVENTS" "$B_WALL")
-        put "replay.threads_$th.wall_s" "$B_WALL"
-        put "replay.threads_$th.events_per_s" "$r"
-        put "replay.threads_$th.peak_rss_kib" "$B_RSS"
-        put "replay.threads_$th.alerts" "$(wc -l < "$OUT/alerts$sfx.ndjson")"
-        (( SUMMARY_OK )) && [[ -s $OUT/summary$sfx.json ]] && put "replay.threads_$th.summary_file" "$OUT/summary$sfx.json"
-        say "replay threads=$th: $B_WALL s, $r events/s, peak RSS $B_RSS KiB"
+        WALLS[$th]="" RSS[$th]=0 FAILED[$th]=0
+        replay_args "$th"
+        rm -f "$OUT/alerts$R_SFX.ndjson" "$OUT/summary$R_SFX.json"   # no stale results
+        say "replay threads=$th: $JOURNEYD ${R_ARGS[*]}"
     done
+    if (( CEILING )); then
+        say "ceiling: 2 x '$JOURNEYD replay -i $FILE -o $OUT/ceiling-K.alerts.ndjson -X processing.threads=1' at the same time"
+    else
+        note "ceiling: no -X processing.threads=1, machine ceiling not measured"
+    fi
+    for ((round = 1; round <= RUNS; round++)); do
+        line="round $round/$RUNS:"
+        for th in "${THREADS[@]}"; do
+            (( FAILED[$th] )) && continue
+            replay_args "$th"
+            timed "$OUT/replay$R_SFX" "$JOURNEYD" "${R_ARGS[@]}"
+            if [[ $T_RC != 0 ]]; then
+                FAILED[$th]=1
+                note "replay threads=$th failed (exit $T_RC: $(first_err "$OUT/replay$R_SFX"))"
+                continue
+            fi
+            WALLS[$th]+=" $T_WALL"
+            (( T_RSS > RSS[$th] )) && RSS[$th]=$T_RSS
+            line+=" threads=$th $(printf '%.3f' "$T_WALL") s,"
+        done
+        if (( CEILING )); then
+            pair_run
+            if [[ $P_RC != 0 ]]; then
+                CEILING=0
+                note "ceiling: concurrent threads=1 replay failed (exit $P_RC: $(first_err "$P_ERR")); machine ceiling not measured"
+            else
+                PAIR_WALLS+=("$P_WALL") PROC1_WALLS+=("${P_WALLS[0]}") PROC2_WALLS+=("${P_WALLS[1]}")
+                line+=" 2 x threads=1 together $(printf '%.3f' "$P_WALL") s"
+            fi
+        fi
+        say "${line%,}"
+    done
+    put replay.rounds "$RUNS"
+    for th in "${THREADS[@]}"; do
+        (( FAILED[$th] )) && continue
+        replay_args "$th"
+        read -r -a w <<< "${WALLS[$th]}"
+        best=$(min_of "${w[@]}") med=$(median_of "${w[@]}")
+        r=$(eps "$EVENTS" "$best") rmed=$(eps "$EVENTS" "$med")
+        put "replay.threads_$th.wall_s" "$best"
+        put "replay.threads_$th.events_per_s" "$r"
+        put "replay.threads_$th.median_wall_s" "$med"
+        put "replay.threads_$th.median_events_per_s" "$rmed"
+        put "replay.threads_$th.runs" "${#w[@]}"
+        put "replay.threads_$th.runs_wall_s" "$(join_by , "${w[@]}")"
+        put "replay.threads_$th.peak_rss_kib" "${RSS[$th]}"
+        put "replay.threads_$th.alerts" "$(wc -l < "$OUT/alerts$R_SFX.ndjson")"
+        (( SUMMARY_OK )) && [[ -s $OUT/summary$R_SFX.json ]] && put "replay.threads_$th.summary_file" "$OUT/summary$R_SFX.json"
+        say "replay threads=$th: best $best s ($r events/s), median $med s ($rmed events/s), peak RSS ${RSS[$th]} KiB"
+    done
+    if (( CEILING )) && (( ${#PAIR_WALLS[@]} > 0 )); then
+        put ceiling_2procs.runs "${#PAIR_WALLS[@]}"
+        put ceiling_2procs.pair_wall_s "$(min_of "${PAIR_WALLS[@]}")"
+        put ceiling_2procs.median_pair_wall_s "$(median_of "${PAIR_WALLS[@]}")"
+        put ceiling_2procs.runs_pair_wall_s "$(join_by , "${PAIR_WALLS[@]}")"
+        put ceiling_2procs.runs_proc1_wall_s "$(join_by , "${PROC1_WALLS[@]}")"
+        put ceiling_2procs.runs_proc2_wall_s "$(join_by , "${PROC2_WALLS[@]}")"
+        say "ceiling: both of 2 concurrent threads=1 replays done in best $(min_of "${PAIR_WALLS[@]}") s, median $(median_of "${PAIR_WALLS[@]}") s"
+    fi
     if [[ -s $OUT/alerts.ndjson && -s $OUT/alerts-t2.ndjson ]]; then
         if cmp -s <(strip_emitted "$OUT/alerts.ndjson") <(strip_emitted "$OUT/alerts-t2.ndjson"); then
             put replay.same_alerts_1_vs_2_threads 1
@@ -441,7 +534,12 @@ for line in open(kv):
     *path, last = k.split(".")
     for p in path:
         d = d.setdefault(p, {})
-    d[last] = v if k.startswith("machine.") and k != "machine.nproc" else num(v)
+    if k.startswith("machine.") and k != "machine.nproc":
+        d[last] = v
+    elif last.startswith("runs_"):            # per-round figures, "a,b,c"
+        d[last] = [num(x) for x in v.split(",") if x]
+    else:
+        d[last] = num(v)
 r["notes"] = [l.rstrip("\n") for l in open(notes_path) if l.strip()]
 
 def load(p):
@@ -470,6 +568,19 @@ if floor and t2.get("events_per_s"):
     r["ratio_replay_2_threads_to_floor"] = round(t2["events_per_s"] / floor, 3)
 if t1.get("events_per_s") and t2.get("events_per_s"):
     r["scaling_2_vs_1_threads"] = round(t2["events_per_s"] / t1["events_per_s"], 3)
+if t1.get("median_wall_s") and t2.get("median_wall_s"):
+    r["scaling_2_vs_1_threads_median"] = round(t1["median_wall_s"] / t2["median_wall_s"], 3)
+    rep["scaling_2_vs_1_threads_per_round"] = [
+        round(a / b, 3) for a, b in zip(t1.get("runs_wall_s", []), t2.get("runs_wall_s", []))]
+# The machine's parallel ceiling: aggregate throughput of two independent
+# threads=1 replays run together, relative to one alone (both from the same
+# interleaved rounds): 2 x single-run wall / wall until both finished.
+ceil = r.get("ceiling_2procs", {})
+if ceil.get("pair_wall_s") and "threads_1" in rep:
+    r["machine_ceiling_2procs"] = round(2 * t1["wall_s"] / ceil["pair_wall_s"], 3)
+    r["machine_ceiling_2procs_median"] = round(2 * t1["median_wall_s"] / ceil["median_pair_wall_s"], 3)
+    ceil["per_round"] = [round(2 * a / b, 3)
+                         for a, b in zip(t1.get("runs_wall_s", []), ceil.get("runs_pair_wall_s", []))]
 
 with open(out, "w") as f:
     json.dump(r, f, indent=2)
@@ -496,14 +607,24 @@ for th in ("1", "2", "default"):
     s = rep.get(f"threads_{th}")
     if s:
         rows.append((f"replay, threads={th}",
-                     f"{fmt(s['events_per_s'])} events/s ({s['wall_s']:.2f} s, "
+                     f"{fmt(s['events_per_s'])} events/s best, {fmt(s['median_events_per_s'])} median "
+                     f"({s['wall_s']:.2f} s / {s['median_wall_s']:.2f} s over {s['runs']} interleaved runs, "
                      f"peak RSS {fmt(s['peak_rss_kib'])} KiB, {fmt(s['alerts'])} alerts)"))
 if not rep.get("available"):
     rows.append(("replay", "not available (see notes)"))
 rows.append(("**replay / floor** (threads=1)", fmt(r.get("ratio_replay_to_floor"))))
 if "ratio_replay_2_threads_to_floor" in r:
     rows.append(("replay / floor (threads=2)", fmt(r["ratio_replay_2_threads_to_floor"])))
-rows.append(("scaling 2 vs 1 threads", fmt(r.get("scaling_2_vs_1_threads"))))
+rows.append(("scaling 2 vs 1 threads", fmt(r.get("scaling_2_vs_1_threads"))
+             + (f" (median {fmt(r['scaling_2_vs_1_threads_median'])})"
+                if "scaling_2_vs_1_threads_median" in r else "")))
+if "machine_ceiling_2procs" in r:
+    rows.append(("machine ceiling: 2 independent 1-thread replays",
+                 f"{r['machine_ceiling_2procs']:.2f}x (median {r['machine_ceiling_2procs_median']:.2f}x; "
+                 f"both done in {ceil['pair_wall_s']:.2f} s best, {ceil['median_pair_wall_s']:.2f} s median, "
+                 f"vs {t1['wall_s']:.2f} s / {t1['median_wall_s']:.2f} s for one alone)"))
+elif rep.get("available") and rep.get("threads_option_supported"):
+    rows.append(("machine ceiling: 2 independent 1-thread replays", "n/a (see notes)"))
 if "same_alerts_1_vs_2_threads" in rep:
     rows.append(("same alerts at 1 and 2 threads", "yes" if rep["same_alerts_1_vs_2_threads"] else "NO"))
 d = r.get("detection")
