@@ -12,6 +12,7 @@
 #include <string.h>
 #include "journeyd/timeutil.h"
 #include "engine_int.h"
+#include "evheap.h"
 
 /* Anonymous id -> customer id, from an event that carried both. */
 typedef struct jd_link {
@@ -38,12 +39,14 @@ struct jd_engine {
     uint32_t **listeners;        /* per rule: sequence rules fed by its alerts */
     uint32_t *nlisteners;
 
-    jd_event_t **evh;            /* event heap */
-    size_t evn, evcap;
+    jd_evheap_t evh;             /* buffered events */
     uint64_t evseq;
     jd_timer_t **th;             /* timer heap */
     size_t tn, tcap;
-    uint64_t tseq;
+    uint64_t restore_seq;        /* scheduling order of restored timers */
+    jd_step_t step;              /* the step being evaluated (alerts carry it) */
+    uint32_t step_sub;           /* timers scheduled in this step so far */
+    uint64_t max_customers;      /* opts.max_customers or the config's */
 
     jd_map_t journeys;
     jd_journey_t *lru_head, *lru_tail;
@@ -64,56 +67,33 @@ struct jd_engine {
 /* ------------------------------------------------------------------ */
 /* Heaps                                                              */
 
-static int ev_before(const jd_event_t *a, const jd_event_t *b)
-{
-    return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
-}
-
-static void evheap_up(jd_engine_t *e, size_t i)
-{
-    jd_event_t *x = e->evh[i];
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!ev_before(x, e->evh[p]))
-            break;
-        e->evh[i] = e->evh[p];
-        i = p;
-    }
-    e->evh[i] = x;
-}
-
-static void evheap_down(jd_engine_t *e, size_t i)
-{
-    jd_event_t *x = e->evh[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= e->evn)
-            break;
-        if (c + 1 < e->evn && ev_before(e->evh[c + 1], e->evh[c]))
-            c++;
-        if (!ev_before(e->evh[c], x))
-            break;
-        e->evh[i] = e->evh[c];
-        i = c;
-    }
-    e->evh[i] = x;
-}
-
-static jd_event_t *evheap_pop(jd_engine_t *e)
-{
-    jd_event_t *top = e->evh[0];
-    e->evn--;
-    if (e->evn > 0) {
-        e->evh[0] = e->evh[e->evn];
-        evheap_down(e, 0);
-    }
-    return top;
-}
-
+/* Deadline, then the order in which the timers were scheduled: by the
+ * event step that scheduled them, then within that step. Keys rather than
+ * a counter, so that shards running parts of the stream agree on it. */
 static int timer_before(const jd_timer_t *a, const jd_timer_t *b)
 {
-    return a->deadline < b->deadline ||
-           (a->deadline == b->deadline && a->seq < b->seq);
+    if (a->deadline != b->deadline)
+        return a->deadline < b->deadline;
+    if (a->sched_ts != b->sched_ts)
+        return a->sched_ts < b->sched_ts;
+    if (a->seq != b->seq)
+        return a->seq < b->seq;
+    return a->sub < b->sub;
+}
+
+int jd_step_cmp(const jd_step_t *a, const jd_step_t *b)
+{
+    if (a->time != b->time)
+        return a->time < b->time ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if (a->sched_ts != b->sched_ts)
+        return a->sched_ts < b->sched_ts ? -1 : 1;
+    if (a->seq != b->seq)
+        return a->seq < b->seq ? -1 : 1;
+    if (a->sub != b->sub)
+        return a->sub < b->sub ? -1 : 1;
+    return 0;
 }
 
 static void theap_place(jd_engine_t *e, size_t i, jd_timer_t *t)
@@ -164,25 +144,36 @@ static void theap_remove(jd_engine_t *e, size_t i)
     theap_up(e, e->th[i]->heap_idx);
 }
 
+/* Puts t (keys already set) into the heap; 0, or -1 when out of memory. */
+static int theap_insert(jd_engine_t *e, jd_timer_t *t)
+{
+    if (e->tn == e->tcap) {
+        size_t ncap = e->tcap ? e->tcap * 2 : 1024;
+        jd_timer_t **n = realloc(e->th, ncap * sizeof(*n));
+        if (!n)
+            return -1;
+        e->th = n;
+        e->tcap = ncap;
+    }
+    theap_place(e, e->tn++, t);
+    theap_up(e, e->tn - 1);
+    return 0;
+}
+
 void engine_timer_set(jd_engine_t *e, jd_timer_t *t, jd_journey_t *j,
                       uint32_t rule, int64_t deadline)
 {
     if (t->heap_idx != SIZE_MAX && t->heap_idx < e->tn && e->th[t->heap_idx] == t)
         theap_remove(e, t->heap_idx);
-    if (e->tn == e->tcap) {
-        size_t ncap = e->tcap ? e->tcap * 2 : 1024;
-        jd_timer_t **n = realloc(e->th, ncap * sizeof(*n));
-        if (!n)
-            return; /* the attempt stays open without a deadline: counted pending */
-        e->th = n;
-        e->tcap = ncap;
-    }
     t->deadline = deadline;
-    t->seq = e->tseq++;
+    t->sched_ts = e->step.sched_ts;
+    t->seq = e->step.seq;
+    t->sub = e->step_sub++;
     t->journey = j;
     t->rule = rule;
-    theap_place(e, e->tn++, t);
-    theap_up(e, e->tn - 1);
+    /* Out of memory: the attempt stays open without a deadline (pending). */
+    if (theap_insert(e, t) != 0)
+        t->heap_idx = SIZE_MAX;
 }
 
 void engine_timer_cancel(jd_engine_t *e, jd_timer_t *t)
@@ -291,6 +282,26 @@ static void lru_append(jd_engine_t *e, jd_journey_t *j)
     else
         e->lru_head = j;
     e->lru_tail = j;
+}
+
+/* Keeps the LRU ordered by activity when a journey arrives from outside
+ * (restored, or handed over by another shard): one older than the current
+ * tail goes to the head side. */
+static void lru_insert_sorted(jd_engine_t *e, jd_journey_t *j)
+{
+    jd_journey_t *p = e->lru_tail;
+    while (p && p->last_ts > j->last_ts)
+        p = p->lru_prev;
+    j->lru_prev = p;
+    j->lru_next = p ? p->lru_next : e->lru_head;
+    if (j->lru_next)
+        j->lru_next->lru_prev = j;
+    else
+        e->lru_tail = j;
+    if (p)
+        p->lru_next = j;
+    else
+        e->lru_head = j;
 }
 
 static jd_journey_t *journey_get(jd_engine_t *e, char kind, const char *id)
@@ -615,6 +626,8 @@ static uint64_t eid_hash(const char *id)
 static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
 {
     const jd_config_t *c = e->conf;
+    e->step = (jd_step_t){.time = ev->ts, .kind = 0, .sched_ts = ev->ts, .seq = ev->seq};
+    e->step_sub = 0;
     engine_expire(e, ev->ts);
     jd_journey_t *j = engine_resolve(e, ev);
     if (!j)
@@ -638,12 +651,13 @@ static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
     e->st.events_evaluated++;
     /* Evict only now, so the journey being evaluated (now the newest) and
      * an anonymous journey about to merge are never the victims. */
-    while (e->st.customers > c->max_customers && e->lru_head != j) {
+    while (e->st.customers > e->max_customers && e->lru_head != j) {
         e->st.evicted++;
         journey_destroy(e, e->lru_head, 1);
     }
 out:
-    jd_event_free(ev);
+    if (!e->opts.borrow_events)
+        jd_event_free(ev);
 }
 
 static void engine_fire(jd_engine_t *e, jd_timer_t *t)
@@ -651,6 +665,16 @@ static void engine_fire(jd_engine_t *e, jd_timer_t *t)
     theap_remove(e, t->heap_idx);
     jd_journey_t *j = t->journey;
     uint32_t r = t->rule;
+    /* A journey idle for longer than the retention at the deadline has
+     * expired, whether or not other customers' events came by to notice:
+     * decided per journey, so shards and a single engine agree. */
+    if (j->last_ts < t->deadline - e->conf->retention_ms) {
+        e->st.expired++;
+        journey_destroy(e, j, 1);
+        return;
+    }
+    e->step = (jd_step_t){.time = t->deadline, .kind = 1, .sched_ts = t->sched_ts,
+                          .seq = t->seq, .sub = t->sub};
     journey_mark_dirty(e, j);
     e->ops[r]->on_timer(e, &e->conf->rules[r], j, &j->rstate[r], t);
 }
@@ -659,12 +683,14 @@ static void engine_release(jd_engine_t *e)
 {
     int64_t wm = e->st.watermark;
     for (;;) {
-        jd_event_t *ev = e->evn && e->evh[0]->ts <= wm ? e->evh[0] : NULL;
+        jd_event_t *ev = jd_evheap_top(&e->evh);
+        if (ev && ev->ts > wm)
+            ev = NULL;
         jd_timer_t *t = e->tn && e->th[0]->deadline < wm ? e->th[0] : NULL;
         if (t && (!ev || t->deadline < ev->ts))
             engine_fire(e, t);
         else if (ev)
-            engine_evaluate(e, evheap_pop(e));
+            engine_evaluate(e, jd_evheap_pop(&e->evh));
         else
             break;
     }
@@ -745,6 +771,7 @@ jd_engine_t *jd_engine_new(const jd_config_t *conf, const jd_engine_opts_t *opts
         e->opts = *opts;
     e->st.watermark = INT64_MIN;
     e->st.max_ts = INT64_MIN;
+    e->max_customers = e->opts.max_customers ? e->opts.max_customers : conf->max_customers;
     uint32_t n = conf->nrules;
     e->ops = calloc(n ? n : 1, sizeof(*e->ops));
     e->listeners = calloc(n ? n : 1, sizeof(*e->listeners));
@@ -801,12 +828,10 @@ void jd_engine_destroy(jd_engine_t *e)
         journey_destroy(e, e->lru_head, 0);
     while (e->link_head)
         link_destroy(e, e->link_head, 0);
-    for (size_t i = 0; i < e->evn; i++)
-        jd_event_free(e->evh[i]);
+    jd_evheap_free(&e->evh);
     for (size_t i = 0; i < e->ntombs; i++)
         free(e->tombs[i].key);
     free(e->tombs);
-    free(e->evh);
     free(e->th);
     jd_map_free(&e->journeys);
     jd_map_free(&e->links);
@@ -836,23 +861,13 @@ jd_dl_reason_t jd_engine_push(jd_engine_t *e, jd_event_t *ev)
         jd_event_free(ev);
         return JD_DL_LATE;
     }
-    if (e->evn == e->evcap) {
-        size_t ncap = e->evcap ? e->evcap * 2 : 1024;
-        jd_event_t **n = realloc(e->evh, ncap * sizeof(*n));
-        if (!n) {
-            /* No room to re-order: evaluate now rather than lose it. */
-            ev->seq = e->evseq++;
-            e->st.events_in++;
-            engine_evaluate(e, ev);
-            return JD_DL_NONE;
-        }
-        e->evh = n;
-        e->evcap = ncap;
-    }
     ev->seq = e->evseq++;
-    e->evh[e->evn++] = ev;
-    evheap_up(e, e->evn - 1);
     e->st.events_in++;
+    if (jd_evheap_push(&e->evh, ev) != 0) {
+        /* No room to re-order: evaluate now rather than lose it. */
+        engine_evaluate(e, ev);
+        return JD_DL_NONE;
+    }
     if (ev->ts > e->st.max_ts)
         e->st.max_ts = ev->ts;
     if (e->opts.auto_watermark && e->st.max_ts - e->conf->lateness_ms > e->st.watermark)
@@ -884,17 +899,175 @@ void jd_engine_finish(jd_engine_t *e, int flush)
             e->st.funnels[e->th[i]->rule].pending++;
 }
 
+/* ------------------------------------------------------------------ */
+/* Running as one shard of several (shard.c)                          */
+
+static void engine_fire_before(jd_engine_t *e, int64_t t)
+{
+    while (e->tn && e->th[0]->deadline < t)
+        engine_fire(e, e->th[0]);
+}
+
+void jd_engine_eval(jd_engine_t *e, jd_event_t *ev)
+{
+    engine_fire_before(e, ev->ts);
+    e->st.events_in++;
+    if (ev->ts > e->st.max_ts)
+        e->st.max_ts = ev->ts;
+    engine_evaluate(e, ev);
+}
+
+void jd_engine_expire(jd_engine_t *e, int64_t now)
+{
+    engine_expire(e, now);
+}
+
+const jd_step_t *jd_engine_step(const jd_engine_t *e)
+{
+    return &e->step;
+}
+
+/* An anonymous identity's state in transit: its link and its journey, the
+ * journey's pending timers taken out of the old engine's heap. */
+struct jd_engine_parcel {
+    jd_link_t *link;
+    jd_journey_t *journey;
+    uint32_t ntimers;
+    jd_timer_t *timers[];
+};
+
+jd_engine_parcel_t *jd_engine_export_anon(jd_engine_t *e, const char *anon, int64_t now)
+{
+    /* Exactly what evaluating an event at now would have done first. */
+    engine_fire_before(e, now);
+    engine_expire(e, now);
+    jd_link_t *l = (jd_link_t *)jd_map_get(&e->links, anon, strlen(anon));
+    jd_journey_t *j = journey_get(e, 'a', anon);
+    if (!l && !j)
+        return NULL;
+    jd_engine_parcel_t *p = calloc(1, sizeof(*p) + e->conf->nrules * sizeof(jd_timer_t *));
+    if (!p)
+        return NULL; /* the state stays here and is lost to the stitch */
+    if (l) {
+        jd_map_del(&e->links, &l->node);
+        link_lru_unlink(e, l);
+        link_unmark_dirty(e, l);
+        p->link = l;
+    }
+    if (j) {
+        for (uint32_t i = 0; i < e->conf->nrules; i++) {
+            jd_timer_t *t = j->rstate[i] && e->ops[i]->timer ? e->ops[i]->timer(j->rstate[i])
+                                                            : NULL;
+            if (t && t->heap_idx != SIZE_MAX) {
+                theap_remove(e, t->heap_idx);
+                p->timers[p->ntimers++] = t;
+            }
+        }
+        jd_map_del(&e->journeys, &j->node);
+        lru_unlink(e, j);
+        journey_unmark_dirty(e, j);
+        e->st.customers--;
+        p->journey = j;
+    }
+    return p;
+}
+
+void jd_engine_import(jd_engine_t *e, jd_engine_parcel_t *p)
+{
+    if (!p)
+        return;
+    if (p->link) {
+        jd_link_t *old = (jd_link_t *)jd_map_get(&e->links, p->link->keybuf,
+                                                  p->link->node.keylen);
+        if (old)
+            link_destroy(e, old, 0);
+        if (jd_map_put(&e->links, &p->link->node) != 0) {
+            free(p->link->customer);
+            free(p->link);
+        } else {
+            jd_link_t *q = e->link_tail;
+            while (q && q->last_ts > p->link->last_ts)
+                q = q->lru_prev;
+            /* link LRU: insert after q, keeping it ordered by last_ts */
+            p->link->lru_prev = q;
+            p->link->lru_next = q ? q->lru_next : e->link_head;
+            if (p->link->lru_next)
+                p->link->lru_next->lru_prev = p->link;
+            else
+                e->link_tail = p->link;
+            if (q)
+                q->lru_next = p->link;
+            else
+                e->link_head = p->link;
+            link_mark_dirty(e, p->link);
+        }
+    }
+    jd_journey_t *j = p->journey;
+    if (j) {
+        jd_journey_t *old = (jd_journey_t *)jd_map_get(&e->journeys, j->key, j->node.keylen);
+        if (old)
+            journey_destroy(e, old, 0);
+        if (jd_map_put(&e->journeys, &j->node) != 0) {
+            for (uint32_t i = 0; i < p->ntimers; i++)
+                p->timers[i]->heap_idx = SIZE_MAX;
+            p->ntimers = 0;
+            /* free it through this engine: its timers are out of any heap */
+            lru_append(e, j);
+            e->st.customers++;
+            journey_destroy(e, j, 0);
+        } else {
+            /* At the tail, not in last_ts order: walking the LRU to its
+             * place costs more than the whole stitch, and the journey is
+             * merged into its customer's by the very next event (the one
+             * that caused the move). */
+            lru_append(e, j);
+            journey_mark_dirty(e, j);
+            e->st.customers++;
+            if (e->st.customers > e->st.customers_peak)
+                e->st.customers_peak = e->st.customers;
+            for (uint32_t i = 0; i < p->ntimers; i++)
+                if (theap_insert(e, p->timers[i]) != 0)
+                    p->timers[i]->heap_idx = SIZE_MAX;
+        }
+    }
+    free(p);
+}
+
+void jd_engine_parcel_free(jd_engine_t *e, jd_engine_parcel_t *p)
+{
+    if (!p)
+        return;
+    for (uint32_t i = 0; i < p->ntimers; i++)
+        p->timers[i]->heap_idx = SIZE_MAX;
+    jd_journey_t *j = p->journey;
+    if (j) {
+        for (uint32_t i = 0; i < e->conf->nrules; i++)
+            if (j->rstate[i])
+                e->ops[i]->free_state(e, &e->conf->rules[i], j->rstate[i]);
+        free(j->hist);
+        free(j);
+    }
+    if (p->link) {
+        free(p->link->customer);
+        free(p->link);
+    }
+    free(p);
+}
+
 const jd_engine_stats_t *jd_engine_stats(jd_engine_t *e)
 {
-    e->st.buffered = e->evn;
+    e->st.buffered = e->evh.n;
     e->st.timers = e->tn;
     return &e->st;
 }
 
 json_t *jd_engine_stats_json(jd_engine_t *e)
 {
-    const jd_engine_stats_t *s = jd_engine_stats(e);
-    const jd_config_t *c = e->conf;
+    return jd_engine_stats_to_json(e->conf, jd_engine_stats(e));
+}
+
+json_t *jd_engine_stats_to_json(const jd_config_t *c, const jd_engine_stats_t *s)
+{
     json_t *o = json_object();
     json_object_set_new(o, "events_in", json_integer((json_int_t)s->events_in));
     json_object_set_new(o, "events_evaluated", json_integer((json_int_t)s->events_evaluated));
@@ -1047,22 +1220,8 @@ static int engine_restore_journey(jd_engine_t *e, int32_t tag, const char *key,
         if (r && e->ops[r->index]->load(e, r, j, &j->rstate[r->index], v) != 0)
             j->rstate[r->index] = NULL; /* a rule's state that no longer fits is dropped */
     }
-    /* Keep the LRU ordered by activity: a restored journey older than the
-     * current tail goes to the head side. */
     lru_unlink(e, j);
-    jd_journey_t *p = e->lru_tail;
-    while (p && p->last_ts > j->last_ts)
-        p = p->lru_prev;
-    j->lru_prev = p;
-    j->lru_next = p ? p->lru_next : e->lru_head;
-    if (j->lru_next)
-        j->lru_next->lru_prev = j;
-    else
-        e->lru_tail = j;
-    if (p)
-        p->lru_next = j;
-    else
-        e->lru_head = j;
+    lru_insert_sorted(e, j);
     return 0;
 }
 
@@ -1086,6 +1245,9 @@ int jd_engine_restore(jd_engine_t *e, int32_t source_tag, const char *key,
         }
         return 0;
     }
+    /* Restored timers order among themselves by restore order. */
+    e->step = (jd_step_t){.time = INT64_MIN, .sched_ts = INT64_MIN, .seq = e->restore_seq++};
+    e->step_sub = 0;
     json_error_t jerr;
     json_t *o = json_loadb(val, vallen, 0, &jerr);
     if (!json_is_object(o)) {
@@ -1112,6 +1274,11 @@ int jd_engine_restore(jd_engine_t *e, int32_t source_tag, const char *key,
     return rc;
 }
 
+static int event_not_from(const jd_event_t *ev, void *tag)
+{
+    return ev->source_tag != *(int32_t *)tag;
+}
+
 void jd_engine_drop_source(jd_engine_t *e, int32_t tag)
 {
     for (jd_journey_t *j = e->lru_head, *next; j; j = next) {
@@ -1124,17 +1291,7 @@ void jd_engine_drop_source(jd_engine_t *e, int32_t tag)
         if (l->source_tag == tag)
             link_destroy(e, l, 0);
     }
-    size_t k = 0;
-    for (size_t i = 0; i < e->evn; i++) {
-        if (e->evh[i]->source_tag == tag)
-            jd_event_free(e->evh[i]);
-        else
-            e->evh[k++] = e->evh[i];
-    }
-    e->evn = k;
-    for (size_t i = e->evn / 2 + 1; i-- > 0;)
-        if (i < e->evn)
-            evheap_down(e, i);
+    jd_evheap_filter(&e->evh, event_not_from, &tag);
 }
 
 void jd_engine_drain_changes(jd_engine_t *e, jd_state_fn *fn, void *opaque)

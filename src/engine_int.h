@@ -16,9 +16,13 @@ typedef struct jd_journey jd_journey_t;
  * the owner must cancel it (engine_timer_cancel) before freeing it. */
 typedef struct jd_timer {
     int64_t deadline;
-    uint64_t seq;          /* scheduling order: ties fire first-scheduled first */
-    jd_journey_t *journey;
+    /* Scheduling order, for ties on the deadline: the event step that set
+     * the timer (its ts and arrival seq), then the order within that step. */
+    int64_t sched_ts;
+    uint64_t seq;
+    uint32_t sub;
     uint32_t rule;
+    jd_journey_t *journey;
     size_t heap_idx;       /* position in the heap; SIZE_MAX when idle */
 } jd_timer_t;
 
@@ -85,6 +89,8 @@ typedef struct jd_rule_ops {
     void (*free_state)(jd_engine_t *e, const jd_rule_t *r, void *state);
     /* drop expired parts; returns 1 when the state is now empty (freeable) */
     int (*idle)(const jd_rule_t *r, void *state, int64_t now);
+    /* the state's pending timer, or NULL (kinds without timers: no op) */
+    jd_timer_t *(*timer)(void *state);
     /* changelog: append the state as JSON / restore it */
     void (*save)(const jd_rule_t *r, const void *state, jd_strbuf_t *sb);
     int (*load)(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,

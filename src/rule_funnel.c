@@ -145,7 +145,13 @@ static int funnel_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     return 0;
 }
 
+static jd_timer_t *funnel_timer(void *state)
+{
+    return &((funnel_state_t *)state)->timer;
+}
+
 const jd_rule_ops_t jd_rule_funnel_ops = {
+    .timer = funnel_timer,
     .on_event = funnel_on_event,
     .on_timer = funnel_on_timer,
     .merge = funnel_merge,

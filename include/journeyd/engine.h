@@ -8,8 +8,8 @@
  * timeout whose deadline is before t and before timeouts whose deadline is
  * t or later; ties between events keep arrival order. Events with ts <= the
  * watermark are released; timeouts fire when the watermark exceeds their
- * deadline. Not thread-safe: one engine per thread (shard customers by
- * identity to scale out).
+ * deadline. Not thread-safe: one engine per thread; journeyd/shard.h runs
+ * several, each holding the customers routed to it.
  */
 #ifndef JOURNEYD_ENGINE_H
 #define JOURNEYD_ENGINE_H
@@ -41,7 +41,27 @@ typedef struct jd_engine_opts {
     /* 1: remember which journeys changed, for jd_engine_drain_changes
      * (run mode). 0 (replay): no change tracking cost. */
     int track_changes;
+    /* Journeys held before the least recently active is evicted; 0 = the
+     * config's journey.max_customers (a shard gets its share). */
+    uint64_t max_customers;
+    /* 1: events given to jd_engine_eval stay the caller's (a router frees
+     * them on the thread that allocated them, which malloc prefers). */
+    int borrow_events;
 } jd_engine_opts_t;
+
+/* The evaluation step an alert came from. Steps order as the contract
+ * orders evaluation: by time (event ts or timeout deadline); at one time
+ * events before timeouts; events by arrival (seq); timeouts by the event
+ * step that scheduled them, then by scheduling order within it. Every step
+ * key is unique, so alerts from several shards merge into one order. */
+typedef struct jd_step {
+    int64_t time;
+    int kind;            /* 0 = event, 1 = timeout */
+    int64_t sched_ts;    /* event: its ts; timeout: the scheduling event's ts */
+    uint64_t seq;        /* event: its seq; timeout: the scheduling event's seq */
+    uint32_t sub;        /* timeout: n-th timer scheduled in that step */
+} jd_step_t;
+int jd_step_cmp(const jd_step_t *a, const jd_step_t *b);
 
 /* Funnel counters for the summary: attempts started, how many reached each
  * step (reached[0] == attempts), completions, drop-offs by last step
@@ -104,6 +124,30 @@ const jd_engine_stats_t *jd_engine_stats(jd_engine_t *e);
 /* Render the stats (and per-rule / per-funnel counters) as a JSON object;
  * new reference. */
 json_t *jd_engine_stats_json(jd_engine_t *e);
+json_t *jd_engine_stats_to_json(const jd_config_t *conf, const jd_engine_stats_t *s);
+
+/*
+ * Running as one shard behind a router that orders events itself
+ * (journeyd/shard.h). The router pushes nothing with jd_engine_push.
+ */
+/* Fires timeouts with a deadline before ev->ts, then evaluates ev now.
+ * ev->seq must hold the global arrival order; the engine takes ev. */
+void jd_engine_eval(jd_engine_t *e, jd_event_t *ev);
+/* Retention expiry as evaluating an event at now would do it. */
+void jd_engine_expire(jd_engine_t *e, int64_t now);
+/* The step being evaluated; meaningful inside the alert callback. */
+const jd_step_t *jd_engine_step(const jd_engine_t *e);
+
+/* An anonymous identity's state (its link and its journey, timers
+ * included) moving from one engine to another when a stitch joins it to a
+ * customer held elsewhere. Export first does what evaluating an event at
+ * now would do first (fire earlier timeouts, expire); it returns NULL when
+ * the engine holds nothing for anon. Import takes the parcel (NULL-safe).
+ * parcel_free frees one never imported (e: the engine that exported it). */
+typedef struct jd_engine_parcel jd_engine_parcel_t;
+jd_engine_parcel_t *jd_engine_export_anon(jd_engine_t *e, const char *anon, int64_t now);
+void jd_engine_import(jd_engine_t *e, jd_engine_parcel_t *p);
+void jd_engine_parcel_free(jd_engine_t *e, jd_engine_parcel_t *p);
 
 /*
  * Durable state (contract section 7). Each journey (and each anonymous ->

@@ -355,6 +355,33 @@ static void test_retention_and_eviction(void **st)
     fx_close(&fx);
 }
 
+/* A funnel window longer than journey.retention: at its deadline the
+ * journey has been idle longer than the retention, so it has expired and
+ * no drop-off is raised. Decided per journey, so the answer does not depend
+ * on whether other customers' events happened to come by in between (which
+ * is what lets shards agree with one engine). */
+static void test_window_outlives_retention(void **st)
+{
+    (void)st;
+    const char *xs[] = {"journey.retention=1m"};
+    for (int traffic = 0; traffic <= 1; traffic++) {
+        fixture_t fx;
+        fx_open(&fx, NULL, xs, 1);
+        fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"a\",\"type\":\"add_to_cart\"}",
+                (long long)T0);
+        if (traffic)
+            fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"b\",\"type\":\"x\"}",
+                    (long long)(T0 + 40 * 60000));
+        jd_engine_finish(fx.eng, 1);
+        const jd_engine_stats_t *s = jd_engine_stats(fx.eng);
+        assert_int_equal(fx.sink.n, 0);
+        assert_int_equal(s->expired, 1);
+        assert_int_equal(s->funnels[4].attempts, 1);
+        assert_int_equal(s->funnels[4].dropped[0], 0);
+        fx_close(&fx);
+    }
+}
+
 /* A sequence fed by another rule's alert. */
 static void test_sequence_from_alert(void **st)
 {
@@ -484,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_cooldown),
         cmocka_unit_test(test_late_and_duplicates),
         cmocka_unit_test(test_retention_and_eviction),
+        cmocka_unit_test(test_window_outlives_retention),
         cmocka_unit_test(test_sequence_from_alert),
         cmocka_unit_test(test_changelog_roundtrip),
         cmocka_unit_test(test_numeric_match),
