@@ -99,7 +99,7 @@ jd_decode_pool_t *jd_decode_pool_new(const jd_config_t *conf, unsigned nworkers,
     }
     p->conf = conf;
     p->nworkers = nworkers ? nworkers : 1;
-    p->nbatches = 2 * p->nworkers + 2;
+    p->nbatches = 4 * p->nworkers + 4;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -240,7 +240,9 @@ int jd_decode_pool_run(jd_decode_pool_t *p, jd_reader_t *r, const char *path,
             pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
         batch_deliver(b, fn, opaque);
+        pthread_mutex_lock(&p->mu); /* workers scan states under the lock */
         b->state = BATCH_FREE;
+        pthread_mutex_unlock(&p->mu);
         consumed++;
     }
     return rc;
