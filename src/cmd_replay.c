@@ -14,6 +14,7 @@
 #include "journeyd/decode.h"
 #include "journeyd/decode_pool.h"
 #include "journeyd/engine.h"
+#include "journeyd/shard.h"
 #include "journeyd/reader.h"
 #include "journeyd/timeutil.h"
 
@@ -24,7 +25,8 @@ typedef struct replay {
     const jd_config_t *conf;
     jd_decoder_t *dec;
     jd_decode_pool_t *pool;    /* processing.threads > 1, NDJSON input */
-    jd_engine_t *eng;
+    jd_engine_t *eng;          /* processing.threads == 1 */
+    jd_shards_t *shards;       /* processing.threads > 1 */
     FILE *out;
     FILE *dlf;                 /* --dead-letter, or NULL */
     uint64_t records;          /* records read, good or bad */
@@ -41,6 +43,12 @@ static void replay_on_alert(void *opaque, const char *key, size_t keylen,
     (void)key; (void)keylen; (void)ts;
     if (fwrite(json, 1, len, rp->out) != len || putc('\n', rp->out) == EOF)
         rp->write_error = 1;
+}
+
+/* One engine or its sharded twin: the same contract, the same output. */
+static const jd_engine_stats_t *replay_stats(replay_t *rp)
+{
+    return rp->shards ? jd_shards_stats(rp->shards) : jd_engine_stats(rp->eng);
 }
 
 static void replay_dead_letter(replay_t *rp, jd_dl_reason_t reason, const char *detail,
@@ -66,7 +74,7 @@ static void replay_progress(replay_t *rp, int final)
     if (!rp->progress || (!final && now - rp->last_progress < 500))
         return;
     rp->last_progress = now;
-    const jd_engine_stats_t *st = jd_engine_stats(rp->eng);
+    const jd_engine_stats_t *st = replay_stats(rp);
     double secs = (double)(now - rp->started_mono) / 1000.0;
     char tbuf[JD_TIME_BUFSZ] = "-";
     if (st->max_ts != INT64_MIN)
@@ -90,7 +98,7 @@ static void replay_offer(void *opaque, jd_dl_reason_t reason, jd_event_t *ev,
         reason = JD_DL_TOO_LARGE;
         detail = "out of memory decoding the record";
     } else if (reason == JD_DL_NONE) {
-        reason = jd_engine_push(rp->eng, ev);
+        reason = rp->shards ? jd_shards_push(rp->shards, ev) : jd_engine_push(rp->eng, ev);
         detail = "event time is older than the watermark (max ts - time.lateness)";
     }
     if (reason != JD_DL_NONE)
@@ -178,13 +186,14 @@ static json_t *replay_summary_json(replay_t *rp, double secs)
     }
     json_object_set_new(o, "dead_letters", json_integer((json_int_t)total));
     json_object_set_new(o, "dead_letters_by_reason", dl);
-    json_object_set_new(o, "engine", jd_engine_stats_json(rp->eng));
+    json_object_set_new(o, "engine", rp->shards ? jd_shards_stats_json(rp->shards)
+                                                : jd_engine_stats_json(rp->eng));
     return o;
 }
 
 static void replay_print_summary(replay_t *rp, json_t *sum)
 {
-    const jd_engine_stats_t *st = jd_engine_stats(rp->eng);
+    const jd_engine_stats_t *st = replay_stats(rp);
     const jd_config_t *c = rp->conf;
     FILE *f = stderr;
     fprintf(f, "\nreplay summary\n");
@@ -329,15 +338,21 @@ int jd_cmd_replay(int argc, char **argv)
         goto done;
     }
     rp.dec = jd_decoder_new(conf, &err);
-    /* Decoding dominates replay; with processing.threads > 1 it runs on
-     * that many threads while this one reads and evaluates in order. CSV
-     * records need the reader's quoting state, so CSV stays on one thread. */
+    /* processing.threads > 1 splits the threads between decoding (half,
+     * rounded up; CSV records need the reader's quoting state, so CSV
+     * decodes on this thread) and evaluation (half, rounded down: one
+     * engine thread, or customers sharded over several). This thread reads
+     * and routes events in order. */
+    unsigned nshards = conf->threads / 2, ndecoders = conf->threads - nshards;
     if (rp.dec && conf->threads > 1 && !conf->input_csv &&
-        !(rp.pool = jd_decode_pool_new(conf, conf->threads, &err)))
+        !(rp.pool = jd_decode_pool_new(conf, ndecoders, &err)))
         rp.dec = (jd_decoder_destroy(rp.dec), NULL);
     jd_engine_opts_t eo = {.on_alert = replay_on_alert, .opaque = &rp, .auto_watermark = 1};
-    rp.eng = rp.dec ? jd_engine_new(conf, &eo, &err) : NULL;
-    if (!rp.eng) {
+    if (rp.dec && conf->threads > 1)
+        rp.shards = jd_shards_new(conf, nshards, &eo, &err);
+    else if (rp.dec)
+        rp.eng = jd_engine_new(conf, &eo, &err);
+    if (!rp.eng && !rp.shards) {
         fprintf(stderr, "journeyd replay: %s\n", err.msg);
         goto done;
     }
@@ -355,12 +370,15 @@ int jd_cmd_replay(int argc, char **argv)
             goto done;
         }
     }
-    jd_engine_finish(rp.eng, flush);
+    if (rp.shards)
+        jd_shards_finish(rp.shards, flush);
+    else
+        jd_engine_finish(rp.eng, flush);
     replay_progress(&rp, 1);
 
     double secs = (double)(jd_mono_ms() - rp.started_mono) / 1000.0;
     json_t *sum = replay_summary_json(&rp, secs);
-    const jd_engine_stats_t *st = jd_engine_stats(rp.eng);
+    const jd_engine_stats_t *st = replay_stats(&rp);
     uint64_t ndl = (uint64_t)json_integer_value(json_object_get(sum, "dead_letters"));
     uint64_t pending = 0;
     for (uint32_t i = 0; i < conf->nrules; i++)
@@ -389,6 +407,7 @@ int jd_cmd_replay(int argc, char **argv)
     }
 done:
     jd_decode_pool_destroy(rp.pool);
+    jd_shards_destroy(rp.shards);
     jd_engine_destroy(rp.eng);
     jd_decoder_destroy(rp.dec);
     if (rp.out && rp.out != stdout)

@@ -38,8 +38,9 @@ $JOURNEYD replay -i "$tmp/shuffled.ndjson" -o "$tmp/b" 2>/dev/null
 gzip -c "$tmp/shuffled.ndjson" > "$tmp/shuffled.ndjson.gz"
 $JOURNEYD replay -i "$tmp/shuffled.ndjson.gz" -o "$tmp/c" 2>/dev/null
 $JOURNEYD replay -i - < "$tmp/shuffled.ndjson" > "$tmp/d" 2>/dev/null
-# Decoder threads: many batches (the pool hands out 1024 lines at a time),
-# output identical to one thread.
+# Threads: many decoder batches (the pool hands out 1024 lines at a time)
+# and, from 4 threads, customers sharded over 2 and 3 engines with stitches
+# crossing shards: alerts, dead letters and counters identical to one thread.
 python3 - "$tmp/sorted.ndjson" "$tmp/big.ndjson" <<'PY'
 import json, sys
 from datetime import datetime, timedelta
@@ -56,20 +57,27 @@ with open(sys.argv[2], "w") as out:
             out.write(json.dumps(e) + "\n")
         out.write('{"broken json\n')   # dead letters keep their place too
 PY
-for t in 1 2 3; do
-    $JOURNEYD replay -i "$tmp/big.ndjson" -o "$tmp/big$t" --dead-letter "$tmp/bigdl$t" -X processing.threads=$t 2>/dev/null
+for t in 1 2 3 4 6; do
+    $JOURNEYD replay -i "$tmp/big.ndjson" -o "$tmp/big$t" --dead-letter "$tmp/bigdl$t" \
+        --summary-json "$tmp/bigsum$t" -X processing.threads=$t 2>/dev/null
 done
+counters() { # the engine's counters, less the sampled peak
+    python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["engine"]; e.pop("customers_peak"); print(json.dumps(e, sort_keys=True))' "$1"
+}
 bn=$(wc -l < "$tmp/big1")
 [ "$bn" -ge 3200 ] || { echo "threads: expected at least 3200 alerts, got $bn"; fail=1; }
-for t in 2 3; do
+for t in 2 3 4 6; do
     cmp -s <(strip "$tmp/big1") <(strip "$tmp/big$t") || { echo "threads=$t alerts differ from threads=1"; fail=1; }
     cmp -s "$tmp/bigdl1" "$tmp/bigdl$t" || { echo "threads=$t dead letters differ"; fail=1; }
+    [ "$(counters "$tmp/bigsum1")" = "$(counters "$tmp/bigsum$t")" ] || { echo "threads=$t counters differ"; fail=1; }
 done
+[ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["engine"]["merges"])' "$tmp/bigsum1")" -ge 400 ] \
+    || { echo "expected stitches (merges) in the threads input"; fail=1; }
 [ "$(wc -l < "$tmp/bigdl1")" -eq 400 ] || { echo "expected 400 dead letters"; fail=1; }
 n=$(wc -l < "$tmp/a")
 [ "$n" -ge 8 ] || { echo "expected at least 8 alerts, got $n"; fail=1; }
 for f in b c d; do
     if ! cmp -s <(strip "$tmp/a") <(strip "$tmp/$f"); then echo "determinism: run $f differs"; fail=1; fi
 done
-[ $fail -eq 0 ] && echo "goldens match; $n alerts identical across reorder, gzip and stdin; $bn alerts identical with 1, 2, 3 decoder threads"
+[ $fail -eq 0 ] && echo "goldens match; $n alerts identical across reorder, gzip and stdin; $bn alerts identical with 1, 2, 3, 4 and 6 threads"
 exit $fail

@@ -1,0 +1,738 @@
+/*
+ * The sharded engine (see journeyd/shard.h for the model).
+ *
+ * The router releases events in the single engine's order and appends each
+ * to its shard's lane of the epoch being filled. A full epoch is published
+ * to every shard at once; a shard evaluates its lane in order, fires its
+ * timeouts up to the epoch's bound, and files its alerts, each tagged with
+ * its step. The router merges an epoch's alerts by step once every shard
+ * is done with it. A ring of epochs keeps the shards busy while the router
+ * fills the next one, and bounds what is in flight.
+ *
+ * Why the result equals one engine's: each shard sees its customers'
+ * events in the global order, and nothing a rule does reads another
+ * customer's state. What one engine did globally is either decided per
+ * journey (retention at a timeout's deadline) or replayed where it matters
+ * (retention before a stitch's export, and at the end with the final
+ * watermark). Timeout ties break on keys from the scheduling step, not on
+ * a per-engine counter, and the router keeps its own copy of the links so
+ * it knows, as one engine would at that point, where each identity lives.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "journeyd/shard.h"
+#include "evheap.h"
+#include "map.h"
+#include "strbuf.h"
+
+/* Events per epoch: large enough that the per-epoch hand-offs (one lock
+ * round per shard) vanish in the work, small enough to keep alerts close
+ * to their events and memory flat. */
+#define SHARD_EPOCH_EVENTS 4096
+#define SHARD_RING 8
+
+enum { MSG_EVENT, MSG_EXPORT, MSG_IMPORT };
+
+/* An anonymous identity moving between shards: the exporting shard fills
+ * parcel and sets ready; the importing shard waits for it, then frees it. */
+typedef struct handoff {
+    atomic_int ready;
+    int64_t now;
+    jd_engine_parcel_t *parcel;
+    char anon[];
+} handoff_t;
+
+typedef struct shard_msg {
+    int kind;
+    jd_event_t *ev;
+    handoff_t *h;
+} shard_msg_t;
+
+typedef struct shard_alert {
+    jd_step_t step;
+    size_t koff, klen, joff, jlen;
+    int64_t ts;
+} shard_alert_t;
+
+/* One shard's part of one epoch: its messages in, its alerts out. */
+typedef struct shard_lane {
+    shard_msg_t *msg;
+    size_t n, cap;
+    shard_alert_t *al;
+    size_t nal, alcap;
+    jd_strbuf_t bytes;
+    uint64_t customers;     /* journeys held at the end of the epoch */
+} shard_lane_t;
+
+typedef struct epoch {
+    uint64_t no;
+    int published;
+    int64_t bound;          /* fire timeouts with a deadline before this */
+    int final, flush;
+    int64_t final_ts;       /* final: the watermark of the end of input */
+    unsigned ndone;
+    shard_lane_t *lane;     /* one per shard */
+} epoch_t;
+
+typedef struct shard {
+    jd_shards_t *s;
+    unsigned id;
+    int started;
+    pthread_t thread;
+    jd_engine_t *eng;
+    shard_lane_t *out;      /* where alerts go now */
+} shard_t;
+
+/* What the router knows of an anonymous identity. Linked (customer set):
+ * a copy of the engine's anonymous -> customer link, kept exactly as the
+ * engine keeps its own (link_set, engine_resolve, engine_expire), so the
+ * router resolves an event as one engine would at that point. Unlinked
+ * (customer NULL): events of it went to its own shard since its last link,
+ * so an anonymous journey may be there; last_ts is that journey's, which
+ * the engine expires at the same limit. No entry: no state anywhere, and a
+ * stitch needs no hand-over. */
+typedef struct mlink {
+    jd_map_node_t node;
+    struct mlink *prev, *next;  /* by last_ts, oldest first */
+    int64_t last_ts;
+    unsigned shard;             /* where the identity's state lives */
+    char *customer;             /* owned; NULL = unlinked */
+    char key[];
+} mlink_t;
+
+struct jd_shards {
+    const jd_config_t *conf;
+    jd_engine_opts_t opts;
+    unsigned n;
+    shard_t *sh;
+    epoch_t ring[SHARD_RING];
+    uint64_t filling, collected;
+    size_t in_epoch;
+    int finished;
+    int quit;               /* destroy before finish: stop between epochs */
+    pthread_mutex_t mu;
+    pthread_cond_t work, done, handoff;
+
+    jd_evheap_t heap;
+    uint64_t seq;
+    jd_map_t links;
+    mlink_t *lhead, *ltail;
+    jd_engine_stats_t st;
+};
+
+/* ------------------------------------------------------------------ */
+/* Shard side                                                         */
+
+static void lane_alert(void *opaque, const char *key, size_t keylen,
+                       const char *json, size_t jsonlen, int64_t ts)
+{
+    shard_t *sh = opaque;
+    shard_lane_t *ln = sh->out;
+    if (ln->nal == ln->alcap) {
+        size_t ncap = ln->alcap ? ln->alcap * 2 : 64;
+        shard_alert_t *a = realloc(ln->al, ncap * sizeof(*a));
+        if (!a)
+            return; /* out of memory: the alert cannot be kept */
+        ln->al = a;
+        ln->alcap = ncap;
+    }
+    shard_alert_t *a = &ln->al[ln->nal];
+    a->step = *jd_engine_step(sh->eng);
+    a->ts = ts;
+    a->koff = ln->bytes.len;
+    a->klen = keylen;
+    jd_strbuf_append(&ln->bytes, key, keylen);
+    a->joff = ln->bytes.len;
+    a->jlen = jsonlen;
+    jd_strbuf_append(&ln->bytes, json, jsonlen);
+    if (!ln->bytes.oom)
+        ln->nal++;
+}
+
+static void handoff_publish(jd_shards_t *s, handoff_t *h, jd_engine_parcel_t *p)
+{
+    h->parcel = p;
+    pthread_mutex_lock(&s->mu);
+    atomic_store_explicit(&h->ready, 1, memory_order_release);
+    pthread_cond_broadcast(&s->handoff);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void handoff_wait(jd_shards_t *s, handoff_t *h)
+{
+    /* The exporter is normally a few messages ahead: spin briefly first. */
+    for (int i = 0; i < 4096; i++) {
+        if (atomic_load_explicit(&h->ready, memory_order_acquire))
+            return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#else
+        sched_yield();
+#endif
+    }
+    pthread_mutex_lock(&s->mu);
+    while (!atomic_load_explicit(&h->ready, memory_order_acquire))
+        pthread_cond_wait(&s->handoff, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void shard_run_epoch(shard_t *sh, epoch_t *ep)
+{
+    jd_shards_t *s = sh->s;
+    shard_lane_t *ln = &ep->lane[sh->id];
+    sh->out = ln;
+    for (size_t i = 0; i < ln->n; i++) {
+        shard_msg_t *m = &ln->msg[i];
+        switch (m->kind) {
+        case MSG_EVENT:
+            jd_engine_eval(sh->eng, m->ev);
+            break;
+        case MSG_EXPORT:
+            handoff_publish(s, m->h, jd_engine_export_anon(sh->eng, m->h->anon, m->h->now));
+            break;
+        case MSG_IMPORT:
+            handoff_wait(s, m->h);
+            jd_engine_import(sh->eng, m->h->parcel);
+            free(m->h);
+            m->h = NULL;
+            break;
+        }
+    }
+    if (ep->bound != INT64_MIN)
+        jd_engine_advance(sh->eng, ep->bound);
+    if (ep->final) {
+        if (ep->final_ts != INT64_MIN) {
+            jd_engine_advance(sh->eng, ep->final_ts);
+            /* One engine expired last at its last event, at the final ts. */
+            jd_engine_expire(sh->eng, ep->final_ts);
+        }
+        jd_engine_finish(sh->eng, ep->flush);
+    }
+    ln->customers = jd_engine_stats(sh->eng)->customers;
+}
+
+static void *shard_main(void *arg)
+{
+    shard_t *sh = arg;
+    jd_shards_t *s = sh->s;
+    for (uint64_t k = 0;; k++) {
+        epoch_t *ep = &s->ring[k % SHARD_RING];
+        pthread_mutex_lock(&s->mu);
+        while (!(ep->published && ep->no == k)) {
+            /* Every shard runs every published epoch (a stitch may wait on
+             * another shard's part); quitting happens only between them. */
+            if (s->quit) {
+                pthread_mutex_unlock(&s->mu);
+                return NULL;
+            }
+            pthread_cond_wait(&s->work, &s->mu);
+        }
+        pthread_mutex_unlock(&s->mu);
+        shard_run_epoch(sh, ep);
+        int final = ep->final;
+        pthread_mutex_lock(&s->mu);
+        if (++ep->ndone == s->n)
+            pthread_cond_broadcast(&s->done);
+        pthread_mutex_unlock(&s->mu);
+        if (final)
+            break;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Router side: epochs                                                */
+
+static epoch_t *epoch_filling(jd_shards_t *s)
+{
+    return &s->ring[s->filling % SHARD_RING];
+}
+
+/* Waits for epoch `collected` and hands its alerts on in step order. */
+static void epoch_collect(jd_shards_t *s)
+{
+    epoch_t *ep = &s->ring[s->collected % SHARD_RING];
+    pthread_mutex_lock(&s->mu);
+    while (ep->ndone < s->n)
+        pthread_cond_wait(&s->done, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+
+    size_t pos[s->n];
+    uint64_t customers = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        pos[i] = 0;
+        customers += ep->lane[i].customers;
+    }
+    if (customers > s->st.customers_peak)
+        s->st.customers_peak = customers;
+    for (;;) {
+        int best = -1;
+        for (unsigned i = 0; i < s->n; i++) {
+            shard_lane_t *ln = &ep->lane[i];
+            if (pos[i] < ln->nal &&
+                (best < 0 || jd_step_cmp(&ln->al[pos[i]].step,
+                                         &ep->lane[best].al[pos[best]].step) < 0))
+                best = (int)i;
+        }
+        if (best < 0)
+            break;
+        shard_lane_t *ln = &ep->lane[best];
+        const shard_alert_t *a = &ln->al[pos[best]++];
+        s->st.alerts++;
+        if (s->opts.on_alert && !s->finished)
+            s->opts.on_alert(s->opts.opaque, ln->bytes.data + a->koff, a->klen,
+                             ln->bytes.data + a->joff, a->jlen, a->ts);
+    }
+    for (unsigned i = 0; i < s->n; i++) {
+        shard_lane_t *ln = &ep->lane[i];
+        for (size_t m = 0; m < ln->n; m++)
+            if (ln->msg[m].kind == MSG_EVENT)
+                jd_event_free(ln->msg[m].ev);
+        ln->n = 0;
+        ln->nal = 0;
+        jd_strbuf_reset(&ln->bytes);
+    }
+    pthread_mutex_lock(&s->mu); /* shards read the slot's state under it */
+    ep->published = 0;
+    ep->ndone = 0;
+    pthread_mutex_unlock(&s->mu);
+    s->collected++;
+}
+
+/* Publishes the epoch being filled and makes the next ring slot free. */
+static void epoch_close(jd_shards_t *s, int final, int flush)
+{
+    epoch_t *ep = epoch_filling(s);
+    jd_event_t *top = jd_evheap_top(&s->heap);
+    /* Events still buffered at or below the watermark come in the next
+     * epoch: timeouts may fire only up to the first of them. */
+    pthread_mutex_lock(&s->mu);
+    ep->bound = top && top->ts <= s->st.watermark ? top->ts : s->st.watermark;
+    ep->final = final;
+    ep->flush = flush;
+    ep->final_ts = s->st.max_ts;
+    ep->no = s->filling;
+    ep->published = 1;
+    pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    s->filling++;
+    s->in_epoch = 0;
+    if (s->filling - s->collected >= SHARD_RING)
+        epoch_collect(s);
+}
+
+/* Room for one more message; -1 when out of memory. */
+static int lane_reserve(shard_lane_t *ln)
+{
+    if (ln->n < ln->cap)
+        return 0;
+    size_t ncap = ln->cap ? ln->cap * 2 : 256;
+    shard_msg_t *m = realloc(ln->msg, ncap * sizeof(*m));
+    if (!m)
+        return -1;
+    ln->msg = m;
+    ln->cap = ncap;
+    return 0;
+}
+
+static int lane_push(shard_lane_t *ln, int kind, jd_event_t *ev, handoff_t *h)
+{
+    if (lane_reserve(ln) != 0)
+        return -1;
+    ln->msg[ln->n++] = (shard_msg_t){.kind = kind, .ev = ev, .h = h};
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Router side: identities                                            */
+
+static unsigned shard_of(const jd_shards_t *s, const char *id)
+{
+    return (unsigned)(jd_map_hash(id, strlen(id)) % s->n);
+}
+
+static void mlink_unlink(jd_shards_t *s, mlink_t *l)
+{
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        s->lhead = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    else
+        s->ltail = l->prev;
+    l->prev = l->next = NULL;
+}
+
+static void mlink_append(jd_shards_t *s, mlink_t *l)
+{
+    l->prev = s->ltail;
+    l->next = NULL;
+    if (s->ltail)
+        s->ltail->next = l;
+    else
+        s->lhead = l;
+    s->ltail = l;
+}
+
+static void mlink_destroy(jd_shards_t *s, mlink_t *l)
+{
+    jd_map_del(&s->links, &l->node);
+    mlink_unlink(s, l);
+    free(l->customer);
+    free(l);
+}
+
+static void mlink_touch(jd_shards_t *s, mlink_t *l, int64_t ts)
+{
+    if (ts > l->last_ts) {
+        l->last_ts = ts;
+        mlink_unlink(s, l);
+        mlink_append(s, l);
+    }
+}
+
+static mlink_t *mlink_new(jd_shards_t *s, const char *anon, size_t alen,
+                          const char *customer, unsigned shard)
+{
+    mlink_t *l = calloc(1, sizeof(*l) + alen + 1);
+    if (!l)
+        return NULL;
+    memcpy(l->key, anon, alen + 1);
+    l->customer = customer ? strdup(customer) : NULL;
+    l->shard = shard;
+    l->node.key = l->key;
+    l->node.keylen = alen;
+    if ((customer && !l->customer) || jd_map_put(&s->links, &l->node) != 0) {
+        free(l->customer);
+        free(l);
+        return NULL;
+    }
+    l->last_ts = INT64_MIN;
+    mlink_append(s, l);
+    return l;
+}
+
+/* As the engine's link_set (an unlinked entry counts as no link). */
+static void mlink_set(jd_shards_t *s, mlink_t *l, const char *anon, size_t alen,
+                      const char *customer, unsigned shard, int64_t ts)
+{
+    if (l && (!l->customer || strcmp(l->customer, customer) != 0)) {
+        char *c = strdup(customer);
+        if (!c)
+            return;
+        if (!l->customer) {
+            /* a new link: the engine's starts from last_ts 0 */
+            l->last_ts = 0;
+            mlink_unlink(s, l);
+            mlink_append(s, l);
+        }
+        free(l->customer);
+        l->customer = c;
+        l->shard = shard;
+    } else if (!l) {
+        if (!(l = mlink_new(s, anon, alen, customer, shard)))
+            return;
+        l->last_ts = 0;
+    }
+    mlink_touch(s, l, ts);
+}
+
+/* Queues the move of ev's anonymous identity from shard `from` to `to`.
+ * Both messages or neither: an import without its export would wait
+ * forever. Out of memory, the identity's earlier state stays behind. */
+static void route_handover(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev,
+                           unsigned from, unsigned to)
+{
+    (void)s;
+    size_t alen = strlen(ev->anonymous_id);
+    handoff_t *h = malloc(sizeof(*h) + alen + 1);
+    if (!h || lane_reserve(&ep->lane[from]) != 0 || lane_reserve(&ep->lane[to]) != 0) {
+        free(h);
+        return;
+    }
+    atomic_init(&h->ready, 0);
+    h->now = ev->ts;
+    h->parcel = NULL;
+    memcpy(h->anon, ev->anonymous_id, alen + 1);
+    lane_push(&ep->lane[from], MSG_EXPORT, NULL, h);
+    lane_push(&ep->lane[to], MSG_IMPORT, NULL, h);
+}
+
+/* Sends a released event to the shard that holds its journey, moving an
+ * anonymous identity's state first when a stitch joins it to a customer
+ * held elsewhere. */
+static void route(jd_shards_t *s, jd_event_t *ev)
+{
+    int64_t limit = ev->ts - s->conf->retention_ms;
+    while (s->lhead && s->lhead->last_ts < limit)
+        mlink_destroy(s, s->lhead);
+    epoch_t *ep = epoch_filling(s);
+    unsigned to;
+    if (ev->customer_id) {
+        to = shard_of(s, ev->customer_id);
+        if (ev->anonymous_id) {
+            size_t alen = strlen(ev->anonymous_id);
+            mlink_t *l = (mlink_t *)jd_map_get(&s->links, ev->anonymous_id, alen);
+            if (l && l->shard != to)
+                route_handover(s, ep, ev, l->shard, to);
+            mlink_set(s, l, ev->anonymous_id, alen, ev->customer_id, to, ev->ts);
+        }
+    } else {
+        size_t alen = strlen(ev->anonymous_id);
+        mlink_t *l = (mlink_t *)jd_map_get(&s->links, ev->anonymous_id, alen);
+        if (!l)
+            l = mlink_new(s, ev->anonymous_id, alen, NULL,
+                          (unsigned)(jd_map_hash(ev->anonymous_id, alen) % s->n));
+        if (l) {
+            mlink_touch(s, l, ev->ts);
+            to = l->shard;
+        } else {
+            to = shard_of(s, ev->anonymous_id); /* out of memory: hand-overs may miss it */
+        }
+    }
+    if (lane_push(&ep->lane[to], MSG_EVENT, ev, NULL) != 0) {
+        jd_event_free(ev); /* out of memory: cannot be placed, as in the engine */
+        return;
+    }
+    if (++s->in_epoch >= SHARD_EPOCH_EVENTS)
+        epoch_close(s, 0, 0);
+}
+
+static void release(jd_shards_t *s)
+{
+    for (;;) {
+        jd_event_t *top = jd_evheap_top(&s->heap);
+        if (!top || top->ts > s->st.watermark)
+            break;
+        route(s, jd_evheap_pop(&s->heap));
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                         */
+
+jd_shards_t *jd_shards_new(const jd_config_t *conf, unsigned nshards,
+                           const jd_engine_opts_t *opts, jd_err_t *err)
+{
+    jd_shards_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        jd_err_set(err, "out of memory creating the shards");
+        return NULL;
+    }
+    s->conf = conf;
+    if (opts)
+        s->opts = *opts;
+    s->n = nshards ? nshards : 1;
+    s->st.watermark = INT64_MIN;
+    s->st.max_ts = INT64_MIN;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
+    pthread_cond_init(&s->handoff, NULL);
+    s->sh = calloc(s->n, sizeof(*s->sh));
+    int ok = s->sh && jd_map_init(&s->links) == 0;
+    for (unsigned k = 0; ok && k < SHARD_RING; k++) {
+        s->ring[k].lane = calloc(s->n, sizeof(shard_lane_t));
+        ok = s->ring[k].lane != NULL;
+        for (unsigned i = 0; ok && i < s->n; i++)
+            jd_strbuf_init(&s->ring[k].lane[i].bytes);
+    }
+    if (!ok) {
+        jd_err_set(err, "out of memory creating the shards");
+        goto fail;
+    }
+    jd_engine_opts_t eo = {
+        .on_alert = lane_alert,
+        .fixed_emitted_at = s->opts.fixed_emitted_at,
+        .max_customers = (conf->max_customers + s->n - 1) / s->n,
+        .borrow_events = 1,
+    };
+    for (unsigned i = 0; i < s->n; i++) {
+        shard_t *sh = &s->sh[i];
+        sh->s = s;
+        sh->id = i;
+        eo.opaque = sh;
+        if (!(sh->eng = jd_engine_new(conf, &eo, err)))
+            goto fail;
+    }
+    for (unsigned i = 0; i < s->n; i++) {
+        if (pthread_create(&s->sh[i].thread, NULL, shard_main, &s->sh[i]) != 0) {
+            jd_err_set(err, "cannot start shard thread %u", i);
+            goto fail;
+        }
+        s->sh[i].started = 1;
+    }
+    return s;
+fail:
+    jd_shards_destroy(s);
+    return NULL;
+}
+
+jd_dl_reason_t jd_shards_push(jd_shards_t *s, jd_event_t *ev)
+{
+    if (s->st.watermark != INT64_MIN && ev->ts < s->st.watermark) {
+        s->st.late++;
+        jd_event_free(ev);
+        return JD_DL_LATE;
+    }
+    ev->seq = s->seq++;
+    s->st.events_in++;
+    if (ev->ts > s->st.max_ts)
+        s->st.max_ts = ev->ts;
+    if (jd_evheap_push(&s->heap, ev) != 0) {
+        route(s, ev); /* no room to re-order: evaluate now rather than lose it */
+        return JD_DL_NONE;
+    }
+    if (s->st.max_ts - s->conf->lateness_ms > s->st.watermark) {
+        s->st.watermark = s->st.max_ts - s->conf->lateness_ms;
+        release(s);
+    }
+    return JD_DL_NONE;
+}
+
+/* Ends the shard threads: one last epoch, final, then every epoch is
+ * collected and the threads joined. */
+static void shards_stop(jd_shards_t *s, int flush)
+{
+    epoch_close(s, 1, flush);
+    while (s->collected < s->filling)
+        epoch_collect(s);
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->sh[i].started) {
+            pthread_join(s->sh[i].thread, NULL);
+            s->sh[i].started = 0;
+        }
+}
+
+static void stats_add(const jd_config_t *c, jd_engine_stats_t *sum, const jd_engine_stats_t *x)
+{
+    sum->events_evaluated += x->events_evaluated;
+    sum->duplicates += x->duplicates;
+    sum->suppressed += x->suppressed;
+    sum->customers += x->customers;
+    sum->customers_total += x->customers_total;
+    sum->evicted += x->evicted;
+    sum->expired += x->expired;
+    sum->links += x->links;
+    sum->merges += x->merges;
+    sum->timers += x->timers;
+    for (uint32_t r = 0; r < c->nrules; r++) {
+        sum->alerts_by_rule[r] += x->alerts_by_rule[r];
+        jd_funnel_stats_t *f = &sum->funnels[r];
+        const jd_funnel_stats_t *g = &x->funnels[r];
+        f->attempts += g->attempts;
+        f->completed += g->completed;
+        f->pending += g->pending;
+        for (uint32_t k = 0; c->rules[r].kind == JD_RULE_FUNNEL && k < c->rules[r].nsteps; k++) {
+            f->reached[k] += g->reached[k];
+            f->dropped[k] += g->dropped[k];
+        }
+    }
+}
+
+void jd_shards_finish(jd_shards_t *s, int flush)
+{
+    if (s->finished)
+        return;
+    if (s->st.max_ts != INT64_MIN && s->st.max_ts > s->st.watermark)
+        s->st.watermark = s->st.max_ts;
+    release(s);
+    shards_stop(s, flush);
+    s->finished = 1;
+
+    const jd_config_t *c = s->conf;
+    uint32_t n = c->nrules ? c->nrules : 1;
+    s->st.alerts_by_rule = calloc(n, sizeof(uint64_t));
+    s->st.funnels = calloc(n, sizeof(jd_funnel_stats_t));
+    if (!s->st.alerts_by_rule || !s->st.funnels)
+        return;
+    for (uint32_t r = 0; r < c->nrules; r++)
+        if (c->rules[r].kind == JD_RULE_FUNNEL) {
+            s->st.funnels[r].reached = calloc(c->rules[r].nsteps, sizeof(uint64_t));
+            s->st.funnels[r].dropped = calloc(c->rules[r].nsteps, sizeof(uint64_t));
+            if (!s->st.funnels[r].reached || !s->st.funnels[r].dropped)
+                return;
+        }
+    s->st.buffered = 0;
+    for (unsigned i = 0; i < s->n; i++)
+        stats_add(c, &s->st, jd_engine_stats(s->sh[i].eng));
+    if (s->st.customers > s->st.customers_peak)
+        s->st.customers_peak = s->st.customers;
+}
+
+const jd_engine_stats_t *jd_shards_stats(jd_shards_t *s)
+{
+    if (!s->finished)
+        s->st.buffered = s->heap.n;
+    return &s->st;
+}
+
+json_t *jd_shards_stats_json(jd_shards_t *s)
+{
+    if (!s->st.alerts_by_rule || !s->st.funnels)
+        return json_object(); /* before finish, or out of memory summing */
+    return jd_engine_stats_to_json(s->conf, jd_shards_stats(s));
+}
+
+void jd_shards_destroy(jd_shards_t *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->quit = 1;
+    pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    for (unsigned i = 0; s->sh && i < s->n; i++)
+        if (s->sh[i].started)
+            pthread_join(s->sh[i].thread, NULL);
+    /* What was routed but never published is dropped: events, and each
+     * hand-over once (through its import). */
+    for (unsigned k = 0; k < SHARD_RING; k++) {
+        epoch_t *ep = &s->ring[k];
+        for (unsigned i = 0; ep->lane && i < s->n; i++) {
+            shard_lane_t *ln = &ep->lane[i];
+            for (size_t m = 0; m < ln->n; m++) {
+                if (ln->msg[m].kind == MSG_EVENT)
+                    jd_event_free(ln->msg[m].ev);
+                else if (ln->msg[m].kind == MSG_IMPORT)
+                    free(ln->msg[m].h);
+            }
+            ln->n = 0;
+        }
+    }
+    jd_evheap_free(&s->heap);
+    if (s->sh)
+        for (unsigned i = 0; i < s->n; i++)
+            jd_engine_destroy(s->sh[i].eng);
+    for (unsigned k = 0; k < SHARD_RING; k++) {
+        if (!s->ring[k].lane)
+            continue;
+        for (unsigned i = 0; i < s->n; i++) {
+            shard_lane_t *ln = &s->ring[k].lane[i];
+            free(ln->msg);
+            free(ln->al);
+            jd_strbuf_free(&ln->bytes);
+        }
+        free(s->ring[k].lane);
+    }
+    while (s->lhead)
+        mlink_destroy(s, s->lhead);
+    jd_map_free(&s->links);
+    if (s->st.funnels)
+        for (uint32_t r = 0; r < s->conf->nrules; r++) {
+            free(s->st.funnels[r].reached);
+            free(s->st.funnels[r].dropped);
+        }
+    free(s->st.funnels);
+    free(s->st.alerts_by_rule);
+    free(s->sh);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->done);
+    pthread_cond_destroy(&s->handoff);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
