@@ -103,16 +103,21 @@ typedef struct jd_clrec {
 
 enum { CKPT_NONE = 0, CKPT_WAIT_ALERTS, CKPT_PRODUCING, CKPT_WAIT_CHANGELOG };
 
-typedef struct jd_ckpt {
-    int state;
-    uint64_t alerts_produced;   /* at the checkpoint: for opts.on_commit */
-    uint64_t alerts_acked;      /* of those, acknowledged so far */
-    rd_kafka_topic_partition_list_t *offs;
+/* Serialised changelog records waiting to be produced. */
+typedef struct jd_clbuf {
     char *arena;                /* kept across checkpoints: no malloc per record */
     size_t alen, acap;
     jd_clrec_t *recs;
     size_t nrecs, caprecs;
     size_t next;                /* first record not yet produced */
+} jd_clbuf_t;
+
+typedef struct jd_ckpt {
+    int state;
+    uint64_t alerts_produced;   /* at the checkpoint: for opts.on_commit */
+    uint64_t alerts_acked;      /* of those, acknowledged so far */
+    rd_kafka_topic_partition_list_t *offs;
+    jd_clbuf_t buf;
 } jd_ckpt_t;
 
 struct jd_runner {
@@ -149,6 +154,13 @@ struct jd_runner {
     uint64_t cl_inflight;   /* unacknowledged changelog records */
     uint64_t empty_polls;   /* consumer polls that timed out (debug log) */
     jd_ckpt_t ck;
+    /* Changed journeys serialised ahead of the next checkpoint, a share
+     * per loop, so that the checkpoint itself has little left to do and
+     * events are not held up behind one long serialisation. They join the
+     * next checkpoint's records (so they wait for its alerts like those). */
+    jd_clbuf_t ahead;
+    jd_clbuf_t *fill;       /* where on_state_buffer puts records */
+    int64_t last_ahead_mono;
 };
 
 /* ---- partitions ------------------------------------------------------- */
@@ -375,7 +387,7 @@ static void on_state(void *opaque, int32_t tag, const char *key, size_t keylen,
         produce_state(r, part, key, keylen, val, vallen);
 }
 
-static int arena_put(jd_ckpt_t *ck, const void *data, size_t len, size_t *off)
+static int arena_put(jd_clbuf_t *ck, const void *data, size_t len, size_t *off)
 {
     if (ck->alen + len > ck->acap) {
         size_t cap = ck->acap ? ck->acap : 1 << 20;
@@ -400,7 +412,7 @@ static void on_state_buffer(void *opaque, int32_t tag, const char *key, size_t k
                             const void *val, size_t vallen)
 {
     jd_runner_t *r = opaque;
-    jd_ckpt_t *ck = &r->ck;
+    jd_clbuf_t *ck = r->fill;
     int32_t part = state_partition(r, tag);
     jd_clrec_t *rec;
     if (part < 0 || r->fatal)
@@ -433,9 +445,8 @@ oom:
  * ours (a lost assignment: the new owner's state must not be overwritten).
  * Unless wait, stop when the producer's queue is full and return 1: the
  * main loop goes on consuming and calls again. */
-static int ckpt_produce_changelog(jd_runner_t *r, int wait)
+static int ckpt_produce_changelog(jd_runner_t *r, jd_clbuf_t *ck, int wait)
 {
-    jd_ckpt_t *ck = &r->ck;
     for (; ck->next < ck->nrecs && !r->fatal; ck->next++) {
         const jd_clrec_t *rec = &ck->recs[ck->next];
         const jd_part_t *p = part_by_tag(r, rec->tag);
@@ -570,8 +581,8 @@ static void ckpt_clear(jd_ckpt_t *ck)
     if (ck->offs)
         rd_kafka_topic_partition_list_destroy(ck->offs);
     ck->offs = NULL;
-    ck->nrecs = ck->next = 0;
-    ck->alen = 0;
+    ck->buf.nrecs = ck->buf.next = 0;
+    ck->buf.alen = 0;
     ck->state = CKPT_NONE;
 }
 
@@ -590,7 +601,7 @@ static void ckpt_progress(jd_runner_t *r)
         ck->state = CKPT_PRODUCING;
     }
     if (ck->state == CKPT_PRODUCING) {
-        if (ckpt_produce_changelog(r, 0) || r->fatal)
+        if (ckpt_produce_changelog(r, &ck->buf, 0) || r->fatal)
             return;
         ck->state = CKPT_WAIT_CHANGELOG;
     }
@@ -599,6 +610,26 @@ static void ckpt_progress(jd_runner_t *r)
     commit_offsets(r, ck->offs, ck->alerts_produced, ck->alerts_acked);
     ck->offs = NULL;
     ckpt_clear(ck);
+}
+
+/* Serialise a share of the changed journeys now: as many as keep pace
+ * with the time left until the checkpoint is due. Journeys changed longest
+ * ago go first; one that changes again is serialised again later, which
+ * costs a little more in all than one pass at the checkpoint but keeps
+ * every pass short. */
+static void serialise_ahead(jd_runner_t *r, int64_t now, int64_t interval)
+{
+    int64_t dt = now - r->last_ahead_mono;
+    if (!r->changelog_ready || r->fatal || dt < 1)
+        return;
+    r->last_ahead_mono = now;
+    size_t pending = jd_engine_changes_pending(r->engine);
+    if (!pending)
+        return;
+    int64_t left = r->last_commit_mono + interval - now;
+    size_t n = left <= dt ? pending : (size_t)((double)pending * (double)dt / (double)left) + 1;
+    r->fill = &r->ahead;
+    jd_engine_drain_some(r->engine, on_state_buffer, r, n);
 }
 
 static void ckpt_begin(jd_runner_t *r, int64_t now)
@@ -615,15 +646,23 @@ static void ckpt_begin(jd_runner_t *r, int64_t now)
     r->out_old += r->out_cur;
     r->out_cur = 0;
     r->epoch++;
-    ck->nrecs = ck->next = 0;
-    ck->alen = 0;
+    /* the records serialised ahead become this checkpoint's, then the
+     * journeys changed since join them */
+    jd_clbuf_t spare = ck->buf;
+    ck->buf = r->ahead;
+    r->ahead = spare;
+    r->ahead.nrecs = r->ahead.next = 0;
+    r->ahead.alen = 0;
+    size_t early = ck->buf.nrecs;
     ck->state = CKPT_WAIT_ALERTS;
-    if (r->changelog_ready)
+    if (r->changelog_ready) {
+        r->fill = &ck->buf;
         jd_engine_drain_changes(r->engine, on_state_buffer, r);
+    }
     JD_LOG(JD_LOG_DEBUG, "checkpoint: %" PRIu64 " messages consumed, %zu changelog records "
-           "(%zu bytes) drained in %" PRId64 " ms, %" PRIu64 " deliveries to wait for, %" PRIu64
-           " empty polls", r->consumed, r->ck.nrecs, r->ck.alen, jd_mono_ms() - now,
-           r->out_old, r->empty_polls);
+           "(%zu serialised ahead, %zu bytes), the rest drained in %" PRId64 " ms, %" PRIu64
+           " deliveries to wait for, %" PRIu64 " empty polls", r->consumed, ck->buf.nrecs, early,
+           ck->buf.alen, jd_mono_ms() - now, r->out_old, r->empty_polls);
     ckpt_progress(r);
 }
 
@@ -636,7 +675,7 @@ static int ckpt_finish(jd_runner_t *r)
     if (flush_all(r))
         return -1;
     if (r->ck.state == CKPT_WAIT_ALERTS || r->ck.state == CKPT_PRODUCING)
-        ckpt_produce_changelog(r, 1);
+        ckpt_produce_changelog(r, &r->ck.buf, 1);
     ckpt_clear(&r->ck);
     return flush_all(r);
 }
@@ -648,6 +687,8 @@ static void commit_cycle(jd_runner_t *r)
         return;
     if (flush_all(r))
         return;
+    /* records serialised ahead are older than what is drained now */
+    ckpt_produce_changelog(r, &r->ahead, 1);
     if (r->changelog_ready)
         jd_engine_drain_changes(r->engine, on_state, r);
     if (flush_all(r))
@@ -1194,6 +1235,8 @@ int jd_runner_run(jd_runner_t *r)
         ckpt_progress(r);
         if (r->ck.state == CKPT_NONE && now - r->last_commit_mono >= interval)
             ckpt_begin(r, now);
+        else
+            serialise_ahead(r, now, interval);
         if (r->opts.stop_when_drained && drained(r, now)) {
             stopped_drained = 1;
             break;
@@ -1322,8 +1365,10 @@ void jd_runner_destroy(jd_runner_t *r)
     if (r->clprod)
         rd_kafka_destroy(r->clprod);
     ckpt_clear(&r->ck);
-    free(r->ck.arena);
-    free(r->ck.recs);
+    free(r->ck.buf.arena);
+    free(r->ck.buf.recs);
+    free(r->ahead.arena);
+    free(r->ahead.recs);
     jd_engine_destroy(r->engine);
     jd_decoder_destroy(r->dec);
     jd_csv_parser_destroy(r->csvp);

@@ -53,7 +53,10 @@ struct jd_engine {
     jd_map_t links;
     jd_link_t *link_head, *link_tail;
 
-    jd_journey_t *dirty;         /* change tracking (opts.track_changes) */
+    /* change tracking (opts.track_changes): oldest change first, so a
+     * partial drain takes the journeys least likely to change again */
+    jd_journey_t *dirty, *dirty_tail;
+    size_t ndirty;
     jd_link_t *dirty_links;
     engine_tomb_t *tombs;
     size_t ntombs, tombcap;
@@ -61,6 +64,7 @@ struct jd_engine {
     int32_t *cd_slot;            /* per rule: index into last_alert, -1 = no cooldown */
     uint32_t ncd;
     jd_strbuf_t out;             /* alert rendering scratch */
+    jd_strbuf_t save;            /* changelog record scratch */
     jd_hist_t *merge_scratch;    /* 2 * history records */
 };
 
@@ -211,11 +215,14 @@ static void journey_mark_dirty(jd_engine_t *e, jd_journey_t *j)
     if (!e->opts.track_changes || j->dirty)
         return;
     j->dirty = 1;
-    j->dirty_prev = NULL;
-    j->dirty_next = e->dirty;
-    if (e->dirty)
-        e->dirty->dirty_prev = j;
-    e->dirty = j;
+    j->dirty_next = NULL;
+    j->dirty_prev = e->dirty_tail;
+    if (e->dirty_tail)
+        e->dirty_tail->dirty_next = j;
+    else
+        e->dirty = j;
+    e->dirty_tail = j;
+    e->ndirty++;
 }
 
 static void journey_unmark_dirty(jd_engine_t *e, jd_journey_t *j)
@@ -228,6 +235,9 @@ static void journey_unmark_dirty(jd_engine_t *e, jd_journey_t *j)
         e->dirty = j->dirty_next;
     if (j->dirty_next)
         j->dirty_next->dirty_prev = j->dirty_prev;
+    else
+        e->dirty_tail = j->dirty_prev;
+    e->ndirty--;
     j->dirty = 0;
     j->dirty_prev = j->dirty_next = NULL;
 }
@@ -851,6 +861,7 @@ void jd_engine_destroy(jd_engine_t *e)
     free(e->merge_scratch);
     free(e->cd_slot);
     jd_strbuf_free(&e->out);
+    jd_strbuf_free(&e->save);
     free(e);
 }
 
@@ -1296,33 +1307,45 @@ void jd_engine_drop_source(jd_engine_t *e, int32_t tag)
 
 void jd_engine_drain_changes(jd_engine_t *e, jd_state_fn *fn, void *opaque)
 {
+    jd_engine_drain_some(e, fn, opaque, SIZE_MAX);
+}
+
+size_t jd_engine_changes_pending(const jd_engine_t *e)
+{
+    return e->ndirty;
+}
+
+size_t jd_engine_drain_some(jd_engine_t *e, jd_state_fn *fn, void *opaque, size_t max)
+{
+    size_t n = e->ntombs;
     for (size_t i = 0; i < e->ntombs; i++) {
         fn(opaque, e->tombs[i].tag, e->tombs[i].key, strlen(e->tombs[i].key), NULL, 0);
         free(e->tombs[i].key);
     }
     e->ntombs = 0;
-    jd_strbuf_t sb;
-    jd_strbuf_init(&sb);
-    while (e->dirty) {
+    jd_strbuf_t *sb = &e->save;
+    while (e->dirty && max--) {
         jd_journey_t *j = e->dirty;
+        n++;
         journey_unmark_dirty(e, j);
-        jd_strbuf_reset(&sb);
-        engine_state_save_journey(e, j, &sb);
-        if (!sb.oom)
-            fn(opaque, j->source_tag, j->key, j->node.keylen, sb.data, sb.len);
+        jd_strbuf_reset(sb);
+        engine_state_save_journey(e, j, sb);
+        if (!sb->oom)
+            fn(opaque, j->source_tag, j->key, j->node.keylen, sb->data, sb->len);
     }
     while (e->dirty_links) {
         jd_link_t *l = e->dirty_links;
+        n++;
         link_unmark_dirty(e, l);
-        jd_strbuf_reset(&sb);
-        jd_strbuf_puts(&sb, "l:");
-        jd_strbuf_puts(&sb, l->keybuf);
-        size_t klen = sb.len;
-        jd_strbuf_puts(&sb, "{\"c\":");
-        jd_strbuf_json_str(&sb, l->customer);
-        jd_strbuf_printf(&sb, ",\"t\":%" PRId64 "}", l->last_ts);
-        if (!sb.oom)
-            fn(opaque, l->source_tag, sb.data, klen, sb.data + klen, sb.len - klen);
+        jd_strbuf_reset(sb);
+        jd_strbuf_puts(sb, "l:");
+        jd_strbuf_puts(sb, l->keybuf);
+        size_t klen = sb->len;
+        jd_strbuf_puts(sb, "{\"c\":");
+        jd_strbuf_json_str(sb, l->customer);
+        jd_strbuf_printf(sb, ",\"t\":%" PRId64 "}", l->last_ts);
+        if (!sb->oom)
+            fn(opaque, l->source_tag, sb->data, klen, sb->data + klen, sb->len - klen);
     }
-    jd_strbuf_free(&sb);
+    return n;
 }

@@ -165,6 +165,13 @@ typedef void (jd_state_fn)(void *opaque, int32_t source_tag,
                            const char *key, size_t keylen,
                            const void *val, size_t vallen);
 void jd_engine_drain_changes(jd_engine_t *e, jd_state_fn *fn, void *opaque);
+/* The same for at most max changed journeys, those changed longest ago
+ * first (every tombstone and link goes too), so a caller can spread the
+ * serialisation over an interval instead of stalling at its end. Returns
+ * the number of records handed to fn. */
+size_t jd_engine_drain_some(jd_engine_t *e, jd_state_fn *fn, void *opaque, size_t max);
+/* Journeys changed and not drained yet. */
+size_t jd_engine_changes_pending(const jd_engine_t *e);
 
 /* Restore one changelog record (val NULL = tombstone: forget the key).
  * Returns 0, or -1 with err if the record cannot be decoded (the caller

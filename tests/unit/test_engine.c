@@ -481,6 +481,45 @@ static void test_changelog_roundtrip(void **st)
 }
 
 /* Numbers compare by value: 100, 100.0 and 1e2 match one another. */
+/* A partial drain takes the journeys changed longest ago; a journey that
+ * changes again after its record was taken is drained again; draining the
+ * rest leaves nothing behind. */
+static void test_changelog_partial_drain(void **st)
+{
+    (void)st;
+    fixture_t a;
+    kv_t kv = {0};
+    fx_open(&a, NULL, NULL, 0);
+    jd_engine_destroy(a.eng);
+    jd_err_t err;
+    jd_engine_opts_t o = {.on_alert = sink_alert, .opaque = &a.sink, .track_changes = 1,
+                          .auto_watermark = 1, .fixed_emitted_at = T0};
+    a.eng = jd_engine_new(a.conf, &o, &err);
+    jd_engine_advance(a.eng, T0 - 1);
+    for (int i = 0; i < 3; i++)
+        fx_push(&a, "{\"ts\":%lld,\"customer_id\":\"k%d\",\"type\":\"x\"}",
+                (long long)T0 + i, i);
+    jd_engine_advance(a.eng, T0 + 10);
+    assert_int_equal(jd_engine_changes_pending(a.eng), 3);
+    assert_int_equal(jd_engine_drain_some(a.eng, kv_put, &kv, 2), 2);
+    assert_int_equal(kv.n, 2);
+    assert_string_equal(kv.key[0], "c:k0");
+    assert_string_equal(kv.key[1], "c:k1");
+    assert_int_equal(jd_engine_changes_pending(a.eng), 1);
+    fx_push(&a, "{\"ts\":%lld,\"customer_id\":\"k0\",\"type\":\"y\"}", (long long)T0 + 20);
+    jd_engine_advance(a.eng, T0 + 30);
+    assert_int_equal(jd_engine_changes_pending(a.eng), 2);
+    jd_engine_drain_changes(a.eng, kv_put, &kv);
+    assert_int_equal(jd_engine_changes_pending(a.eng), 0);
+    assert_int_equal(kv.n, 3);
+    assert_non_null(strstr(kv.val[0], "\"y\"")); /* k0 again, with its new event */
+    for (int i = 0; i < kv.n; i++) {
+        free(kv.key[i]);
+        free(kv.val[i]);
+    }
+    fx_close(&a);
+}
+
 static void test_numeric_match(void **st)
 {
     (void)st;
@@ -514,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_window_outlives_retention),
         cmocka_unit_test(test_sequence_from_alert),
         cmocka_unit_test(test_changelog_roundtrip),
+        cmocka_unit_test(test_changelog_partial_drain),
         cmocka_unit_test(test_numeric_match),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
