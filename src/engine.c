@@ -65,6 +65,7 @@ struct jd_engine {
     uint32_t ncd;
     jd_strbuf_t out;             /* alert rendering scratch */
     jd_strbuf_t save;            /* changelog record scratch */
+    uint32_t *save_tab;          /* 3 * history: a record's string table */
     jd_hist_t *merge_scratch;    /* 2 * history records */
 };
 
@@ -789,13 +790,14 @@ jd_engine_t *jd_engine_new(const jd_config_t *conf, const jd_engine_opts_t *opts
     e->st.alerts_by_rule = calloc(n ? n : 1, sizeof(uint64_t));
     e->st.funnels = calloc(n ? n : 1, sizeof(jd_funnel_stats_t));
     e->merge_scratch = calloc(2 * (size_t)conf->history, sizeof(jd_hist_t));
+    e->save_tab = calloc(3 * (size_t)conf->history + 1, sizeof(uint32_t));
     e->cd_slot = calloc(n ? n : 1, sizeof(int32_t));
     if (!e->cd_slot)
         goto oom;
     for (uint32_t i = 0; i < n; i++)
         e->cd_slot[i] = conf->rules[i].cooldown_ms > 0 ? (int32_t)e->ncd++ : -1;
     if (!e->ops || !e->listeners || !e->nlisteners || !e->st.alerts_by_rule ||
-        !e->st.funnels || !e->merge_scratch ||
+        !e->st.funnels || !e->merge_scratch || !e->save_tab ||
         jd_map_init(&e->journeys) != 0 || jd_map_init(&e->links) != 0)
         goto oom;
     for (uint32_t i = 0; i < n; i++) {
@@ -859,6 +861,7 @@ void jd_engine_destroy(jd_engine_t *e)
     free(e->st.alerts_by_rule);
     free(e->st.funnels);
     free(e->merge_scratch);
+    free(e->save_tab);
     free(e->cd_slot);
     jd_strbuf_free(&e->out);
     jd_strbuf_free(&e->save);
@@ -1144,16 +1147,55 @@ static void engine_state_save_journey(jd_engine_t *e, const jd_journey_t *j,
                                       jd_strbuf_t *sb)
 {
     const jd_config_t *c = e->conf;
-    jd_strbuf_printf(sb, "{\"t\":%" PRId64 ",\"h\":[", j->last_ts);
+    /* History strings repeat (a journey's types, channels, pages), so each
+     * distinct one is written once in "s" and entries index it; entry
+     * times are deltas from the previous entry. About half the bytes of
+     * spelling every entry out, for the broker and for us. */
+    uint32_t *tab = e->save_tab, ntab = 0;
+    uint32_t idx[3];
+    jd_strbuf_puts(sb, "{\"t\":");
+    jd_strbuf_i64(sb, j->last_ts);
+    jd_strbuf_puts(sb, ",\"s\":[");
     for (uint32_t i = 0; i < j->hist_len; i++) {
         const jd_hist_t *h = jd_journey_hist(j, i);
-        jd_strbuf_printf(sb, "%s[%" PRId64 ",", i ? "," : "", h->ts);
-        jd_strbuf_json_str(sb, jd_intern_get(c->intern, h->type));
-        jd_strbuf_putc(sb, ',');
-        jd_strbuf_json_str(sb, jd_intern_get(c->intern, h->channel));
-        jd_strbuf_putc(sb, ',');
-        jd_strbuf_json_str(sb, jd_intern_get(c->intern, h->page));
-        jd_strbuf_printf(sb, ",\"%016" PRIx64 "\"]", h->eid_hash);
+        const uint32_t ids[3] = {h->type, h->channel, h->page};
+        for (int f = 0; f < 3; f++) {
+            uint32_t k = 0;
+            while (k < ntab && tab[k] != ids[f])
+                k++;
+            if (k == ntab && ids[f]) {
+                if (ntab)
+                    jd_strbuf_putc(sb, ',');
+                jd_strbuf_json_str(sb, jd_intern_get(c->intern, ids[f]));
+                tab[ntab++] = ids[f];
+            }
+        }
+    }
+    jd_strbuf_puts(sb, "],\"h\":[");
+    int64_t prev = 0;
+    for (uint32_t i = 0; i < j->hist_len; i++) {
+        const jd_hist_t *h = jd_journey_hist(j, i);
+        const uint32_t ids[3] = {h->type, h->channel, h->page};
+        for (int f = 0; f < 3; f++) {
+            uint32_t k = 0;
+            while (k < ntab && tab[k] != ids[f])
+                k++;
+            idx[f] = ids[f] ? k : UINT32_MAX;
+        }
+        jd_strbuf_puts(sb, i ? ",[" : "[");
+        jd_strbuf_i64(sb, h->ts - prev);
+        prev = h->ts;
+        for (int f = 0; f < 3; f++) {
+            jd_strbuf_putc(sb, ',');
+            jd_strbuf_i64(sb, idx[f] == UINT32_MAX ? -1 : (int64_t)idx[f]);
+        }
+        if (h->eid_hash) {
+            jd_strbuf_puts(sb, ",\"");
+            jd_strbuf_hex64(sb, h->eid_hash);
+            jd_strbuf_puts(sb, "\"]");
+        } else {
+            jd_strbuf_puts(sb, ",0]");
+        }
     }
     jd_strbuf_puts(sb, "],\"a\":{");
     int first = 1;
@@ -1165,7 +1207,8 @@ static void engine_state_save_journey(jd_engine_t *e, const jd_journey_t *j,
             jd_strbuf_putc(sb, ',');
         first = 0;
         jd_strbuf_json_str(sb, c->rules[i].name);
-        jd_strbuf_printf(sb, ":%" PRId64, j->last_alert[cd]);
+        jd_strbuf_putc(sb, ':');
+        jd_strbuf_i64(sb, j->last_alert[cd]);
     }
     jd_strbuf_puts(sb, "},\"r\":{");
     first = 1;
@@ -1209,13 +1252,30 @@ static int engine_restore_journey(jd_engine_t *e, int32_t tag, const char *key,
     size_t skip = n > c->history ? n - c->history : 0;
     if (journey_hist_reserve(e, j, (uint32_t)(n - skip)) != 0)
         n = skip;
-    for (size_t i = skip; i < n; i++) {
+    /* "s" present: strings by index into it, times as deltas (what
+     * engine_state_save_journey writes); absent: every entry spelled out
+     * with absolute times (records of earlier versions). */
+    json_t *tab = json_object_get(o, "s");
+    int64_t ts = 0;
+    for (size_t i = 0; i < n; i++) {
         json_t *h = json_array_get(hist, i);
+        ts = tab ? ts + json_integer_value(json_array_get(h, 0))
+                 : json_integer_value(json_array_get(h, 0));
+        if (i < skip)
+            continue;
         jd_hist_t *dst = &j->hist[j->hist_len++];
-        dst->ts = json_integer_value(json_array_get(h, 0));
-        dst->type = jd_intern_id(intern_or_null(c, json_array_get(h, 1)));
-        dst->channel = jd_intern_id(intern_or_null(c, json_array_get(h, 2)));
-        dst->page = jd_intern_id(intern_or_null(c, json_array_get(h, 3)));
+        uint32_t ids[3];
+        for (int f = 0; f < 3; f++) {
+            json_t *v = json_array_get(h, (size_t)f + 1);
+            if (tab && json_is_integer(v))
+                v = json_integer_value(v) < 0 ? NULL
+                                              : json_array_get(tab, (size_t)json_integer_value(v));
+            ids[f] = jd_intern_id(intern_or_null(c, v));
+        }
+        dst->ts = ts;
+        dst->type = ids[0];
+        dst->channel = ids[1];
+        dst->page = ids[2];
         const char *hx = json_string_value(json_array_get(h, 4));
         dst->eid_hash = hx ? strtoull(hx, NULL, 16) : 0;
     }
@@ -1343,7 +1403,9 @@ size_t jd_engine_drain_some(jd_engine_t *e, jd_state_fn *fn, void *opaque, size_
         size_t klen = sb->len;
         jd_strbuf_puts(sb, "{\"c\":");
         jd_strbuf_json_str(sb, l->customer);
-        jd_strbuf_printf(sb, ",\"t\":%" PRId64 "}", l->last_ts);
+        jd_strbuf_puts(sb, ",\"t\":");
+        jd_strbuf_i64(sb, l->last_ts);
+        jd_strbuf_putc(sb, '}');
         if (!sb->oom)
             fn(opaque, l->source_tag, sb->data, klen, sb->data + klen, sb->len - klen);
     }

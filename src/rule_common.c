@@ -38,7 +38,9 @@ void jd_evid_clear(jd_evid_t *ev)
 
 void jd_evid_save(const jd_evid_t *ev, jd_strbuf_t *sb)
 {
-    jd_strbuf_printf(sb, "[%" PRId64 ",", ev->ts);
+    jd_strbuf_putc(sb, '[');
+    jd_strbuf_i64(sb, ev->ts);
+    jd_strbuf_putc(sb, ',');
     jd_strbuf_json_str(sb, ev->channel);
     jd_strbuf_putc(sb, ',');
     jd_strbuf_json_str(sb, ev->id);

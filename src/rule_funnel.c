@@ -113,7 +113,9 @@ static void funnel_save(const jd_rule_t *r, const void *state, jd_strbuf_t *sb)
 {
     const funnel_state_t *s = state;
     (void)r;
-    jd_strbuf_printf(sb, "{\"s\":%lld,\"e\":[", (long long)s->start);
+    jd_strbuf_puts(sb, "{\"s\":");
+    jd_strbuf_i64(sb, s->start);
+    jd_strbuf_puts(sb, ",\"e\":[");
     for (uint32_t i = 0; i < s->step; i++) {
         if (i)
             jd_strbuf_putc(sb, ',');

@@ -116,3 +116,26 @@ void jd_strbuf_json_time(jd_strbuf_t *sb, int64_t ms)
     jd_strbuf_puts(sb, jd_time_format_rfc3339(ms, buf));
     jd_strbuf_putc(sb, '"');
 }
+
+void jd_strbuf_i64(jd_strbuf_t *sb, int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+    /* through uint64 so that INT64_MIN negates without overflow */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    jd_strbuf_append(sb, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void jd_strbuf_hex64(jd_strbuf_t *sb, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[16];
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        tmp[i] = digits[v & 15];
+    jd_strbuf_append(sb, tmp, sizeof(tmp));
+}

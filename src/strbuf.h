@@ -25,5 +25,9 @@ void jd_strbuf_printf(jd_strbuf_t *sb, const char *fmt, ...)
 /* Appends s as a quoted JSON string; NULL appends null. */
 void jd_strbuf_json_str(jd_strbuf_t *sb, const char *s);
 void jd_strbuf_json_time(jd_strbuf_t *sb, int64_t ms);
+/* Decimal, and 16 lower-case hex digits: hot paths (changelog records)
+ * without printf's cost. */
+void jd_strbuf_i64(jd_strbuf_t *sb, int64_t v);
+void jd_strbuf_hex64(jd_strbuf_t *sb, uint64_t v);
 
 #endif

@@ -481,6 +481,51 @@ static void test_changelog_roundtrip(void **st)
 }
 
 /* Numbers compare by value: 100, 100.0 and 1e2 match one another. */
+uint64_t jd_map_hash(const char *key, size_t len); /* src/map.h: event id hashes */
+
+/* Records written before the string table ("s") and time deltas came in
+ * still restore: history, de-duplication and page context intact. */
+static void test_changelog_reads_spelled_out_records(void **st)
+{
+    (void)st;
+    fixture_t b;
+    jd_err_t err;
+    char rec[512];
+    snprintf(rec, sizeof rec,
+             "{\"t\":%lld,\"h\":[[%lld,\"click\",\"web\",\"/p\",\"%016llx\"],"
+             "[%lld,\"click\",\"web\",\"/p\",\"0000000000000000\"]],\"a\":{},\"r\":{}}",
+             (long long)T0 + 500, (long long)T0, (unsigned long long)jd_map_hash("e3", 2),
+             (long long)T0 + 500);
+    fx_open(&b, NULL, NULL, 0);
+    assert_int_equal(jd_engine_restore(b.eng, 0, "c:c", 3, rec, strlen(rec), &err), 0);
+    fx_push(&b, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"click\",\"page\":\"/p\",\"event_id\":\"e3\"}",
+            (long long)T0);
+    fx_push(&b, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"page_view\",\"page\":\"/q\",\"event_id\":\"e4\"}",
+            (long long)T0 + 900);
+    jd_engine_finish(b.eng, 0);
+    assert_int_equal(jd_engine_stats(b.eng)->duplicates, 1);
+    /* the journey kept both restored entries and the new one (its channel
+     * the configured default), in order, written with the string table */
+    kv_t kv = {0};
+    jd_engine_destroy(b.eng);
+    jd_engine_opts_t o = {.track_changes = 1};
+    b.eng = jd_engine_new(b.conf, &o, &err);
+    assert_int_equal(jd_engine_restore(b.eng, 0, "c:c", 3, rec, strlen(rec), &err), 0);
+    fx_push(&b, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"page_view\",\"page\":\"/q\",\"event_id\":\"e4\"}",
+            (long long)T0 + 900);
+    jd_engine_advance(b.eng, T0 + 900);
+    jd_engine_drain_changes(b.eng, kv_put, &kv);
+    assert_int_equal(kv.n, 1);
+    snprintf(rec, sizeof rec, "\"s\":[\"click\",\"web\",\"/p\",\"page_view\",\"unknown\",\"/q\"],"
+             "\"h\":[[%lld,0,1,2,\"%016llx\"],[500,0,1,2,0],[400,3,4,5,",
+             (long long)T0, (unsigned long long)jd_map_hash("e3", 2));
+    if (!strstr(kv.val[0], rec))
+        fail_msg("record %s\n lacks %s", kv.val[0], rec);
+    free(kv.key[0]);
+    free(kv.val[0]);
+    fx_close(&b);
+}
+
 /* A partial drain takes the journeys changed longest ago; a journey that
  * changes again after its record was taken is drained again; draining the
  * rest leaves nothing behind. */
@@ -554,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_sequence_from_alert),
         cmocka_unit_test(test_changelog_roundtrip),
         cmocka_unit_test(test_changelog_partial_drain),
+        cmocka_unit_test(test_changelog_reads_spelled_out_records),
         cmocka_unit_test(test_numeric_match),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
