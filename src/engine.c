@@ -1143,6 +1143,16 @@ json_t *jd_engine_stats_to_json(const jd_config_t *c, const jd_engine_stats_t *s
 /* A journey record: {"t":last_ts,"h":[[ts,type,channel,page,"eidhash"],..],
  * "a":{rule:last_alert_ts,..},"r":{rule:<kind state>,..}}. Rule states are
  * keyed by rule name so a config change that reorders rules still restores. */
+/* Position of id in a record's string table, ntab when absent. The table
+ * holds the distinct strings of one journey: a handful, a linear scan. */
+static uint32_t save_tab_index(const uint32_t *tab, uint32_t ntab, uint32_t id)
+{
+    uint32_t k = 0;
+    while (k < ntab && tab[k] != id)
+        k++;
+    return k;
+}
+
 static void engine_state_save_journey(jd_engine_t *e, const jd_journey_t *j,
                                       jd_strbuf_t *sb)
 {
@@ -1160,28 +1170,21 @@ static void engine_state_save_journey(jd_engine_t *e, const jd_journey_t *j,
         const jd_hist_t *h = jd_journey_hist(j, i);
         const uint32_t ids[3] = {h->type, h->channel, h->page};
         for (int f = 0; f < 3; f++) {
-            uint32_t k = 0;
-            while (k < ntab && tab[k] != ids[f])
-                k++;
-            if (k == ntab && ids[f]) {
-                if (ntab)
-                    jd_strbuf_putc(sb, ',');
-                jd_strbuf_json_str(sb, jd_intern_get(c->intern, ids[f]));
-                tab[ntab++] = ids[f];
-            }
+            if (!ids[f] || save_tab_index(tab, ntab, ids[f]) < ntab)
+                continue;
+            if (ntab)
+                jd_strbuf_putc(sb, ',');
+            jd_strbuf_json_str(sb, jd_intern_get(c->intern, ids[f]));
+            tab[ntab++] = ids[f];
         }
     }
     jd_strbuf_puts(sb, "],\"h\":[");
     int64_t prev = 0;
     for (uint32_t i = 0; i < j->hist_len; i++) {
         const jd_hist_t *h = jd_journey_hist(j, i);
-        const uint32_t ids[3] = {h->type, h->channel, h->page};
-        for (int f = 0; f < 3; f++) {
-            uint32_t k = 0;
-            while (k < ntab && tab[k] != ids[f])
-                k++;
-            idx[f] = ids[f] ? k : UINT32_MAX;
-        }
+        idx[0] = h->type ? save_tab_index(tab, ntab, h->type) : UINT32_MAX;
+        idx[1] = h->channel ? save_tab_index(tab, ntab, h->channel) : UINT32_MAX;
+        idx[2] = h->page ? save_tab_index(tab, ntab, h->page) : UINT32_MAX;
         jd_strbuf_puts(sb, i ? ",[" : "[");
         jd_strbuf_i64(sb, h->ts - prev);
         prev = h->ts;
