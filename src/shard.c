@@ -462,18 +462,16 @@ static void route_handover(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev,
     lane_push(&ep->lane[to], MSG_IMPORT, NULL, h);
 }
 
-/* Sends a released event to the shard that holds its journey, moving an
- * anonymous identity's state first when a stitch joins it to a customer
- * held elsewhere. */
-static void route(jd_shards_t *s, jd_event_t *ev)
+/* The shard that holds ev's journey at this point of the evaluation order,
+ * queueing the move of its anonymous identity first when a stitch joins it
+ * to a customer held elsewhere. */
+static unsigned route_identity(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev)
 {
     int64_t limit = ev->ts - s->conf->retention_ms;
     while (s->lhead && s->lhead->last_ts < limit)
         mlink_destroy(s, s->lhead);
-    epoch_t *ep = epoch_filling(s);
-    unsigned to;
     if (ev->customer_id) {
-        to = shard_of(s, ev->customer_id);
+        unsigned to = shard_of(s, ev->customer_id);
         if (ev->anonymous_id) {
             size_t alen = strlen(ev->anonymous_id);
             mlink_t *l = (mlink_t *)jd_map_get(&s->links, ev->anonymous_id, alen);
@@ -481,19 +479,25 @@ static void route(jd_shards_t *s, jd_event_t *ev)
                 route_handover(s, ep, ev, l->shard, to);
             mlink_set(s, l, ev->anonymous_id, alen, ev->customer_id, to, ev->ts);
         }
-    } else {
-        size_t alen = strlen(ev->anonymous_id);
-        mlink_t *l = (mlink_t *)jd_map_get(&s->links, ev->anonymous_id, alen);
-        if (!l)
-            l = mlink_new(s, ev->anonymous_id, alen, NULL,
-                          (unsigned)(jd_map_hash(ev->anonymous_id, alen) % s->n));
-        if (l) {
-            mlink_touch(s, l, ev->ts);
-            to = l->shard;
-        } else {
-            to = shard_of(s, ev->anonymous_id); /* out of memory: hand-overs may miss it */
-        }
+        return to;
     }
+    size_t alen = strlen(ev->anonymous_id);
+    mlink_t *l = (mlink_t *)jd_map_get(&s->links, ev->anonymous_id, alen);
+    if (!l)
+        l = mlink_new(s, ev->anonymous_id, alen, NULL,
+                      (unsigned)(jd_map_hash(ev->anonymous_id, alen) % s->n));
+    if (!l)
+        return shard_of(s, ev->anonymous_id); /* out of memory: hand-overs may miss it */
+    mlink_touch(s, l, ev->ts);
+    return l->shard;
+}
+
+/* Sends a released event to the shard that holds its journey. */
+static void route(jd_shards_t *s, jd_event_t *ev)
+{
+    epoch_t *ep = epoch_filling(s);
+    /* one engine holds everyone: no identity to track */
+    unsigned to = s->n == 1 ? 0 : route_identity(s, ep, ev);
     if (lane_push(&ep->lane[to], MSG_EVENT, ev, NULL) != 0) {
         jd_event_free(ev); /* out of memory: cannot be placed, as in the engine */
         return;
