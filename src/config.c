@@ -168,7 +168,7 @@ static const config_prop_t config_props[] = {
               "`exactly_once` (Kafka transactions) is not supported yet and is refused at start" },
     { .path = "processing.threads", .type = CONFIG_T_INT, .dflt = "1",
       .min = 1, .max = 64, CONFIG_AT(threads),
-      .desc = "`replay`: decoder threads for NDJSON input (alerts are identical for any count); `run` uses one thread" },
+      .desc = "`replay`: worker threads, half decoding NDJSON (rounded up), half evaluating with customers sharded by identity (rounded down); alerts and counters are identical for any count. `run` uses one engine thread" },
     { .path = "processing.commit_interval", .type = CONFIG_T_DURATION, .dflt = "\"1s\"",
       .min = 1, .max = INT64_MAX, CONFIG_AT(commit_interval_ms),
       .desc = "`run`: how often input offsets are committed" },
