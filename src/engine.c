@@ -936,6 +936,36 @@ void jd_engine_expire(jd_engine_t *e, int64_t now)
     engine_expire(e, now);
 }
 
+void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
+{
+    if (!ev->khash) {
+        const char *id = ev->customer_id ? ev->customer_id : ev->anonymous_id;
+        char key[128];
+        size_t len = strlen(id);
+        if (len + 2 > sizeof(key))
+            return;
+        key[0] = ev->customer_id ? 'c' : 'a';
+        key[1] = ':';
+        memcpy(key + 2, id, len);
+        uint64_t h = jd_map_hash(key, len + 2);
+        ev->khash = h ? h : 1; /* 0 means "not computed" */
+    }
+    if (stage == 0) {
+        jd_map_prefetch_bucket(&e->journeys, ev->khash);
+    } else if (stage == 1) {
+        jd_map_prefetch_node(&e->journeys, ev->khash);
+    } else {
+        /* the journey is cached by now: fetch what the rules will read */
+        const jd_journey_t *j = (const jd_journey_t *)jd_map_peek_hash(&e->journeys, ev->khash);
+        if (!j)
+            return;
+        __builtin_prefetch(j->hist);
+        for (uint32_t i = 0; i < e->conf->nrules; i++)
+            if (j->rstate[i])
+                __builtin_prefetch(j->rstate[i]);
+    }
+}
+
 const jd_step_t *jd_engine_step(const jd_engine_t *e)
 {
     return &e->step;

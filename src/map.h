@@ -27,6 +27,33 @@ int jd_map_init(jd_map_t *m);
 void jd_map_free(jd_map_t *m);
 uint64_t jd_map_hash(const char *key, size_t len);
 jd_map_node_t *jd_map_get(const jd_map_t *m, const char *key, size_t len);
+/* Prefetching for a caller that knows its next lookups ahead: first the
+ * bucket of hash h, a few lookups later (the bucket now cached) the first
+ * node in it and the line after (where containing structs keep their
+ * pointers). Hints only: nothing is read that could fault. */
+static inline void jd_map_prefetch_bucket(const jd_map_t *m, uint64_t h)
+{
+    __builtin_prefetch(&m->buckets[h & (m->nbuckets - 1)]);
+}
+static inline void jd_map_prefetch_node(const jd_map_t *m, uint64_t h)
+{
+    const jd_map_node_t *n = m->buckets[h & (m->nbuckets - 1)];
+    if (n) {
+        __builtin_prefetch(n);
+        __builtin_prefetch((const char *)n + 64);
+    }
+}
+
+/* The node whose hash is h, without comparing keys: good enough for a
+ * prefetch, never for a lookup. */
+static inline jd_map_node_t *jd_map_peek_hash(const jd_map_t *m, uint64_t h)
+{
+    jd_map_node_t *n = m->buckets[h & (m->nbuckets - 1)];
+    while (n && n->hash != h)
+        n = n->next;
+    return n;
+}
+
 /* node->key/keylen must be set; the key must not be present. -1 on OOM. */
 int jd_map_put(jd_map_t *m, jd_map_node_t *node);
 void jd_map_del(jd_map_t *m, jd_map_node_t *node);

@@ -33,6 +33,7 @@
  * to their events and memory flat. */
 #define SHARD_EPOCH_EVENTS 4096
 #define SHARD_RING 8
+#define SHARD_PREFETCH 8        /* events ahead whose journeys are fetched */
 
 enum { MSG_EVENT, MSG_EXPORT, MSG_IMPORT };
 
@@ -186,6 +187,14 @@ static void shard_run_epoch(shard_t *sh, epoch_t *ep)
     sh->out = ln;
     for (size_t i = 0; i < ln->n; i++) {
         shard_msg_t *m = &ln->msg[i];
+        /* Journeys are spread over far more memory than the caches hold:
+         * start fetching the ones of the next events while this one runs. */
+        if (i + SHARD_PREFETCH < ln->n && ln->msg[i + SHARD_PREFETCH].kind == MSG_EVENT)
+            jd_engine_prefetch(sh->eng, ln->msg[i + SHARD_PREFETCH].ev, 0);
+        if (i + SHARD_PREFETCH / 2 < ln->n && ln->msg[i + SHARD_PREFETCH / 2].kind == MSG_EVENT)
+            jd_engine_prefetch(sh->eng, ln->msg[i + SHARD_PREFETCH / 2].ev, 1);
+        if (i + 2 < ln->n && ln->msg[i + 2].kind == MSG_EVENT)
+            jd_engine_prefetch(sh->eng, ln->msg[i + 2].ev, 2);
         switch (m->kind) {
         case MSG_EVENT:
             jd_engine_eval(sh->eng, m->ev);

@@ -26,6 +26,7 @@ enum {
 typedef struct jd_event {
     int64_t ts;               /* event time, epoch ms */
     uint64_t seq;             /* arrival order, set by the engine */
+    uint64_t khash;           /* hash of its journey key once prefetched, else 0 */
     int32_t source_tag;       /* which input partition it came from (the
                                  Kafka source's own numbering), -1 for files;
                                  journeys remember it so their changelog
