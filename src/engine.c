@@ -315,7 +315,8 @@ static void lru_insert_sorted(jd_engine_t *e, jd_journey_t *j)
         e->lru_head = j;
 }
 
-static jd_journey_t *journey_get(jd_engine_t *e, char kind, const char *id)
+/* h: jd_map_hash of the key when the caller knows it, else 0. */
+static jd_journey_t *journey_get_h(jd_engine_t *e, char kind, const char *id, uint64_t h)
 {
     char stackkey[256];
     size_t idlen = strlen(id);
@@ -334,7 +335,13 @@ static jd_journey_t *journey_get(jd_engine_t *e, char kind, const char *id)
     stackkey[0] = kind;
     stackkey[1] = ':';
     memcpy(stackkey + 2, id, idlen + 1);
-    return (jd_journey_t *)jd_map_get(&e->journeys, stackkey, idlen + 2);
+    return (jd_journey_t *)(h ? jd_map_get_h(&e->journeys, stackkey, idlen + 2, h)
+                              : jd_map_get(&e->journeys, stackkey, idlen + 2));
+}
+
+static jd_journey_t *journey_get(jd_engine_t *e, char kind, const char *id)
+{
+    return journey_get_h(e, kind, id, 0);
 }
 
 /* One allocation: struct, history ring, rule states, cooldown marks, key.
@@ -375,9 +382,9 @@ static jd_journey_t *journey_new(jd_engine_t *e, char kind, const char *id)
     return j;
 }
 
-static jd_journey_t *journey_get_or_new(jd_engine_t *e, char kind, const char *id)
+static jd_journey_t *journey_get_or_new(jd_engine_t *e, char kind, const char *id, uint64_t h)
 {
-    jd_journey_t *j = journey_get(e, kind, id);
+    jd_journey_t *j = journey_get_h(e, kind, id, h);
     return j ? j : journey_new(e, kind, id);
 }
 
@@ -589,7 +596,7 @@ static jd_link_t *link_set(jd_engine_t *e, const char *anon, const char *custome
 static jd_journey_t *engine_resolve(jd_engine_t *e, const jd_event_t *ev)
 {
     if (ev->customer_id) {
-        jd_journey_t *j = journey_get_or_new(e, 'c', ev->customer_id);
+        jd_journey_t *j = journey_get_or_new(e, 'c', ev->customer_id, ev->khash);
         if (!j || !ev->anonymous_id)
             return j;
         link_set(e, ev->anonymous_id, ev->customer_id, ev->ts, ev->source_tag);
@@ -606,9 +613,9 @@ static jd_journey_t *engine_resolve(jd_engine_t *e, const jd_event_t *ev)
             link_lru_unlink(e, l);
             link_lru_append(e, l);
         }
-        return journey_get_or_new(e, 'c', l->customer);
+        return journey_get_or_new(e, 'c', l->customer, 0);
     }
-    return journey_get_or_new(e, 'a', ev->anonymous_id);
+    return journey_get_or_new(e, 'a', ev->anonymous_id, ev->khash);
 }
 
 /* Journeys and links idle for longer than journey.retention of event time
@@ -936,20 +943,28 @@ void jd_engine_expire(jd_engine_t *e, int64_t now)
     engine_expire(e, now);
 }
 
+void jd_event_key_hash(jd_event_t *ev)
+{
+    if (ev->khash)
+        return;
+    const char *id = ev->customer_id ? ev->customer_id : ev->anonymous_id;
+    char key[128];
+    size_t len = strlen(id);
+    if (len + 2 > sizeof(key))
+        return; /* rare long ids: looked up the slow way */
+    key[0] = ev->customer_id ? 'c' : 'a';
+    key[1] = ':';
+    memcpy(key + 2, id, len);
+    /* a hash of 0 means "not computed": such an event is looked up the
+     * slow way, as it would be anyway */
+    ev->khash = jd_map_hash(key, len + 2);
+}
+
 void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
 {
-    if (!ev->khash) {
-        const char *id = ev->customer_id ? ev->customer_id : ev->anonymous_id;
-        char key[128];
-        size_t len = strlen(id);
-        if (len + 2 > sizeof(key))
-            return;
-        key[0] = ev->customer_id ? 'c' : 'a';
-        key[1] = ':';
-        memcpy(key + 2, id, len);
-        uint64_t h = jd_map_hash(key, len + 2);
-        ev->khash = h ? h : 1; /* 0 means "not computed" */
-    }
+    jd_event_key_hash(ev);
+    if (!ev->khash)
+        return;
     if (stage == 0) {
         jd_map_prefetch_bucket(&e->journeys, ev->khash);
     } else if (stage == 1) {

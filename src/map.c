@@ -34,7 +34,11 @@ void jd_map_free(jd_map_t *m)
 
 jd_map_node_t *jd_map_get(const jd_map_t *m, const char *key, size_t len)
 {
-    uint64_t h = jd_map_hash(key, len);
+    return jd_map_get_h(m, key, len, jd_map_hash(key, len));
+}
+
+jd_map_node_t *jd_map_get_h(const jd_map_t *m, const char *key, size_t len, uint64_t h)
+{
     for (jd_map_node_t *n = m->buckets[h & (m->nbuckets - 1)]; n; n = n->next)
         if (n->hash == h && n->keylen == len && memcmp(n->key, key, len) == 0)
             return n;

@@ -27,6 +27,8 @@ int jd_map_init(jd_map_t *m);
 void jd_map_free(jd_map_t *m);
 uint64_t jd_map_hash(const char *key, size_t len);
 jd_map_node_t *jd_map_get(const jd_map_t *m, const char *key, size_t len);
+/* The same with h = jd_map_hash(key, len) already known. */
+jd_map_node_t *jd_map_get_h(const jd_map_t *m, const char *key, size_t len, uint64_t h);
 /* Prefetching for a caller that knows its next lookups ahead: first the
  * bucket of hash h, a few lookups later (the bucket now cached) the first
  * node in it and the line after (where containing structs keep their

@@ -505,6 +505,7 @@ static unsigned route_identity(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev
 static void route(jd_shards_t *s, jd_event_t *ev)
 {
     epoch_t *ep = epoch_filling(s);
+    jd_event_key_hash(ev); /* here, where ev is in cache, not on the shard */
     /* one engine holds everyone: no identity to track */
     unsigned to = s->n == 1 ? 0 : route_identity(s, ep, ev);
     if (lane_push(&ep->lane[to], MSG_EVENT, ev, NULL) != 0) {

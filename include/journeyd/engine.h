@@ -133,6 +133,11 @@ json_t *jd_engine_stats_to_json(const jd_config_t *conf, const jd_engine_stats_t
 /* Fires timeouts with a deadline before ev->ts, then evaluates ev now.
  * ev->seq must hold the global arrival order; the engine takes ev. */
 void jd_engine_eval(jd_engine_t *e, jd_event_t *ev);
+/* Computes ev->khash, the hash of the journey key ev names ("c:" +
+ * customer_id, else "a:" + anonymous_id), so a router thread can take that
+ * work off the thread that evaluates. The engine uses it when it looks that
+ * journey up. */
+void jd_event_key_hash(jd_event_t *ev);
 /* A hint that ev is evaluated soon: stage 0 fetches its journey's hash
  * bucket into cache, stage 1 (a few events later) the journey itself,
  * stage 2 (just before) its history and rule states, so the memory waits
