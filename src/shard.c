@@ -189,6 +189,14 @@ static void shard_run_epoch(shard_t *sh, epoch_t *ep)
         shard_msg_t *m = &ln->msg[i];
         /* Journeys are spread over far more memory than the caches hold:
          * start fetching the ones of the next events while this one runs. */
+        if (i + 2 * SHARD_PREFETCH < ln->n) {
+            /* the event itself was last written on another core */
+            const char *ev = (const char *)ln->msg[i + 2 * SHARD_PREFETCH].ev;
+            if (ev) {
+                __builtin_prefetch(ev);
+                __builtin_prefetch(ev + 64);
+            }
+        }
         if (i + SHARD_PREFETCH < ln->n && ln->msg[i + SHARD_PREFETCH].kind == MSG_EVENT)
             jd_engine_prefetch(sh->eng, ln->msg[i + SHARD_PREFETCH].ev, 0);
         if (i + SHARD_PREFETCH / 2 < ln->n && ln->msg[i + SHARD_PREFETCH / 2].kind == MSG_EVENT)
