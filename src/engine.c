@@ -1092,27 +1092,6 @@ void jd_engine_import(jd_engine_t *e, jd_engine_parcel_t *p)
     free(p);
 }
 
-void jd_engine_parcel_free(jd_engine_t *e, jd_engine_parcel_t *p)
-{
-    if (!p)
-        return;
-    for (uint32_t i = 0; i < p->ntimers; i++)
-        p->timers[i]->heap_idx = SIZE_MAX;
-    jd_journey_t *j = p->journey;
-    if (j) {
-        for (uint32_t i = 0; i < e->conf->nrules; i++)
-            if (j->rstate[i])
-                e->ops[i]->free_state(e, &e->conf->rules[i], j->rstate[i]);
-        free(j->hist);
-        free(j);
-    }
-    if (p->link) {
-        free(p->link->customer);
-        free(p->link);
-    }
-    free(p);
-}
-
 const jd_engine_stats_t *jd_engine_stats(jd_engine_t *e)
 {
     e->st.buffered = e->evh.n;

@@ -152,12 +152,11 @@ const jd_step_t *jd_engine_step(const jd_engine_t *e);
  * included) moving from one engine to another when a stitch joins it to a
  * customer held elsewhere. Export first does what evaluating an event at
  * now would do first (fire earlier timeouts, expire); it returns NULL when
- * the engine holds nothing for anon. Import takes the parcel (NULL-safe).
- * parcel_free frees one never imported (e: the engine that exported it). */
+ * the engine holds nothing for anon. Import takes the parcel (NULL-safe);
+ * every exported parcel must be imported somewhere. */
 typedef struct jd_engine_parcel jd_engine_parcel_t;
 jd_engine_parcel_t *jd_engine_export_anon(jd_engine_t *e, const char *anon, int64_t now);
 void jd_engine_import(jd_engine_t *e, jd_engine_parcel_t *p);
-void jd_engine_parcel_free(jd_engine_t *e, jd_engine_parcel_t *p);
 
 /*
  * Durable state (contract section 7). Each journey (and each anonymous ->
