@@ -127,6 +127,33 @@ struct jd_shards {
 /* ------------------------------------------------------------------ */
 /* Shard side                                                         */
 
+static void stats_add(const jd_config_t *c, jd_engine_stats_t *sum, const jd_engine_stats_t *x)
+{
+    sum->events_evaluated += x->events_evaluated;
+    sum->duplicates += x->duplicates;
+    sum->suppressed += x->suppressed;
+    sum->customers += x->customers;
+    sum->customers_total += x->customers_total;
+    sum->evicted += x->evicted;
+    sum->expired += x->expired;
+    sum->links += x->links;
+    sum->merges += x->merges;
+    sum->timers += x->timers;
+    for (uint32_t r = 0; r < c->nrules; r++) {
+        sum->alerts_by_rule[r] += x->alerts_by_rule[r];
+        jd_funnel_stats_t *f = &sum->funnels[r];
+        const jd_funnel_stats_t *g = &x->funnels[r];
+        f->attempts += g->attempts;
+        f->completed += g->completed;
+        f->pending += g->pending;
+        for (uint32_t k = 0; c->rules[r].kind == JD_RULE_FUNNEL && k < c->rules[r].nsteps; k++) {
+            f->reached[k] += g->reached[k];
+            f->dropped[k] += g->dropped[k];
+        }
+    }
+}
+
+
 static void lane_alert(void *opaque, const char *key, size_t keylen,
                        const char *json, size_t jsonlen, int64_t ts)
 {
@@ -251,12 +278,19 @@ static void *shard_main(void *arg)
         shard_run_epoch(sh, ep);
         int final = ep->final;
         pthread_mutex_lock(&s->mu);
+        if (final && s->st.alerts_by_rule && s->st.funnels)
+            stats_add(s->conf, &s->st, jd_engine_stats(sh->eng));
         if (++ep->ndone == s->n)
             pthread_cond_broadcast(&s->done);
         pthread_mutex_unlock(&s->mu);
         if (final)
             break;
     }
+    /* Free the journeys here, on the thread that allocated them, and in
+     * parallel with the other shards: from another thread, malloc takes
+     * the slow path for every block. */
+    jd_engine_destroy(sh->eng);
+    sh->eng = NULL;
     return NULL;
 }
 
@@ -630,32 +664,6 @@ static void shards_stop(jd_shards_t *s, int flush)
         }
 }
 
-static void stats_add(const jd_config_t *c, jd_engine_stats_t *sum, const jd_engine_stats_t *x)
-{
-    sum->events_evaluated += x->events_evaluated;
-    sum->duplicates += x->duplicates;
-    sum->suppressed += x->suppressed;
-    sum->customers += x->customers;
-    sum->customers_total += x->customers_total;
-    sum->evicted += x->evicted;
-    sum->expired += x->expired;
-    sum->links += x->links;
-    sum->merges += x->merges;
-    sum->timers += x->timers;
-    for (uint32_t r = 0; r < c->nrules; r++) {
-        sum->alerts_by_rule[r] += x->alerts_by_rule[r];
-        jd_funnel_stats_t *f = &sum->funnels[r];
-        const jd_funnel_stats_t *g = &x->funnels[r];
-        f->attempts += g->attempts;
-        f->completed += g->completed;
-        f->pending += g->pending;
-        for (uint32_t k = 0; c->rules[r].kind == JD_RULE_FUNNEL && k < c->rules[r].nsteps; k++) {
-            f->reached[k] += g->reached[k];
-            f->dropped[k] += g->dropped[k];
-        }
-    }
-}
-
 void jd_shards_finish(jd_shards_t *s, int flush)
 {
     if (s->finished)
@@ -663,25 +671,24 @@ void jd_shards_finish(jd_shards_t *s, int flush)
     if (s->st.max_ts != INT64_MIN && s->st.max_ts > s->st.watermark)
         s->st.watermark = s->st.max_ts;
     release(s);
-    shards_stop(s, flush);
-    s->finished = 1;
 
+    /* Room for the sums, which each shard adds in after its last epoch
+     * (then frees its engine). */
     const jd_config_t *c = s->conf;
     uint32_t n = c->nrules ? c->nrules : 1;
-    s->st.alerts_by_rule = calloc(n, sizeof(uint64_t));
-    s->st.funnels = calloc(n, sizeof(jd_funnel_stats_t));
-    if (!s->st.alerts_by_rule || !s->st.funnels)
-        return;
-    for (uint32_t r = 0; r < c->nrules; r++)
-        if (c->rules[r].kind == JD_RULE_FUNNEL) {
-            s->st.funnels[r].reached = calloc(c->rules[r].nsteps, sizeof(uint64_t));
-            s->st.funnels[r].dropped = calloc(c->rules[r].nsteps, sizeof(uint64_t));
-            if (!s->st.funnels[r].reached || !s->st.funnels[r].dropped)
-                return;
-        }
+    int ok = (s->st.alerts_by_rule = calloc(n, sizeof(uint64_t))) != NULL &&
+             (s->st.funnels = calloc(n, sizeof(jd_funnel_stats_t))) != NULL;
+    for (uint32_t r = 0; ok && r < c->nrules; r++)
+        if (c->rules[r].kind == JD_RULE_FUNNEL)
+            ok = (s->st.funnels[r].reached = calloc(c->rules[r].nsteps, sizeof(uint64_t))) &&
+                 (s->st.funnels[r].dropped = calloc(c->rules[r].nsteps, sizeof(uint64_t)));
+    if (!ok) {
+        free(s->st.alerts_by_rule);
+        s->st.alerts_by_rule = NULL; /* stats_json then reports nothing */
+    }
     s->st.buffered = 0;
-    for (unsigned i = 0; i < s->n; i++)
-        stats_add(c, &s->st, jd_engine_stats(s->sh[i].eng));
+    shards_stop(s, flush);
+    s->finished = 1;
     if (s->st.customers > s->st.customers_peak)
         s->st.customers_peak = s->st.customers;
 }
