@@ -65,7 +65,7 @@ test: unit e2e
 valgrind: $(TESTS) $(BIN)
 	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; \
 	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t; done
-	@JOURNEYD="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $(BIN)" bash tests/e2e/run.sh
+	@JOURNEYD_FREE_AT_EXIT=1 JOURNEYD="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $(BIN)" bash tests/e2e/run.sh
 
 fuzz:
 	@mkdir -p build/fuzz

@@ -286,9 +286,13 @@ static void *shard_main(void *arg)
         if (final)
             break;
     }
-    /* Free the journeys here, on the thread that allocated them, and in
-     * parallel with the other shards: from another thread, malloc takes
-     * the slow path for every block. */
+    /* Finished: wait for destroy, then free the journeys here, on the
+     * thread that allocated them, in parallel with the other shards (from
+     * another thread malloc takes its slow path for every block). */
+    pthread_mutex_lock(&s->mu);
+    while (!s->quit)
+        pthread_cond_wait(&s->work, &s->mu);
+    pthread_mutex_unlock(&s->mu);
     jd_engine_destroy(sh->eng);
     sh->eng = NULL;
     return NULL;
@@ -650,18 +654,13 @@ jd_dl_reason_t jd_shards_push(jd_shards_t *s, jd_event_t *ev)
     return JD_DL_NONE;
 }
 
-/* Ends the shard threads: one last epoch, final, then every epoch is
- * collected and the threads joined. */
+/* Runs one last epoch, final, and collects every epoch. The threads then
+ * wait for jd_shards_destroy. */
 static void shards_stop(jd_shards_t *s, int flush)
 {
     epoch_close(s, 1, flush);
     while (s->collected < s->filling)
         epoch_collect(s);
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->sh[i].started) {
-            pthread_join(s->sh[i].thread, NULL);
-            s->sh[i].started = 0;
-        }
 }
 
 void jd_shards_finish(jd_shards_t *s, int flush)

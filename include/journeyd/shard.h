@@ -36,8 +36,8 @@ typedef struct jd_shards jd_shards_t;
  * NULL with err on failure. */
 jd_shards_t *jd_shards_new(const jd_config_t *conf, unsigned nshards,
                            const jd_engine_opts_t *opts, jd_err_t *err);
-/* NULL-safe. Joins the threads; buffered events and open windows are
- * dropped without alerting. */
+/* NULL-safe. Joins the threads, which free their engines in parallel;
+ * buffered events and open windows are dropped without alerting. */
 void jd_shards_destroy(jd_shards_t *s);
 
 /* As jd_engine_push: takes ev; JD_DL_LATE when it is older than the
