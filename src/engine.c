@@ -17,14 +17,17 @@
 /* Anonymous id -> customer id, from an event that carried both. */
 typedef struct jd_link {
     jd_map_node_t node;          /* key: the anonymous id */
-    struct jd_link *lru_prev, *lru_next;
-    struct jd_link *dirty_prev, *dirty_next;
+    TAILQ_ENTRY(jd_link) lru;    /* by last use, oldest first */
+    TAILQ_ENTRY(jd_link) dirtyq;
     int64_t last_ts;
     int32_t source_tag;
     uint8_t dirty;
     char *customer;              /* owned */
     char keybuf[];
 } jd_link_t;
+
+TAILQ_HEAD(journey_list, jd_journey);
+TAILQ_HEAD(link_list, jd_link);
 
 typedef struct engine_tomb {
     int32_t tag;
@@ -49,15 +52,15 @@ struct jd_engine {
     uint64_t max_customers;      /* opts.max_customers or the config's */
 
     jd_map_t journeys;
-    jd_journey_t *lru_head, *lru_tail;
+    struct journey_list lru;
     jd_map_t links;
-    jd_link_t *link_head, *link_tail;
+    struct link_list link_lru;
 
     /* change tracking (opts.track_changes): oldest change first, so a
      * partial drain takes the journeys least likely to change again */
-    jd_journey_t *dirty, *dirty_tail;
+    struct journey_list dirty;
     size_t ndirty;
-    jd_link_t *dirty_links;
+    struct link_list dirty_links;
     engine_tomb_t *tombs;
     size_t ntombs, tombcap;
 
@@ -216,13 +219,7 @@ static void journey_mark_dirty(jd_engine_t *e, jd_journey_t *j)
     if (!e->opts.track_changes || j->dirty)
         return;
     j->dirty = 1;
-    j->dirty_next = NULL;
-    j->dirty_prev = e->dirty_tail;
-    if (e->dirty_tail)
-        e->dirty_tail->dirty_next = j;
-    else
-        e->dirty = j;
-    e->dirty_tail = j;
+    TAILQ_INSERT_TAIL(&e->dirty, j, dirtyq);
     e->ndirty++;
 }
 
@@ -230,17 +227,9 @@ static void journey_unmark_dirty(jd_engine_t *e, jd_journey_t *j)
 {
     if (!j->dirty)
         return;
-    if (j->dirty_prev)
-        j->dirty_prev->dirty_next = j->dirty_next;
-    else
-        e->dirty = j->dirty_next;
-    if (j->dirty_next)
-        j->dirty_next->dirty_prev = j->dirty_prev;
-    else
-        e->dirty_tail = j->dirty_prev;
+    TAILQ_REMOVE(&e->dirty, j, dirtyq);
     e->ndirty--;
     j->dirty = 0;
-    j->dirty_prev = j->dirty_next = NULL;
 }
 
 static void link_mark_dirty(jd_engine_t *e, jd_link_t *l)
@@ -248,23 +237,14 @@ static void link_mark_dirty(jd_engine_t *e, jd_link_t *l)
     if (!e->opts.track_changes || l->dirty)
         return;
     l->dirty = 1;
-    l->dirty_prev = NULL;
-    l->dirty_next = e->dirty_links;
-    if (e->dirty_links)
-        e->dirty_links->dirty_prev = l;
-    e->dirty_links = l;
+    TAILQ_INSERT_HEAD(&e->dirty_links, l, dirtyq);
 }
 
 static void link_unmark_dirty(jd_engine_t *e, jd_link_t *l)
 {
     if (!l->dirty)
         return;
-    if (l->dirty_prev)
-        l->dirty_prev->dirty_next = l->dirty_next;
-    else
-        e->dirty_links = l->dirty_next;
-    if (l->dirty_next)
-        l->dirty_next->dirty_prev = l->dirty_prev;
+    TAILQ_REMOVE(&e->dirty_links, l, dirtyq);
     l->dirty = 0;
 }
 
@@ -273,26 +253,12 @@ static void link_unmark_dirty(jd_engine_t *e, jd_link_t *l)
 
 static void lru_unlink(jd_engine_t *e, jd_journey_t *j)
 {
-    if (j->lru_prev)
-        j->lru_prev->lru_next = j->lru_next;
-    else
-        e->lru_head = j->lru_next;
-    if (j->lru_next)
-        j->lru_next->lru_prev = j->lru_prev;
-    else
-        e->lru_tail = j->lru_prev;
-    j->lru_prev = j->lru_next = NULL;
+    TAILQ_REMOVE(&e->lru, j, lru);
 }
 
 static void lru_append(jd_engine_t *e, jd_journey_t *j)
 {
-    j->lru_prev = e->lru_tail;
-    j->lru_next = NULL;
-    if (e->lru_tail)
-        e->lru_tail->lru_next = j;
-    else
-        e->lru_head = j;
-    e->lru_tail = j;
+    TAILQ_INSERT_TAIL(&e->lru, j, lru);
 }
 
 /* Keeps the LRU ordered by activity when a journey arrives from outside
@@ -300,19 +266,13 @@ static void lru_append(jd_engine_t *e, jd_journey_t *j)
  * tail goes to the head side. */
 static void lru_insert_sorted(jd_engine_t *e, jd_journey_t *j)
 {
-    jd_journey_t *p = e->lru_tail;
+    jd_journey_t *p = TAILQ_LAST(&e->lru, journey_list);
     while (p && p->last_ts > j->last_ts)
-        p = p->lru_prev;
-    j->lru_prev = p;
-    j->lru_next = p ? p->lru_next : e->lru_head;
-    if (j->lru_next)
-        j->lru_next->lru_prev = j;
-    else
-        e->lru_tail = j;
+        p = TAILQ_PREV(p, journey_list, lru);
     if (p)
-        p->lru_next = j;
+        TAILQ_INSERT_AFTER(&e->lru, p, j, lru);
     else
-        e->lru_head = j;
+        TAILQ_INSERT_HEAD(&e->lru, j, lru);
 }
 
 /* h: jd_map_hash of the key when the caller knows it, else 0. */
@@ -512,26 +472,24 @@ static void journey_merge(jd_engine_t *e, jd_journey_t *j, jd_journey_t *a)
 
 static void link_lru_unlink(jd_engine_t *e, jd_link_t *l)
 {
-    if (l->lru_prev)
-        l->lru_prev->lru_next = l->lru_next;
-    else
-        e->link_head = l->lru_next;
-    if (l->lru_next)
-        l->lru_next->lru_prev = l->lru_prev;
-    else
-        e->link_tail = l->lru_prev;
-    l->lru_prev = l->lru_next = NULL;
+    TAILQ_REMOVE(&e->link_lru, l, lru);
 }
 
 static void link_lru_append(jd_engine_t *e, jd_link_t *l)
 {
-    l->lru_prev = e->link_tail;
-    l->lru_next = NULL;
-    if (e->link_tail)
-        e->link_tail->lru_next = l;
+    TAILQ_INSERT_TAIL(&e->link_lru, l, lru);
+}
+
+/* A link arriving from another shard goes to its place by last use. */
+static void link_lru_insert_sorted(jd_engine_t *e, jd_link_t *l)
+{
+    jd_link_t *q = TAILQ_LAST(&e->link_lru, link_list);
+    while (q && q->last_ts > l->last_ts)
+        q = TAILQ_PREV(q, link_list, lru);
+    if (q)
+        TAILQ_INSERT_AFTER(&e->link_lru, q, l, lru);
     else
-        e->link_head = l;
-    e->link_tail = l;
+        TAILQ_INSERT_HEAD(&e->link_lru, l, lru);
 }
 
 static void link_destroy(jd_engine_t *e, jd_link_t *l, int tombstone)
@@ -624,12 +582,14 @@ static jd_journey_t *engine_resolve(jd_engine_t *e, const jd_event_t *ev)
 static void engine_expire(jd_engine_t *e, int64_t now)
 {
     int64_t limit = now - e->conf->retention_ms;
-    while (e->lru_head && e->lru_head->last_ts < limit) {
+    jd_journey_t *j;
+    jd_link_t *l;
+    while ((j = TAILQ_FIRST(&e->lru)) && j->last_ts < limit) {
         e->st.expired++;
-        journey_destroy(e, e->lru_head, 1);
+        journey_destroy(e, j, 1);
     }
-    while (e->link_head && e->link_head->last_ts < limit)
-        link_destroy(e, e->link_head, 1);
+    while ((l = TAILQ_FIRST(&e->link_lru)) && l->last_ts < limit)
+        link_destroy(e, l, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -669,9 +629,9 @@ static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
     e->st.events_evaluated++;
     /* Evict only now, so the journey being evaluated (now the newest) and
      * an anonymous journey about to merge are never the victims. */
-    while (e->st.customers > e->max_customers && e->lru_head != j) {
+    while (e->st.customers > e->max_customers && TAILQ_FIRST(&e->lru) != j) {
         e->st.evicted++;
-        journey_destroy(e, e->lru_head, 1);
+        journey_destroy(e, TAILQ_FIRST(&e->lru), 1);
     }
 out:
     if (!e->opts.borrow_events)
@@ -790,6 +750,10 @@ jd_engine_t *jd_engine_new(const jd_config_t *conf, const jd_engine_opts_t *opts
     e->st.watermark = INT64_MIN;
     e->st.max_ts = INT64_MIN;
     e->max_customers = e->opts.max_customers ? e->opts.max_customers : conf->max_customers;
+    TAILQ_INIT(&e->lru);
+    TAILQ_INIT(&e->link_lru);
+    TAILQ_INIT(&e->dirty);
+    TAILQ_INIT(&e->dirty_links);
     uint32_t n = conf->nrules;
     e->ops = calloc(n ? n : 1, sizeof(*e->ops));
     e->listeners = calloc(n ? n : 1, sizeof(*e->listeners));
@@ -843,10 +807,10 @@ void jd_engine_destroy(jd_engine_t *e)
 {
     if (!e)
         return;
-    while (e->lru_head)
-        journey_destroy(e, e->lru_head, 0);
-    while (e->link_head)
-        link_destroy(e, e->link_head, 0);
+    while (!TAILQ_EMPTY(&e->lru))
+        journey_destroy(e, TAILQ_FIRST(&e->lru), 0);
+    while (!TAILQ_EMPTY(&e->link_lru))
+        link_destroy(e, TAILQ_FIRST(&e->link_lru), 0);
     jd_evheap_free(&e->evh);
     for (size_t i = 0; i < e->ntombs; i++)
         free(e->tombs[i].key);
@@ -1044,20 +1008,7 @@ void jd_engine_import(jd_engine_t *e, jd_engine_parcel_t *p)
             free(p->link->customer);
             free(p->link);
         } else {
-            jd_link_t *q = e->link_tail;
-            while (q && q->last_ts > p->link->last_ts)
-                q = q->lru_prev;
-            /* link LRU: insert after q, keeping it ordered by last_ts */
-            p->link->lru_prev = q;
-            p->link->lru_next = q ? q->lru_next : e->link_head;
-            if (p->link->lru_next)
-                p->link->lru_next->lru_prev = p->link;
-            else
-                e->link_tail = p->link;
-            if (q)
-                q->lru_next = p->link;
-            else
-                e->link_head = p->link;
+            link_lru_insert_sorted(e, p->link);
             link_mark_dirty(e, p->link);
         }
     }
@@ -1379,13 +1330,13 @@ static int event_not_from(const jd_event_t *ev, void *tag)
 
 void jd_engine_drop_source(jd_engine_t *e, int32_t tag)
 {
-    for (jd_journey_t *j = e->lru_head, *next; j; j = next) {
-        next = j->lru_next;
+    for (jd_journey_t *j = TAILQ_FIRST(&e->lru), *next; j; j = next) {
+        next = TAILQ_NEXT(j, lru);
         if (j->source_tag == tag)
             journey_destroy(e, j, 0);
     }
-    for (jd_link_t *l = e->link_head, *next; l; l = next) {
-        next = l->lru_next;
+    for (jd_link_t *l = TAILQ_FIRST(&e->link_lru), *next; l; l = next) {
+        next = TAILQ_NEXT(l, lru);
         if (l->source_tag == tag)
             link_destroy(e, l, 0);
     }
@@ -1411,8 +1362,8 @@ size_t jd_engine_drain_some(jd_engine_t *e, jd_state_fn *fn, void *opaque, size_
     }
     e->ntombs = 0;
     jd_strbuf_t *sb = &e->save;
-    while (e->dirty && max--) {
-        jd_journey_t *j = e->dirty;
+    jd_journey_t *j;
+    while ((j = TAILQ_FIRST(&e->dirty)) && max--) {
         n++;
         journey_unmark_dirty(e, j);
         jd_strbuf_reset(sb);
@@ -1420,8 +1371,8 @@ size_t jd_engine_drain_some(jd_engine_t *e, jd_state_fn *fn, void *opaque, size_
         if (!sb->oom)
             fn(opaque, j->source_tag, j->key, j->node.keylen, sb->data, sb->len);
     }
-    while (e->dirty_links) {
-        jd_link_t *l = e->dirty_links;
+    jd_link_t *l;
+    while ((l = TAILQ_FIRST(&e->dirty_links))) {
         n++;
         link_unmark_dirty(e, l);
         jd_strbuf_reset(sb);

@@ -6,6 +6,7 @@
 #define JOURNEYD_ENGINE_INT_H
 
 #include <stdint.h>
+#include <sys/queue.h>
 #include "journeyd/engine.h"
 #include "map.h"
 #include "strbuf.h"
@@ -45,8 +46,8 @@ typedef struct jd_hist {
 
 struct jd_journey {
     jd_map_node_t node;     /* key: "c:<customer_id>" or "a:<anonymous_id>" */
-    jd_journey_t *lru_prev, *lru_next;   /* by last activity, oldest first */
-    jd_journey_t *dirty_prev, *dirty_next; /* changed since the last drain */
+    TAILQ_ENTRY(jd_journey) lru;        /* by last activity, oldest first */
+    TAILQ_ENTRY(jd_journey) dirtyq;     /* changed since the last drain */
     int64_t last_ts;
     int32_t source_tag;
     uint8_t dirty;

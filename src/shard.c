@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include "journeyd/shard.h"
 #include "evheap.h"
 #include "map.h"
@@ -97,7 +98,7 @@ typedef struct shard {
  * stitch needs no hand-over. */
 typedef struct mlink {
     jd_map_node_t node;
-    struct mlink *prev, *next;  /* by last_ts, oldest first */
+    TAILQ_ENTRY(mlink) lru;     /* by last_ts, oldest first */
     int64_t last_ts;
     unsigned shard;             /* where the identity's state lives */
     char *customer;             /* owned; NULL = unlinked */
@@ -120,7 +121,7 @@ struct jd_shards {
     jd_evheap_t heap;
     uint64_t seq;
     jd_map_t links;
-    mlink_t *lhead, *ltail;
+    TAILQ_HEAD(mlink_list, mlink) lru;
     jd_engine_stats_t st;
 };
 
@@ -411,26 +412,12 @@ static unsigned shard_of(const jd_shards_t *s, const char *id)
 
 static void mlink_unlink(jd_shards_t *s, mlink_t *l)
 {
-    if (l->prev)
-        l->prev->next = l->next;
-    else
-        s->lhead = l->next;
-    if (l->next)
-        l->next->prev = l->prev;
-    else
-        s->ltail = l->prev;
-    l->prev = l->next = NULL;
+    TAILQ_REMOVE(&s->lru, l, lru);
 }
 
 static void mlink_append(jd_shards_t *s, mlink_t *l)
 {
-    l->prev = s->ltail;
-    l->next = NULL;
-    if (s->ltail)
-        s->ltail->next = l;
-    else
-        s->lhead = l;
-    s->ltail = l;
+    TAILQ_INSERT_TAIL(&s->lru, l, lru);
 }
 
 static void mlink_destroy(jd_shards_t *s, mlink_t *l)
@@ -523,8 +510,9 @@ static void route_handover(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev,
 static unsigned route_identity(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev)
 {
     int64_t limit = ev->ts - s->conf->retention_ms;
-    while (s->lhead && s->lhead->last_ts < limit)
-        mlink_destroy(s, s->lhead);
+    mlink_t *old;
+    while ((old = TAILQ_FIRST(&s->lru)) && old->last_ts < limit)
+        mlink_destroy(s, old);
     if (ev->customer_id) {
         unsigned to = shard_of(s, ev->customer_id);
         if (ev->anonymous_id) {
@@ -589,6 +577,7 @@ jd_shards_t *jd_shards_new(const jd_config_t *conf, unsigned nshards,
     s->n = nshards ? nshards : 1;
     s->st.watermark = INT64_MIN;
     s->st.max_ts = INT64_MIN;
+    TAILQ_INIT(&s->lru);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
@@ -747,8 +736,8 @@ void jd_shards_destroy(jd_shards_t *s)
         }
         free(s->ring[k].lane);
     }
-    while (s->lhead)
-        mlink_destroy(s, s->lhead);
+    while (!TAILQ_EMPTY(&s->lru))
+        mlink_destroy(s, TAILQ_FIRST(&s->lru));
     jd_map_free(&s->links);
     if (s->st.funnels)
         for (uint32_t r = 0; r < s->conf->nrules; r++) {
