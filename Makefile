@@ -27,8 +27,10 @@ else
 BUILD    ?= build
 endif
 
-SRCS     := $(filter-out src/main.c,$(wildcard src/*.c))
+# src/<layer>/*.c; src/cli/main.c is the binary's entry, the rest a library.
+SRCS     := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+HDRS     := $(wildcard include/journeyd/*.h) $(wildcard src/*/*.h)
 LIB      := $(BUILD)/libjourneyd.a
 BIN      := $(BUILD)/journeyd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -38,7 +40,7 @@ TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 
 all: $(BIN)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/journeyd/*.h) $(wildcard src/*.h)
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 
@@ -46,12 +48,12 @@ $(LIB): $(OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/obj/main.o $(LIB)
+$(BIN): $(BUILD)/obj/cli/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< $(TEST_HELPERS) $(LIB) $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(CPPFLAGS) -Isrc -Itests/unit $(CFLAGS) $(WARN) -o $@ $< $(TEST_HELPERS) $(LIB) $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; JD_TEST_DATA=tests/data $$t; done
@@ -69,7 +71,7 @@ valgrind: $(TESTS) $(BIN)
 
 fuzz:
 	@mkdir -p build/fuzz
-	clang -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -o build/fuzz/fuzz_decode tests/fuzz/fuzz_decode.c $(SRCS) $(PKG_LIBS) -lpthread -lm
 	@echo "run: mkdir -p build/fuzz/corpus && build/fuzz/fuzz_decode -max_total_time=60 -dict=tests/fuzz/json.dict build/fuzz/corpus tests/fuzz/corpus"
 

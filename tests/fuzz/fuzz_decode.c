@@ -4,7 +4,7 @@
  * (NDJSON and CSV, plain or gzip), time parsing and dead-letter rendering.
  *
  * It is also a differential test of the decoder's two JSON paths: the
- * tree-free scanner (src/jsonscan.c, taken when every source is a top-level
+ * tree-free scanner (src/input/jsonscan.c, taken when every source is a top-level
  * key) must agree with jansson on every input. Each input is
  *  - scanned directly and compared with json_loadb: same verdict, same
  *    top-level type, and every wanted key's value as jd_json_scalar_str
@@ -29,7 +29,7 @@
 #include "journeyd/deadletter.h"
 #include "journeyd/reader.h"
 #include "journeyd/timeutil.h"
-#include "../../src/jsonscan.h"
+#include "input/jsonscan.h"
 
 typedef struct fuzz_conf {
     jd_config_t c;

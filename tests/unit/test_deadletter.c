@@ -1,4 +1,4 @@
-/* Unit tests for src/deadletter.c: reason names and the exact dead-letter
+/* Unit tests for src/input/deadletter.c: reason names and the exact dead-letter
  * line, including payloads that are not valid UTF-8. */
 #include <stdarg.h>
 #include <stddef.h>

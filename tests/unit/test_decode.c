@@ -1,4 +1,4 @@
-/* Unit tests for src/decode.c: field mapping (keys, JSON Pointers, CSV
+/* Unit tests for src/input/decode.c: field mapping (keys, JSON Pointers, CSV
  * columns), defaults, identity forms, every dead-letter class, and the real
  * REES46 and YooChoose datasets decoded end to end. The configs are built by
  * hand: jd_config_t is a public struct and this test must not depend on the

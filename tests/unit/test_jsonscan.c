@@ -1,4 +1,4 @@
-/* Unit tests for src/jsonscan.c, the decoder's tree-free JSON path. Every
+/* Unit tests for src/input/jsonscan.c, the decoder's tree-free JSON path. Every
  * case is also given to jansson (json_loadb with the decoder's flags), and
  * the scanner must agree with it: same verdict, same top-level type, same
  * values. The expected verdict is written down too, so a change in either
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include "journeyd/decode.h"
-#include "../../src/jsonscan.h"
+#include "input/jsonscan.h"
 
 /* Expected verdicts. */
 enum { OBJ = 0, NOTOBJ, BAD };

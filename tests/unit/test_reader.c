@@ -1,4 +1,4 @@
-/* Unit tests for src/reader.c: NDJSON lines, RFC 4180 CSV, gzip (single and
+/* Unit tests for src/input/reader.c: NDJSON lines, RFC 4180 CSV, gzip (single and
  * concatenated members), record bounds, and the real shared datasets. */
 #define _XOPEN_SOURCE 700
 #include <stdarg.h>

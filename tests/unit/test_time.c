@@ -1,4 +1,4 @@
-/* Unit tests for src/timeutil.c: every time format, range validation,
+/* Unit tests for src/lib/timeutil.c: every time format, range validation,
  * RFC 3339 formatting and durations. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /*
  * Private to the engine and its rule kinds: journeys, timers, evidence and
- * the per-kind rule interface. Nothing here is visible outside src/.
+ * the per-kind rule interface. Shared by src/engine/ and src/rules/ only.
  */
 #ifndef JOURNEYD_ENGINE_INT_H
 #define JOURNEYD_ENGINE_INT_H
@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include "journeyd/engine.h"
-#include "map.h"
-#include "strbuf.h"
+#include "journeyd/map.h"
+#include "journeyd/strbuf.h"
 
 typedef struct jd_journey jd_journey_t;
 

@@ -1,6 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
-#include "map.h"
+#include "journeyd/map.h"
 
 uint64_t jd_map_hash(const char *key, size_t len)
 {

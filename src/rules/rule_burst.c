@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "engine_int.h"
+#include "journeyd/rule.h"
 
 /* A customer rarely has more than a handful of live groups; the bound
  * keeps a pathological stream of distinct pages from growing state. */

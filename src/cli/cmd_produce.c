@@ -26,8 +26,8 @@
 #include "journeyd/decode.h"
 #include "journeyd/reader.h"
 #include "journeyd/timeutil.h"
-#include "kafka.h"
-#include "map.h"
+#include "journeyd/kafka.h"
+#include "journeyd/map.h"
 
 typedef struct jd_link {
     jd_map_node_t node;   /* key: the anonymous id */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <jansson.h>
-#include "kafka.h"
+#include "journeyd/kafka.h"
 
 int jd_log_level = JD_LOG_INFO;
 const char *jd_log_prefix = "journeyd";

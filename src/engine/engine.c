@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "journeyd/timeutil.h"
-#include "engine_int.h"
+#include "journeyd/rule.h"
 #include "evheap.h"
 
 /* Anonymous id -> customer id, from an event that carried both. */

@@ -26,8 +26,8 @@
 #include <sys/queue.h>
 #include "journeyd/shard.h"
 #include "evheap.h"
-#include "map.h"
-#include "strbuf.h"
+#include "journeyd/map.h"
+#include "journeyd/strbuf.h"
 
 /* Events per epoch: large enough that the per-epoch hand-offs (one lock
  * round per shard) vanish in the work, small enough to keep alerts close

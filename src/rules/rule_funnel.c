@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "engine_int.h"
+#include "journeyd/rule.h"
 
 typedef struct funnel_state {
     jd_timer_t timer;      /* deadline = start + within */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "journeyd/timeutil.h"
-#include "strbuf.h"
+#include "journeyd/strbuf.h"
 
 void jd_strbuf_init(jd_strbuf_t *sb)
 {

@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "engine_int.h"
+#include "journeyd/rule.h"
 
 /* Occurrences older than `within` are useless; the cap bounds a customer
  * who errors thousands of times before calling. */

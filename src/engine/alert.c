@@ -5,7 +5,7 @@
  */
 #include <inttypes.h>
 #include <string.h>
-#include "engine_int.h"
+#include "journeyd/rule.h"
 
 static const char *const alert_kind_names[] = {"burst", "funnel", "sequence"};
 static const char *const alert_sev_names[] = {"low", "medium", "high"};

@@ -2,7 +2,7 @@
  * A tree-free JSON scanner for the decoder's hot path: one pass over one
  * JSON text that validates all of it exactly as strictly as jansson 2.14's
  * json_loadb(JSON_DECODE_ANY) does, and reports the values of a fixed set of
- * top-level keys. Private to the decoder (src/decode.c) and its tests.
+ * top-level keys. Private to the decoder (src/input/decode.c) and its tests.
  *
  * "Exactly as strictly" means the verdict (valid or not) is jansson's for
  * every input: strict UTF-8 everywhere, escapes including surrogate pairs,

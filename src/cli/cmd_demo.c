@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include "journeyd/cmd.h"
 #include "journeyd/config.h"
-#include "kafka.h"
+#include "journeyd/kafka.h"
 /* after rdkafka.h (from kafka.h), as it requires */
 #include <librdkafka/rdkafka_mock.h>
 

@@ -2,7 +2,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine_int.h"
+#include "journeyd/rule.h"
 
 int jd_match_event(const jd_match_t *m, const jd_event_t *ev)
 {

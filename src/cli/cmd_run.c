@@ -56,7 +56,7 @@
 #include "journeyd/engine.h"
 #include "journeyd/reader.h"
 #include "journeyd/timeutil.h"
-#include "kafka.h"
+#include "journeyd/kafka.h"
 
 #define RESTORE_TIMEOUT_MS 120000
 #define ADMIN_TIMEOUT_MS 30000
