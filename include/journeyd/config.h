@@ -105,6 +105,8 @@ typedef struct jd_rule {
 } jd_rule_t;
 
 typedef enum { JD_GUARANTEE_AT_LEAST_ONCE = 0, JD_GUARANTEE_EXACTLY_ONCE } jd_guarantee_t;
+typedef enum { JD_KEYED_BY_CUSTOMER = 0, JD_KEYED_BY_ANY } jd_keyed_by_t;
+typedef enum { JD_LOGFMT_TEXT = 0, JD_LOGFMT_JSON } jd_log_format_t;
 
 typedef struct jd_config {
     json_t *kafka;              /* object: librdkafka property -> string value */
@@ -113,6 +115,7 @@ typedef struct jd_config {
     int input_csv;              /* input.format: 0 ndjson, 1 csv */
     char csv_delimiter;         /* input.csv.delimiter (one byte; "\t" allowed) */
     int csv_header;             /* input.csv.header (only true is supported) */
+    jd_keyed_by_t keyed_by;     /* input.keyed_by */
     char *alerts_topic;         /* output.alerts_topic */
     char *dead_letter_topic;    /* output.dead_letter_topic */
     char *fields[JD_FIELD__COUNT];   /* "fields": source of each canonical field */
@@ -120,13 +123,20 @@ typedef struct jd_config {
     jd_time_format_t time_format;    /* time.format (pattern owned by config) */
     int64_t lateness_ms;        /* time.lateness */
     int64_t idle_advance_ms;    /* time.idle_advance */
+    int64_t max_future_ms;      /* time.max_future; 0 = off */
+    uint64_t max_buffered;      /* time.max_buffered: events per engine */
     int64_t retention_ms;       /* journey.retention */
     uint32_t history;           /* journey.history: events kept per customer */
     uint32_t alert_context;     /* journey.alert_context: events in an alert */
     uint64_t max_customers;     /* journey.max_customers */
+    uint64_t max_groups;        /* journey.max_groups: per customer per rule */
+    uint32_t dedupe_ids;        /* journey.dedupe_ids: event ids per customer */
     jd_guarantee_t guarantee;   /* processing.guarantee */
     uint32_t threads;           /* processing.threads (worker threads) */
     int64_t commit_interval_ms; /* processing.commit_interval */
+    char *http_listen;          /* http.listen "host:port"; "off" disables */
+    jd_log_format_t log_format; /* log.format */
+    int log_level;              /* log.level: 0 error, 1 warn, 2 info, 3 debug */
     jd_rule_t *rules;
     uint32_t nrules;
     jd_slot_t *slots;           /* nslots >= JD_SLOT__CANON */

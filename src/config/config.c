@@ -32,6 +32,9 @@ static const int config_slot_fields[JD_SLOT__CANON] = {
 
 static const char *const config_format_names[] = { "ndjson", "csv", NULL };
 static const char *const config_guarantee_names[] = { "at_least_once", "exactly_once", NULL };
+static const char *const config_keyed_by_names[] = { "customer", "any", NULL };
+static const char *const config_log_format_names[] = { "text", "json", NULL };
+static const char *const config_log_level_names[] = { "error", "warn", "info", "debug", NULL };
 static const char *const config_severity_names[] = { "low", "medium", "high", NULL };
 static const char *const config_kind_names[] = { "burst", "funnel", "sequence", NULL };
 
@@ -118,6 +121,10 @@ static const config_prop_t config_props[] = {
     { .path = "input.csv.header", .type = CONFIG_T_BOOL, .dflt = "true",
       .check = config_check_header, CONFIG_AT(csv_header),
       .desc = "The first CSV record names the columns (only `true` is supported)" },
+    { .path = "input.keyed_by", .type = CONFIG_T_ENUM, .dflt = "\"customer\"",
+      .enums = config_keyed_by_names, CONFIG_AT(keyed_by),
+      .desc = "`run`: how the input is keyed: `customer` (one customer's events, anonymous ones "
+              "included, share a partition) or `any` (anonymous events keyed by device)" },
     { .path = "output.alerts_topic", .type = CONFIG_T_STRING, .dflt = "\"cx.alerts\"",
       CONFIG_AT(alerts_topic), .desc = "Topic `run` writes alerts to" },
     { .path = "output.dead_letter_topic", .type = CONFIG_T_STRING, .dflt = "\"cx.events.dlq\"",
@@ -150,6 +157,12 @@ static const config_prop_t config_props[] = {
     { .path = "time.idle_advance", .type = CONFIG_T_DURATION, .dflt = "\"30s\"",
       .min = 0, .max = INT64_MAX, CONFIG_AT(idle_advance_ms),
       .desc = "`run`: after this long without input, a partition's watermark follows the wall clock" },
+    { .path = "time.max_future", .type = CONFIG_T_DURATION, .dflt = "\"1h\"",
+      .min = 0, .max = INT64_MAX, CONFIG_AT(max_future_ms),
+      .desc = "Events dated more than this ahead of the wall clock are `future_ts` dead letters" },
+    { .path = "time.max_buffered", .type = CONFIG_T_INT, .dflt = "1000000",
+      .min = 1, .max = INT64_MAX, CONFIG_AT(max_buffered),
+      .desc = "Events waiting for the watermark per engine; beyond it the watermark is forced forward (counted)" },
     { .path = "journey.retention", .type = CONFIG_T_DURATION, .dflt = "\"7d\"",
       .min = 1, .max = INT64_MAX, CONFIG_AT(retention_ms),
       .desc = "How long a journey and its identity links outlive its last event (event time)" },
@@ -162,6 +175,13 @@ static const config_prop_t config_props[] = {
     { .path = "journey.max_customers", .type = CONFIG_T_INT, .dflt = "1000000",
       .min = 1, .max = INT64_MAX, CONFIG_AT(max_customers),
       .desc = "Journeys kept in memory; beyond it the least recently active is evicted" },
+    { .path = "journey.max_groups", .type = CONFIG_T_INT, .dflt = "4096",
+      .min = 1, .max = INT64_MAX, CONFIG_AT(max_groups),
+      .desc = "Live groups (burst), open windows (absence) or partial matches (pattern) per customer "
+              "per rule; beyond it the least recently active is dropped (`groups_evicted`)" },
+    { .path = "journey.dedupe_ids", .type = CONFIG_T_INT, .dflt = "1024",
+      .min = 0, .max = 1048576, CONFIG_AT(dedupe_ids),
+      .desc = "Recent event ids remembered per customer for de-duplication, whatever `journey.history` is" },
     { .path = "processing.guarantee", .type = CONFIG_T_ENUM, .dflt = "\"at_least_once\"",
       .enums = config_guarantee_names, CONFIG_AT(guarantee),
       .desc = "`run`: `at_least_once` commits after alerts are acknowledged; "
@@ -172,6 +192,15 @@ static const config_prop_t config_props[] = {
     { .path = "processing.commit_interval", .type = CONFIG_T_DURATION, .dflt = "\"1s\"",
       .min = 1, .max = INT64_MAX, CONFIG_AT(commit_interval_ms),
       .desc = "`run`: how often input offsets are committed" },
+    { .path = "http.listen", .type = CONFIG_T_STRING, .dflt = "\"127.0.0.1:9646\"",
+      CONFIG_AT(http_listen),
+      .desc = "`run`: address of `/metrics`, `/healthz` and `/readyz` (`host:port`), or `off`" },
+    { .path = "log.format", .type = CONFIG_T_ENUM, .dflt = "\"text\"",
+      .enums = config_log_format_names, CONFIG_AT(log_format),
+      .desc = "Log lines on stderr: `text` or `json` (one object per line)" },
+    { .path = "log.level", .type = CONFIG_T_ENUM, .dflt = "\"info\"",
+      .enums = config_log_level_names, CONFIG_AT(log_level),
+      .desc = "Least severe level logged: `error`, `warn`, `info` or `debug`" },
     { .path = "rules", .type = CONFIG_T_RULES, .dflt = config_default_rules,
       .desc = "Detection rules (`burst`, `funnel`, `sequence`); not settable with `-X`" },
 };
@@ -1634,6 +1663,7 @@ void jd_config_destroy(jd_config_t *conf)
     free(conf->topics);
     free(conf->alerts_topic);
     free(conf->dead_letter_topic);
+    free(conf->http_listen);
     for (int i = 0; i < JD_FIELD__COUNT; i++) {
         free(conf->fields[i]);
         free(conf->defaults[i]);

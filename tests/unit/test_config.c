@@ -368,7 +368,7 @@ static void test_file_errors(void **state)
                ":7:15: rules[2].count: expected a positive integer, got \"three\"", NULL);
     load_fails("{\n  \"inptu\": {}\n}\n", NULL, 0,
                ":2:3: unknown key \"inptu\" (expected one of: kafka, input, output, fields, "
-               "defaults, time, journey, processing, rules)", NULL);
+               "defaults, time, journey, processing, http, log, rules)", NULL);
     load_fails("{\"time\": {\"lateness\": }}", NULL, 0, ":1:23: ", "unexpected token", NULL);
     load_fails("{\"time\": {}, \"time\": {}}", NULL, 0, "duplicate object key", NULL);
     load_fails("{\"journey\": {\"history\": 4}}", NULL, 0,
