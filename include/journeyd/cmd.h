@@ -9,7 +9,7 @@
 
 int jd_cmd_replay(int argc, char **argv);       /* src/cli/cmd_replay.c */
 int jd_cmd_check_config(int argc, char **argv); /* src/cli/cmd_replay.c */
-int jd_cmd_run(int argc, char **argv);          /* src/cli/cmd_run.c */
+int jd_cmd_run(int argc, char **argv);          /* src/kafka/runner.c */
 int jd_cmd_produce(int argc, char **argv);      /* src/cli/cmd_produce.c */
 int jd_cmd_demo(int argc, char **argv);         /* src/cli/cmd_demo.c */
 

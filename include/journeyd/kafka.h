@@ -4,7 +4,7 @@
  *  - logging (one macro, level checked inside, librdkafka's log routed here);
  *  - rd_kafka_conf_t construction from conf->kafka, with every
  *    rd_kafka_conf_set checked and librdkafka's own message reported;
- *  - the stream runner (src/cli/cmd_run.c): consumer group -> decoder -> engine
+ *  - the stream runner (src/kafka/runner.c): consumer group -> decoder -> engine
  *    -> alerts / dead letters / changelog, at-least-once.
  */
 #ifndef JOURNEYD_KAFKA_H
@@ -81,7 +81,7 @@ int jd_kafka_changelog_topic(const jd_config_t *conf, char *buf, size_t bufsz);
  * header record to every CSV message so `run` can decode the value. */
 #define JD_KAFKA_CSV_HEADER "journeyd.csv.header"
 
-/* ---- the stream runner (src/cli/cmd_run.c) --------------------------------- */
+/* ---- the stream runner (src/kafka/runner.c) --------------------------------- */
 
 typedef struct jd_runner jd_runner_t;
 

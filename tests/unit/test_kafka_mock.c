@@ -1,4 +1,4 @@
-/* Integration tests of the Kafka runner (src/cli/cmd_run.c) on librdkafka's
+/* Integration tests of the Kafka runner (src/kafka/runner.c) on librdkafka's
  * embedded mock cluster: consume -> alert -> produce, dead-letter routing,
  * and broker errors injected with rd_kafka_mock_push_request_errors
  * (retried produce failures lose no alert; a permanent one stops the
