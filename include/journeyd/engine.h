@@ -108,7 +108,9 @@ void jd_engine_destroy(jd_engine_t *e);
 jd_dl_reason_t jd_engine_push(jd_engine_t *e, jd_event_t *ev);
 
 /* Raise the watermark to wm (never lowers it) and process everything it
- * releases. */
+ * releases: every buffered event with ts <= wm, every timeout with a
+ * deadline < wm. Called with the current watermark, it releases the events
+ * pushed at exactly that time since. */
 void jd_engine_advance(jd_engine_t *e, int64_t wm);
 
 /* End of a finite input: the watermark becomes the largest ts seen and

@@ -40,7 +40,9 @@ typedef enum {
     JD_KROLE_CONSUMER = 0,  /* group consumer of input.topics */
     JD_KROLE_PRODUCER,      /* dead letters, changelog, `produce` */
     JD_KROLE_ALERTS,        /* alerts: a producer that does not linger */
-    JD_KROLE_RESTORE        /* group-less consumer reading the changelog */
+    JD_KROLE_RESTORE,       /* group-less consumer reading the changelog */
+    JD_KROLE_TXN            /* a task's transactional producer (the caller
+                               sets transactional.id) */
 } jd_krole_t;
 
 /* A new conf for role: journeyd's defaults for that role first, then every

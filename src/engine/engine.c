@@ -862,7 +862,10 @@ jd_dl_reason_t jd_engine_push(jd_engine_t *e, jd_event_t *ev)
 
 void jd_engine_advance(jd_engine_t *e, int64_t wm)
 {
-    if (wm <= e->st.watermark)
+    /* At the same watermark, events pushed since the last call at exactly
+     * that time are released: a checkpoint relies on "ts <= wm was
+     * evaluated" (src/kafka/task.h). */
+    if (wm < e->st.watermark || wm == INT64_MIN)
         return;
     e->st.watermark = wm;
     engine_release(e);

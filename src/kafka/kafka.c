@@ -116,6 +116,8 @@ rd_kafka_conf_t *jd_kafka_conf_new(const jd_config_t *conf, jd_krole_t role, jd_
     static const char *const restore_defaults[][2] = {
         { "enable.partition.eof", "true" },
         { "auto.offset.reset", "earliest" },
+        /* a checkpoint's records count once its transaction commits */
+        { "isolation.level", "read_committed" },
     };
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     const char *const (*defs)[2];
@@ -134,6 +136,7 @@ rd_kafka_conf_t *jd_kafka_conf_new(const jd_config_t *conf, jd_krole_t role, jd_
         break;
     case JD_KROLE_PRODUCER:
     case JD_KROLE_ALERTS:
+    case JD_KROLE_TXN:
         defs = producer_defaults;
         ndefs = sizeof(producer_defaults) / sizeof(producer_defaults[0]);
         break;

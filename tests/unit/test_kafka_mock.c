@@ -39,7 +39,7 @@ static int setup(void **state)
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     char changelog[300];
 
-    jd_log_level = JD_LOG_ERR;
+    jd_log_level = getenv("JD_TEST_DEBUG") ? JD_LOG_DEBUG : JD_LOG_ERR;
     assert_int_equal(rd_kafka_conf_set(kc, "log_level", "2", errstr, sizeof(errstr)),
                      RD_KAFKA_CONF_OK);
     f->host = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));

@@ -1,0 +1,88 @@
+/*
+ * Private to the stream runner (src/kafka/): the runner's state, shared by
+ * runner.c (the poll loop and rebalances, Kafka Streams' StreamThread),
+ * collector.c (producing alerts and dead letters, delivery reports:
+ * RecordCollector), checkpoint.c (consistent checkpoints) and changelog.c
+ * (the changelog topic and restoring a task: StoreChangelogReader).
+ */
+#ifndef JOURNEYD_KAFKA_RUNNER_PRIV_H
+#define JOURNEYD_KAFKA_RUNNER_PRIV_H
+
+#include <stdint.h>
+#include "journeyd/decode.h"
+#include "journeyd/deadletter.h"
+#include "journeyd/kafka.h"
+#include "journeyd/reader.h"
+#include "task.h"
+
+#define JD_RESTORE_TIMEOUT_MS 120000
+#define JD_ADMIN_TIMEOUT_MS 30000
+#define JD_TXN_TIMEOUT_MS 60000
+
+/* Delivery report kinds, in the low 2 bits of the message opaque; the rest
+ * is the epoch of an alert or dead letter (checkpoint.c). */
+enum { JD_DR_ALERT = 1, JD_DR_DEADLETTER };
+#define JD_DR_KIND_BITS 2
+
+enum { JD_CKPT_NONE = 0, JD_CKPT_WAIT_ALERTS };
+
+typedef struct jd_runner {
+    const jd_config_t *conf;
+    jd_runner_opts_t opts;
+    int eos;                /* processing.guarantee=exactly_once */
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;   /* at_least_once: alerts and dead letters */
+    rd_kafka_t *restore;
+    jd_decoder_t *dec;
+    jd_csv_parser_t *csvp;
+    char *csv_hdr;          /* raw header currently set on the decoder */
+    size_t csv_hdr_len;
+    char changelog[300];
+    int changelog_ready;
+    int32_t changelog_parts;
+    jd_task_t **tasks;      /* by partition number; NULL = never assigned */
+    int32_t ntasks;
+    int finished;           /* engines finished: everything evaluated */
+    uint64_t consumed, dead_letters, late, skipped, alerts_produced, alerts_acked;
+    uint64_t checkpoints, delivery_failed;
+    int fatal;
+    int64_t last_commit_mono;
+    int64_t last_data_mono;
+    uint64_t epoch;         /* epoch of alerts and dead letters produced now */
+    uint64_t out_cur;       /* unacknowledged alerts/dead letters of epoch */
+    uint64_t out_old;       /* ... of earlier epochs (the checkpoint's) */
+    int ckpt_state;
+    uint64_t ckpt_alerts_produced;
+} jd_runner_t;
+
+/* collector.c */
+void jd_collector_on_alert(void *opaque, const char *key, size_t keylen,
+                           const char *json, size_t jsonlen, int64_t ts);
+void jd_collector_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+void jd_collector_dead_letter(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_t *m,
+                              jd_dl_reason_t reason, const char *detail);
+/* A task's engine: alerts go through jd_collector_on_alert with the task
+ * as opaque (its owner is r). */
+int jd_collector_task_start(jd_runner_t *r, jd_task_t *t, jd_err_t *err);
+/* Fatal errors stop the runner; transient ones (broker down) are logged:
+ * librdkafka retries by itself. */
+void jd_collector_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+
+/* checkpoint.c */
+void jd_ckpt_begin(jd_runner_t *r, int64_t now);
+void jd_ckpt_progress(jd_runner_t *r);
+/* Synchronous: everything evaluated so far durable and committed, for
+ * every running task (only: the tasks with partition in only[], when
+ * nonly > 0). 0 / -1 (fatal). */
+int jd_ckpt_sync(jd_runner_t *r, const int32_t *only, int nonly);
+int jd_ckpt_flush_all(jd_runner_t *r);
+
+/* Begin task t's transaction if none is open. 0 / -1. */
+int jd_ckpt_txn_begin(jd_runner_t *r, jd_task_t *t);
+
+/* changelog.c */
+int jd_changelog_ensure(jd_runner_t *r);
+/* Restore task t (engine already created) from its changelog partition. */
+int jd_changelog_restore(jd_runner_t *r, jd_task_t *t);
+
+#endif
