@@ -1,7 +1,7 @@
 /*
  * Configuration: one JSON file (or the built-in defaults), -X overrides,
  * validation with precise errors, and the compiled form the rest of the
- * daemon reads. Every key is defined once, in the table in src/config/config.c,
+ * daemon reads. Every key is defined once, in the table in src/config/keys.c,
  * from which `check-config`, the README's key list and validation come.
  *
  * A jd_config_t is immutable after jd_config_load and owns everything it

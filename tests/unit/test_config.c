@@ -1,4 +1,4 @@
-/* Unit tests for src/config/config.c: defaults, rule compilation, -X overrides,
+/* Unit tests for src/config/: defaults, rule compilation, -X overrides,
  * error positions, dump round-trips and the invalid-config suite. */
 #include <stdarg.h>
 #include <stddef.h>
