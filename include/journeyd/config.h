@@ -165,6 +165,16 @@ char *jd_config_dump(const jd_config_t *conf);
 /* Rule lookup by name; NULL if none. Borrowed. */
 const jd_rule_t *jd_config_rule(const jd_config_t *conf, const char *name);
 
+/* 1 when a slot's field is known from the config alone: a canonical field,
+ * or a source some "fields" key maps ("event_type" with
+ * fields.type = "event_type"). A slot that is not (a misspelt "typ", or a
+ * field only some inputs carry) matches only events that have it; commands
+ * warn about it unless the input shows it. */
+int jd_config_slot_mapped(const jd_config_t *conf, uint32_t slot);
+
+/* The first rule that filters or groups on slot, or NULL. Borrowed. */
+const jd_rule_t *jd_config_slot_rule(const jd_config_t *conf, uint32_t slot);
+
 /* Stringify a JSON scalar the way match values and slot values are compared
  * (see jd_match_t). Writes into buf (NUL-terminated), returns the length,
  * or -1 for null/object/array (treated as absent). */

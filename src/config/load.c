@@ -75,6 +75,42 @@ static int config_is_rules_key(const char *key, size_t len)
            (len == 5 || key[5] == '.' || key[5] == '[');
 }
 
+/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF),
+ * which is what jansson accepts in a string. */
+static int config_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p++;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+              : (c & 0xF8) == 0xF0 ? 3 : -1;
+        unsigned cp = n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+        if (n < 0 || end - p < n)
+            return 0;
+        for (int k = 0; k < n; k++, p++) {
+            if ((*p & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (*p & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+    }
+    return 1;
+}
+
+/* A -X the terminal cannot show is named by its key alone. */
+static int config_x_utf8(const config_ctx_t *ctx, const char *x)
+{
+    const char *eq = strchr(x, '=');
+    size_t klen = eq ? (size_t)(eq - x) : strlen(x);
+    if (!config_utf8_valid(x, klen))
+        return jd_err_set(ctx->err, "-X: the key is not valid UTF-8");
+    if (eq && !config_utf8_valid(eq + 1, strlen(eq + 1)))
+        return jd_err_set(ctx->err, "-X %.*s=...: value is not valid UTF-8", (int)klen, x);
+    return 0;
+}
+
 /* Validates the form of every -X and converts table keys; kafka.* ones are
  * applied later, in order, on top of the file's kafka object. */
 static int config_parse_overrides(config_ctx_t *ctx, const char *const *ov, size_t nov)
@@ -84,6 +120,8 @@ static int config_parse_overrides(config_ctx_t *ctx, const char *const *ov, size
         char key[256], valid[400];
         size_t klen = eq ? (size_t)(eq - ov[i]) : 0;
         ctx->xarg = ov[i];
+        if (config_x_utf8(ctx, ov[i]) != 0)
+            return -1;
         if (!eq || klen == 0 || klen >= sizeof(key))
             return config_fail(ctx, 0, NULL, "expected key=value (for example time.lateness=2s)");
         memcpy(key, ov[i], klen);

@@ -563,3 +563,44 @@ void config_rule_free(jd_rule_t *r)
     free(r->then);
 }
 
+int jd_config_slot_mapped(const jd_config_t *conf, uint32_t slot)
+{
+    if (!conf || slot >= conf->nslots)
+        return 0;
+    if (conf->slots[slot].field >= 0)
+        return 1;
+    for (int f = 0; f < JD_FIELD__COUNT; f++)
+        if (conf->fields[f] && strcmp(conf->fields[f], conf->slots[slot].name) == 0)
+            return 1;
+    return 0;
+}
+
+static int config_match_uses(const jd_match_t *m, uint32_t slot)
+{
+    for (uint32_t i = 0; i < m->nconds; i++)
+        if (m->conds[i].slot == slot)
+            return 1;
+    return 0;
+}
+
+static int config_rule_uses(const jd_rule_t *r, uint32_t slot)
+{
+    int uses = config_match_uses(&r->match, slot);
+    for (uint32_t i = 0; !uses && i < r->nsame; i++)
+        uses = r->same[i] == slot;
+    for (uint32_t i = 0; !uses && i < r->nsteps; i++)
+        uses = config_match_uses(&r->steps[i].match, slot);
+    for (uint32_t i = 0; !uses && i < r->nfirst; i++)
+        uses = !r->first[i].is_alert && config_match_uses(&r->first[i].match, slot);
+    for (uint32_t i = 0; !uses && i < r->nthen; i++)
+        uses = config_match_uses(&r->then[i], slot);
+    return uses;
+}
+
+const jd_rule_t *jd_config_slot_rule(const jd_config_t *conf, uint32_t slot)
+{
+    for (uint32_t i = 0; conf && i < conf->nrules; i++)
+        if (config_rule_uses(&conf->rules[i], slot))
+            return &conf->rules[i];
+    return NULL;
+}
