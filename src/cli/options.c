@@ -129,9 +129,13 @@ int jd_opts_next(jd_opts_t *o, int argc, char **argv)
             rc = jd_opts_add_x(o, optarg);
             break;
         case 'b':
+            if (!(o->flags & JD_OPT_BROKERS))
+                return c;
             rc = opts_add_alias(o, "kafka.bootstrap.servers", optarg);
             break;
         case 't':
+            if (!(o->flags & JD_OPT_TOPICS))
+                return c;   /* produce: its own -t, the topic to write */
             rc = opts_add_alias(o, "input.topics", optarg);
             break;
         case OPTS_FORMAT:

@@ -28,7 +28,8 @@ typedef enum {
     CONFIG_T_CHAR,      /* one byte; "\\t" accepted for tab */
     CONFIG_T_BOOL,
     CONFIG_T_TIMEFMT,   /* auto | epoch_s | epoch_ms | strftime pattern */
-    CONFIG_T_DURATION,  /* "250ms".."7d" or integer ms -> int64_t ms */
+    CONFIG_T_DURATION,  /* "250ms".."7d" or integer ms -> int64_t ms, at most
+                           JD_CONFIG_DURATION_MAX_MS, at least min (0 or 1) */
     CONFIG_T_INT,
     CONFIG_T_RULES,
 } config_type_t;
@@ -37,7 +38,8 @@ typedef struct config_prop {
     const char *path;          /* dotted key path, as -X and the docs name it */
     config_type_t type;
     const char *dflt;          /* default as JSON text; NULL = unset */
-    int64_t min, max;          /* CONFIG_T_INT and CONFIG_T_DURATION bounds */
+    int64_t min, max;          /* CONFIG_T_INT bounds; CONFIG_T_DURATION: min only */
+    int off;                   /* CONFIG_T_DURATION: also "off", stored as 0 */
     const char *const *enums;  /* CONFIG_T_ENUM, NULL-terminated */
     const char *(*check)(const json_t *v); /* extra rule: NULL or "expected ..." */
     size_t offset, size;       /* destination in jd_config_t */
@@ -120,7 +122,9 @@ int config_oom(const config_ctx_t *ctx);
 char *config_scalar_dup(const json_t *v);
 void config_enum_list(const char *const *names, char *buf, size_t bufsz);
 int config_enum(const config_ctx_t *ctx, const json_t *v, const char *const *names, int *out);
-int config_duration(const config_ctx_t *ctx, const json_t *v, int64_t min, int64_t *out);
+/* A duration >= min (0 or 1) and <= JD_CONFIG_DURATION_MAX_MS; with off,
+ * "off" too, stored as 0. */
+int config_duration(const config_ctx_t *ctx, const json_t *v, int64_t min, int off, int64_t *out);
 int config_int(const config_ctx_t *ctx, const json_t *v, int64_t min, int64_t max, int64_t *out);
 /* Checks v against prop and stores it in the config; *norm receives the
  * value for the effective config (new reference). */

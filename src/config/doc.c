@@ -18,7 +18,11 @@ static void config_doc_type(FILE *f, const config_prop_t *prop)
     case CONFIG_T_BOOL:     fputs("boolean", f); break;
     case CONFIG_T_TIMEFMT:  fputs("time format", f); break;
     case CONFIG_T_RULES:    fputs("list of rules", f); break;
-    case CONFIG_T_DURATION: fputs(prop->min > 0 ? "duration > 0" : "duration", f); break;
+    case CONFIG_T_DURATION:
+        fputs(prop->min > 0 ? "duration > 0" : "duration >= 0", f);
+        if (prop->off)
+            fputs(" or `off`", f);
+        break;
     case CONFIG_T_ENUM:
         fputs("one of", f);
         for (size_t i = 0; prop->enums[i]; i++)

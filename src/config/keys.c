@@ -6,6 +6,7 @@
  * from it, so adding a key is one row.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "config_private.h"
 
@@ -50,6 +51,21 @@ static const char *config_check_header(const json_t *v)
 {
     return json_is_true(v) ? NULL
         : "expected true (only CSV input with a header row is supported)";
+}
+
+/* "off", or "host:port" with a port in 1..65535 ("[::1]:9646" for IPv6). */
+static const char *config_check_listen(const json_t *v)
+{
+    const char *s = json_string_value(v), *colon = s ? strrchr(s, ':') : NULL;
+    char *end;
+    if (s && strcmp(s, "off") == 0)
+        return NULL;
+    if (!colon || colon == s || !colon[1] || colon[1] < '0' || colon[1] > '9')
+        return "expected host:port (127.0.0.1:9646, 0.0.0.0:9646, [::1]:9646) or off";
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535)
+        return "expected host:port with a port in 1..65535, or off";
+    return NULL;
 }
 
 #define CONFIG_AT(m) .offset = offsetof(jd_config_t, m), .size = sizeof(((jd_config_t *)0)->m)
@@ -112,19 +128,22 @@ const config_prop_t config_props[] = {
       .desc = "How `ts` is read: `auto` (RFC 3339 or epoch ms), `epoch_s`, `epoch_ms`, "
               "or a strftime pattern such as `%Y-%m-%d %H:%M:%S UTC`" },
     { .path = "time.lateness", .type = CONFIG_T_DURATION, .dflt = "\"5s\"",
-      .min = 0, .max = INT64_MAX, CONFIG_AT(lateness_ms),
-      .desc = "How far out of order events may arrive; older ones are `late` dead letters" },
+      .min = 0, CONFIG_AT(lateness_ms),
+      .desc = "How far out of order events may arrive; older ones are `late` dead letters "
+              "(0: input must be in time order)" },
     { .path = "time.idle_advance", .type = CONFIG_T_DURATION, .dflt = "\"30s\"",
-      .min = 0, .max = INT64_MAX, CONFIG_AT(idle_advance_ms),
-      .desc = "`run`: after this long without input, a partition's watermark follows the wall clock" },
+      .min = 0, CONFIG_AT(idle_advance_ms),
+      .desc = "`run`: after this long without input, a partition's watermark follows the wall clock "
+              "(0: never)" },
     { .path = "time.max_future", .type = CONFIG_T_DURATION, .dflt = "\"1h\"",
-      .min = 0, .max = INT64_MAX, CONFIG_AT(max_future_ms),
-      .desc = "Events dated more than this ahead of the wall clock are `future_ts` dead letters" },
+      .min = 1, .off = 1, CONFIG_AT(max_future_ms),
+      .desc = "Events dated more than this ahead of the wall clock are `future_ts` dead letters; "
+              "`off` accepts any future date" },
     { .path = "time.max_buffered", .type = CONFIG_T_INT, .dflt = "1000000",
       .min = 1, .max = INT64_MAX, CONFIG_AT(max_buffered),
       .desc = "Events waiting for the watermark per engine; beyond it the watermark is forced forward (counted)" },
     { .path = "journey.retention", .type = CONFIG_T_DURATION, .dflt = "\"7d\"",
-      .min = 1, .max = INT64_MAX, CONFIG_AT(retention_ms),
+      .min = 1, CONFIG_AT(retention_ms),
       .desc = "How long a journey and its identity links outlive its last event (event time)" },
     { .path = "journey.history", .type = CONFIG_T_INT, .dflt = "16",
       .min = 1, .max = 1024, CONFIG_AT(history),
@@ -150,10 +169,10 @@ const config_prop_t config_props[] = {
       .min = 1, .max = 64, CONFIG_AT(threads),
       .desc = "`replay`: worker threads, half decoding NDJSON (rounded up), half evaluating with customers sharded by identity (rounded down); alerts and counters are identical for any count. `run` uses one engine thread" },
     { .path = "processing.commit_interval", .type = CONFIG_T_DURATION, .dflt = "\"1s\"",
-      .min = 1, .max = INT64_MAX, CONFIG_AT(commit_interval_ms),
+      .min = 1, CONFIG_AT(commit_interval_ms),
       .desc = "`run`: how often input offsets are committed" },
     { .path = "http.listen", .type = CONFIG_T_STRING, .dflt = "\"127.0.0.1:9646\"",
-      CONFIG_AT(http_listen),
+      .check = config_check_listen, CONFIG_AT(http_listen),
       .desc = "`run`: address of `/metrics`, `/healthz` and `/readyz` (`host:port`), or `off`" },
     { .path = "log.format", .type = CONFIG_T_ENUM, .dflt = "\"text\"",
       .enums = config_log_format_names, CONFIG_AT(log_format),

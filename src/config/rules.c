@@ -187,17 +187,17 @@ static int config_rule_severity(config_ctx_t *ctx, const json_t *v, jd_rule_t *r
 
 static int config_rule_cooldown(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
 {
-    return config_duration(ctx, v, 0, &r->cooldown_ms);
+    return config_duration(ctx, v, 1, 0, &r->cooldown_ms);
 }
 
 static int config_rule_within(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
 {
-    return config_duration(ctx, v, 1, &r->within_ms);
+    return config_duration(ctx, v, 1, 0, &r->within_ms);
 }
 
 static int config_rule_gap(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
 {
-    return config_duration(ctx, v, 1, &r->gap_ms);
+    return config_duration(ctx, v, 1, 0, &r->gap_ms);
 }
 
 static int config_rule_count(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)

@@ -61,20 +61,27 @@ int config_enum(const config_ctx_t *ctx, const json_t *v, const char *const *nam
     return config_fail(ctx, 0, v, "expected one of: %s", list);
 }
 
-int config_duration(const config_ctx_t *ctx, const json_t *v, int64_t min, int64_t *out)
+int config_duration(const config_ctx_t *ctx, const json_t *v, int64_t min, int off, int64_t *out)
 {
+    const char *s = json_string_value(v);
     int64_t ms = -1;
-    if (json_is_string(v)) {
-        if (jd_duration_parse(json_string_value(v), &ms) != 0)
+    if (off && s && strcmp(s, "off") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (s) {
+        if (jd_duration_parse(s, &ms) != 0)
             ms = -1;
     } else if (json_is_integer(v)) {
         ms = json_integer_value(v);
     }
-    if (ms < min || ms < 0)
-        return config_fail(ctx, 0, v, "expected a %sduration (250ms, 15s, 10m, 24h, 7d or integer ms)",
-                           min > 0 ? "positive " : "");
-    *out = ms;
-    return 0;
+    if (ms >= min && ms >= 0 && ms <= JD_CONFIG_DURATION_MAX_MS) {
+        *out = ms;
+        return 0;
+    }
+    return config_fail(ctx, 0, v, "expected %sa duration from %s to 36525d (100 years), such as "
+                       "250ms, 15s, 10m, 24h, 7d or integer ms", off ? "off or " : "",
+                       min > 0 ? "1ms" : "0");
 }
 
 int config_int(const config_ctx_t *ctx, const json_t *v, int64_t min, int64_t max, int64_t *out)
@@ -177,7 +184,7 @@ int config_set(config_ctx_t *ctx, const config_prop_t *prop, json_t *v, json_t *
         break;
     }
     case CONFIG_T_DURATION:
-        if (config_duration(ctx, v, prop->min, &n) != 0)
+        if (config_duration(ctx, v, prop->min, prop->off, &n) != 0)
             return -1;
         config_store_int(dst, prop->size, n);
         break;
