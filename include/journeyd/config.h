@@ -1,7 +1,7 @@
 /*
  * Configuration: one JSON file (or the built-in defaults), -X overrides,
  * validation with precise errors, and the compiled form the rest of the
- * daemon reads. Every key is defined once, in the table in src/config/config.c,
+ * daemon reads. Every key is defined once, in the table in src/config/keys.c,
  * from which `check-config`, the README's key list and validation come.
  *
  * A jd_config_t is immutable after jd_config_load and owns everything it
@@ -86,7 +86,7 @@ typedef struct jd_rule {
     uint32_t index;         /* position in jd_config_t.rules */
     jd_rule_kind_t kind;
     jd_severity_t severity; /* default medium */
-    int64_t cooldown_ms;    /* 0 = none */
+    int64_t cooldown_ms;    /* 0 = none (no "cooldown" key) */
     int64_t within_ms;      /* burst (0 when gap is used), funnel, sequence */
     /* burst */
     jd_match_t match;
@@ -108,6 +108,13 @@ typedef enum { JD_GUARANTEE_AT_LEAST_ONCE = 0, JD_GUARANTEE_EXACTLY_ONCE } jd_gu
 typedef enum { JD_KEYED_BY_CUSTOMER = 0, JD_KEYED_BY_ANY } jd_keyed_by_t;
 typedef enum { JD_LOGFMT_TEXT = 0, JD_LOGFMT_JSON } jd_log_format_t;
 
+/* Every duration key and rule duration (within, gap, cooldown) is at most
+ * this (100 years: 36525 days), so arithmetic on event times (epoch ms)
+ * plus a duration cannot overflow. Durations are above 0 except
+ * time.lateness and time.idle_advance, which accept 0, and
+ * time.max_future, whose "off" is stored as 0. */
+#define JD_CONFIG_DURATION_MAX_MS (36525LL * 86400000LL)
+
 typedef struct jd_config {
     json_t *kafka;              /* object: librdkafka property -> string value */
     char **topics;              /* input.topics */
@@ -121,9 +128,9 @@ typedef struct jd_config {
     char *fields[JD_FIELD__COUNT];   /* "fields": source of each canonical field */
     char *defaults[JD_FIELD__COUNT]; /* "defaults": constant or NULL */
     jd_time_format_t time_format;    /* time.format (pattern owned by config) */
-    int64_t lateness_ms;        /* time.lateness */
-    int64_t idle_advance_ms;    /* time.idle_advance */
-    int64_t max_future_ms;      /* time.max_future; 0 = off */
+    int64_t lateness_ms;        /* time.lateness; 0 = events must arrive in order */
+    int64_t idle_advance_ms;    /* time.idle_advance; 0 = never advance on idleness */
+    int64_t max_future_ms;      /* time.max_future; 0 = off (configured as "off") */
     uint64_t max_buffered;      /* time.max_buffered: events per engine */
     int64_t retention_ms;       /* journey.retention */
     uint32_t history;           /* journey.history: events kept per customer */
@@ -134,7 +141,9 @@ typedef struct jd_config {
     jd_guarantee_t guarantee;   /* processing.guarantee */
     uint32_t threads;           /* processing.threads (worker threads) */
     int64_t commit_interval_ms; /* processing.commit_interval */
-    char *http_listen;          /* http.listen "host:port"; "off" disables */
+    char *http_listen;          /* http.listen: "host:port" (port checked to be
+                                   1..65535), or the string "off" to disable;
+                                   never NULL after jd_config_load */
     jd_log_format_t log_format; /* log.format */
     int log_level;              /* log.level: 0 error, 1 warn, 2 info, 3 debug */
     jd_rule_t *rules;
@@ -164,6 +173,16 @@ char *jd_config_dump(const jd_config_t *conf);
 
 /* Rule lookup by name; NULL if none. Borrowed. */
 const jd_rule_t *jd_config_rule(const jd_config_t *conf, const char *name);
+
+/* 1 when a slot's field is known from the config alone: a canonical field,
+ * or a source some "fields" key maps ("event_type" with
+ * fields.type = "event_type"). A slot that is not (a misspelt "typ", or a
+ * field only some inputs carry) matches only events that have it; commands
+ * warn about it unless the input shows it. */
+int jd_config_slot_mapped(const jd_config_t *conf, uint32_t slot);
+
+/* The first rule that filters or groups on slot, or NULL. Borrowed. */
+const jd_rule_t *jd_config_slot_rule(const jd_config_t *conf, uint32_t slot);
 
 /* Stringify a JSON scalar the way match values and slot values are compared
  * (see jd_match_t). Writes into buf (NUL-terminated), returns the length,

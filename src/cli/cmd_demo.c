@@ -8,7 +8,6 @@
  * watermark becomes the largest ts seen), so drop-offs inside the sample
  * fire too.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "journeyd/cmd.h"
 #include "journeyd/config.h"
 #include "journeyd/kafka.h"
+#include "options.h"
 /* after rdkafka.h (from kafka.h), as it requires */
 #include <librdkafka/rdkafka_mock.h>
 
@@ -45,24 +45,24 @@ static void print_alert(void *opaque, const char *key, size_t keylen,
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: journeyd demo [-c CONFIG] [-X key=value ...] [-i FILE]\n"
-               "  runs the Kafka path on librdkafka's embedded mock cluster with the sample\n"
-               "  " DEMO_SAMPLE " (or FILE) and prints the alerts as NDJSON\n");
+    fputs("usage: journeyd demo [-c CONFIG] [-X key=value ...] [-i FILE]\n"
+          "  runs the Kafka path on librdkafka's embedded mock cluster with the sample\n"
+          "  " DEMO_SAMPLE " (or FILE) and prints the alerts as NDJSON\n"
+          "  -i, --input FILE     the sample to load\n", f);
+    jd_opts_usage_common(f, 0);
+    fputs("exit status: 0 success, 1 runtime failure, 2 usage or configuration error\n", f);
 }
 
 int jd_cmd_demo(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
         { "input", required_argument, NULL, 'i' },
-        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *path = NULL, *input = DEMO_SAMPLE;
-    const char **ov = NULL;
-    size_t nov = 0;
+    const char *input = DEMO_SAMPLE;
+    jd_opts_t o;
     char bootstrap_ov[512], changelog[300];
-    char *pargv[64];
+    char **pargv = NULL;
     int pargc = 0;
     rd_kafka_t *host = NULL;
     rd_kafka_mock_cluster_t *mc = NULL;
@@ -76,29 +76,14 @@ int jd_cmd_demo(int argc, char **argv)
     int c, rc = 2;
 
     jd_log_init("journeyd demo");
-    ov = calloc((size_t)argc + 2, sizeof(*ov));
-    if (!ov) {
-        fprintf(stderr, "journeyd demo: out of memory\n");
+    if (jd_opts_init(&o, "demo", 0, "i:", longopts, usage) != 0)
         return 1;
-    }
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "c:X:i:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c': path = optarg; break;
-        case 'X': ov[nov++] = optarg; break;
-        case 'i': input = optarg; break;
-        case 'h': usage(stdout); rc = 0; goto out;
-        default:
-            fprintf(stderr, "journeyd demo: unknown or incomplete option '%s'\n",
-                    argv[optind - 1]);
-            usage(stderr);
+    while ((c = jd_opts_next(&o, argc, argv)) != JD_OPTS_END) {
+        if (c != 'i') {
+            rc = o.status;
             goto out;
         }
-    }
-    if (optind < argc || nov > 24) {
-        fprintf(stderr, "journeyd demo: unexpected argument '%s'\n", argv[optind]);
-        goto out;
+        input = o.arg;
     }
     if (access(input, R_OK)) {
         fprintf(stderr, "journeyd demo: cannot read the sample %s (run from the repository "
@@ -122,9 +107,11 @@ int jd_cmd_demo(int argc, char **argv)
     }
     snprintf(bootstrap_ov, sizeof(bootstrap_ov), "kafka.bootstrap.servers=%s",
              rd_kafka_mock_cluster_bootstraps(mc));
-    ov[nov++] = bootstrap_ov;
-    if (!(conf = jd_config_load(path, ov, nov, &err))) {
-        fprintf(stderr, "journeyd demo: %s\n", err.msg);
+    if (jd_opts_add_x(&o, bootstrap_ov) != 0) {
+        fprintf(stderr, "journeyd demo: out of memory\n");
+        goto out;
+    }
+    if (!(conf = jd_opts_load(&o))) {
         rc = 2;
         goto out;
     }
@@ -136,14 +123,18 @@ int jd_cmd_demo(int argc, char **argv)
             rd_kafka_mock_cluster_bootstraps(mc), input, conf->topics[0]);
 
     /* load the sample with the real `produce` */
-    pargv[pargc++] = "produce";
-    if (path) {
-        pargv[pargc++] = "-c";
-        pargv[pargc++] = (char *)path;
+    if (!(pargv = calloc(2 * o.nx + 8, sizeof(*pargv)))) {
+        fprintf(stderr, "journeyd demo: out of memory\n");
+        goto out;
     }
-    for (size_t i = 0; i < nov; i++) {
+    pargv[pargc++] = "produce";
+    if (o.config) {
+        pargv[pargc++] = "-c";
+        pargv[pargc++] = (char *)o.config;
+    }
+    for (size_t i = 0; i < o.nx; i++) {
         pargv[pargc++] = "-X";
-        pargv[pargc++] = (char *)ov[i];
+        pargv[pargc++] = (char *)o.xs[i];
     }
     pargv[pargc++] = "-i";
     pargv[pargc++] = (char *)input;
@@ -176,6 +167,7 @@ out:
         rd_kafka_mock_cluster_destroy(mc);
     if (host)
         rd_kafka_destroy(host);
-    free(ov);
+    jd_opts_free(&o);
+    free(pargv);
     return rc;
 }

@@ -14,7 +14,6 @@
  * real time (relative to the first record); --rate N sends N records per
  * second; neither = as fast as the broker takes them.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include "journeyd/timeutil.h"
 #include "journeyd/kafka.h"
 #include "journeyd/map.h"
+#include "options.h"
 
 typedef struct jd_link {
     jd_map_node_t node;   /* key: the anonymous id */
@@ -277,99 +277,94 @@ out:
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: journeyd produce [-c CONFIG] [-X key=value ...] -i FILE|- [-i FILE ...]\n"
-               "                        --topic T [--speed X | --rate N] [--format ndjson|csv]\n"
-               "  --speed X  pace by event time, X times real time (60 = one hour per minute)\n"
-               "  --rate N   N records per second\n");
+    fputs("usage: journeyd produce [-c CONFIG] [-X key=value ...] [-b BROKERS] -i FILE|- [-i FILE ...]\n"
+          "                        -t|--topic T [--speed X | --rate N] [--format ndjson|csv]\n"
+          "  load a captured dataset into Kafka, one message per record, keyed by customer identity\n"
+          "  -i, --input FILE     input file (plain or gzip), - for stdin\n"
+          "  -t, --topic T        the topic to write to\n"
+          "  --speed X            pace by event time, X times real time (60 = one hour per minute)\n"
+          "  --rate N             N records per second\n", f);
+    jd_opts_usage_common(f, JD_OPT_BROKERS | JD_OPT_FORMAT);
+    fputs("  JOURNEYD_LOG=error|warn|info|debug sets the log level (default info)\n"
+          "exit status: 0 success, 1 runtime failure, 2 usage or configuration error\n", f);
 }
 
-int jd_cmd_produce(int argc, char **argv)
+/* --speed X / --rate N: a positive number. */
+static int produce_pace_arg(jd_opts_t *o, int c, double *out)
+{
+    char *end;
+    double v = strtod(o->arg, &end);
+    if (end == o->arg || *end || !(v > 0))
+        return jd_opts_usage_error(o, "--%s %s: expected a positive number",
+                                   c == 's' ? "speed" : "rate", o->arg);
+    *out = v;
+    return 0;
+}
+
+/* JD_OPTS_END when the command line is complete, else JD_OPTS_EXIT. */
+static int produce_args(jd_opts_t *o, jd_producer_t *p, const char **inputs, size_t *nin,
+                        int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
         { "input", required_argument, NULL, 'i' },
         { "topic", required_argument, NULL, 't' },
         { "speed", required_argument, NULL, 's' },
         { "rate", required_argument, NULL, 'r' },
-        { "format", required_argument, NULL, 'f' },
-        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *path = NULL, *format = NULL;
-    const char **ov = NULL, **inputs = NULL;
-    size_t nov = 0, nin = 0;
+    int c;
+    if (jd_opts_init(o, "produce", JD_OPT_BROKERS | JD_OPT_FORMAT, "i:t:", longopts, usage) != 0) {
+        o->status = 1;
+        return JD_OPTS_EXIT;
+    }
+    while ((c = jd_opts_next(o, argc, argv)) != JD_OPTS_END) {
+        switch (c) {
+        case 'i': inputs[(*nin)++] = o->arg; break;
+        case 't': p->topic = o->arg; break;
+        case 's':
+            if (produce_pace_arg(o, c, &p->speed) != 0)
+                return JD_OPTS_EXIT;
+            break;
+        case 'r':
+            if (produce_pace_arg(o, c, &p->rate) != 0)
+                return JD_OPTS_EXIT;
+            break;
+        default: return JD_OPTS_EXIT;
+        }
+    }
+    if (!*nin || !p->topic || !*p->topic)
+        return jd_opts_usage_error(o, "%s is required", !*nin ? "-i FILE" : "--topic T");
+    if (p->speed > 0 && p->rate > 0)
+        return jd_opts_usage_error(o, "--speed and --rate are mutually exclusive");
+    return JD_OPTS_END;
+}
+
+int jd_cmd_produce(int argc, char **argv)
+{
+    const char **inputs = NULL;
+    size_t nin = 0;
+    jd_opts_t o = { 0 };
     jd_config_t *conf = NULL;
     jd_producer_t p;
     rd_kafka_conf_t *kc;
     struct sigaction sa;
     jd_err_t err;
-    char *end;
-    int c, rc = 2;
+    int rc = 2;
 
     memset(&p, 0, sizeof(p));
     jd_log_init("journeyd produce");
-    ov = calloc((size_t)argc + 1, sizeof(*ov));
     inputs = calloc((size_t)argc + 1, sizeof(*inputs));
-    if (!ov || !inputs || jd_map_init(&p.links)) {
+    if (!inputs || jd_map_init(&p.links)) {
         fprintf(stderr, "journeyd produce: out of memory\n");
         rc = 1;
         goto out;
     }
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "c:X:i:t:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c': path = optarg; break;
-        case 'X': ov[nov++] = optarg; break;
-        case 'i': inputs[nin++] = optarg; break;
-        case 't': p.topic = optarg; break;
-        case 'f': format = optarg; break;
-        case 's':
-        case 'r': {
-            double v = strtod(optarg, &end);
-            if (end == optarg || *end || !(v > 0)) {
-                fprintf(stderr, "journeyd produce: --%s %s: expected a positive number\n",
-                        c == 's' ? "speed" : "rate", optarg);
-                goto out;
-            }
-            if (c == 's')
-                p.speed = v;
-            else
-                p.rate = v;
-            break;
-        }
-        case 'h': usage(stdout); rc = 0; goto out;
-        default:
-            fprintf(stderr, "journeyd produce: unknown or incomplete option '%s'\n",
-                    argv[optind - 1]);
-            usage(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "journeyd produce: unexpected argument '%s'\n", argv[optind]);
+    if (produce_args(&o, &p, inputs, &nin, argc, argv) != JD_OPTS_END) {
+        rc = o.status;
         goto out;
     }
-    if (!nin || !p.topic || !*p.topic) {
-        fprintf(stderr, "journeyd produce: %s is required\n", !nin ? "-i FILE" : "--topic T");
-        usage(stderr);
+    if (!(conf = jd_opts_load(&o)))
         goto out;
-    }
-    if (p.speed > 0 && p.rate > 0) {
-        fprintf(stderr, "journeyd produce: --speed and --rate are mutually exclusive\n");
-        goto out;
-    }
-    if (format) {
-        if (strcmp(format, "ndjson") && strcmp(format, "csv")) {
-            fprintf(stderr, "journeyd produce: --format %s: expected ndjson or csv\n", format);
-            goto out;
-        }
-        ov[nov++] = !strcmp(format, "csv") ? "input.format=csv" : "input.format=ndjson";
-    }
-    if (!(conf = jd_config_load(path, ov, nov, &err))) {
-        fprintf(stderr, "journeyd produce: %s\n", err.msg);
-        goto out;
-    }
     p.conf = conf;
     if (!(kc = jd_kafka_conf_new(conf, JD_KROLE_PRODUCER, &err))) {
         fprintf(stderr, "journeyd produce: %s\n", err.msg);
@@ -423,7 +418,7 @@ out:
     jd_decoder_destroy(p.dec);
     link_free_all(&p.links);
     jd_config_destroy(conf);
-    free(ov);
+    jd_opts_free(&o);
     free(inputs);
     return rc;
 }

@@ -3,11 +3,11 @@
  * same engine as `run` with the watermark following the data.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "journeyd/cmd.h"
 #include "journeyd/config.h"
@@ -17,9 +17,15 @@
 #include "journeyd/shard.h"
 #include "journeyd/reader.h"
 #include "journeyd/timeutil.h"
+#include "options.h"
 
-#define REPLAY_MAX_INPUTS 256
-#define REPLAY_MAX_X 256
+/* Rule fields are looked for in this many first records before warning
+ * that one is never present. */
+#define REPLAY_PEEK 1000
+/* Bytes of the first record kept to tell whether the input looks like CSV. */
+#define REPLAY_SAMPLE 256
+/* Exit status when most records were dead letters (README, --help). */
+#define REPLAY_EXIT_REJECTED 3
 
 typedef struct replay {
     const jd_config_t *conf;
@@ -34,6 +40,11 @@ typedef struct replay {
     int progress;              /* stderr is a terminal */
     int64_t started_mono, last_progress;
     int write_error;
+    const jd_opts_t *opts;
+    unsigned char *seen;       /* per slot: present in one of the first
+                                  REPLAY_PEEK records; NULL once warned */
+    char sample[REPLAY_SAMPLE]; /* the start of the first record */
+    size_t samplelen;
 } replay_t;
 
 static void replay_on_alert(void *opaque, const char *key, size_t keylen,
@@ -87,6 +98,20 @@ static void replay_progress(replay_t *rp, int final)
             final ? "\n" : "");
 }
 
+/* Marks the rule fields ev carries; after REPLAY_PEEK records, warns about
+ * those no record had (jd_opts_warn_fields). ev is NULL for a dead letter. */
+static void replay_peek(replay_t *rp, const jd_event_t *ev)
+{
+    for (uint32_t s = JD_SLOT__CANON; ev && s < ev->nslots && s < rp->conf->nslots; s++)
+        if (ev->slot[s])
+            rp->seen[s] = 1;
+    if (rp->records >= REPLAY_PEEK) {
+        jd_opts_warn_fields(rp->opts, rp->conf, rp->seen, rp->records);
+        free(rp->seen);
+        rp->seen = NULL;
+    }
+}
+
 /* Hands one decoded record to the engine, dead-lettering what it rejects.
  * A jd_pool_record_fn, so the decoder pool delivers straight into it. */
 static void replay_offer(void *opaque, jd_dl_reason_t reason, jd_event_t *ev,
@@ -94,7 +119,12 @@ static void replay_offer(void *opaque, jd_dl_reason_t reason, jd_event_t *ev,
                          const char *payload, size_t len)
 {
     replay_t *rp = opaque;
-    rp->records++;
+    if (rp->records++ == 0) {
+        rp->samplelen = len < sizeof(rp->sample) ? len : sizeof(rp->sample);
+        memcpy(rp->sample, payload, rp->samplelen);
+    }
+    if (rp->seen)
+        replay_peek(rp, reason == JD_DL_NONE ? ev : NULL);
     if (reason == JD_DL_NONE && !ev) {
         /* The decoder ran out of memory: the record is kept as a dead
          * letter rather than lost. */
@@ -241,176 +271,309 @@ static void replay_usage(FILE *f)
 {
     fputs("usage: journeyd replay [-c CONFIG] [-X key=value ...] -i FILE|- [-i FILE ...]\n"
           "                       [-o FILE|-] [--format ndjson|csv] [--flush-at-end]\n"
-          "                       [--dead-letter FILE] [--summary] [--summary-json FILE]\n"
-          "                       [--progress|--no-progress]\n", f);
+          "                       [--dead-letter FILE|-] [--summary] [--summary-json FILE|-]\n"
+          "                       [--progress|--no-progress]\n"
+          "  replay captured files (plain or gzip) and write alerts as NDJSON\n"
+          "  -i, --input FILE     input file, - for stdin; several are read in order as one stream\n"
+          "  -o, --output FILE    alerts (default stdout); opened only once every input has opened\n"
+          "  --flush-at-end       close every open window at the end (drop-offs fire)\n"
+          "  --dead-letter FILE   dead letters as NDJSON (default: counts on stderr)\n"
+          "  --summary            counters, alerts per rule and funnel steps on stderr\n"
+          "  --summary-json FILE  the same as JSON (- = stdout, when alerts go to a file)\n"
+          "  --progress, --no-progress   progress line on stderr (default: when a terminal)\n", f);
+    jd_opts_usage_common(f, JD_OPT_FORMAT);
+    fputs("exit status: 0 success, 1 runtime failure, 2 usage or configuration error,\n"
+          "             3 ran, but most input was rejected (more than half dead letters)\n", f);
 }
 
-int jd_cmd_replay(int argc, char **argv)
+typedef struct replay_args {
+    jd_opts_t o;
+    const char **inputs;       /* borrowed from argv */
+    size_t ninputs;
+    const char *output, *dlpath, *sumjson;
+    int flush, summary, progress;
+} replay_args_t;
+
+/* Outputs that may be "-": at most one of them can have stdout. */
+static int replay_check_stdout(replay_args_t *a)
+{
+    const char *names[3] = { "-o", "--dead-letter", "--summary-json" };
+    const char *paths[3] = { a->output ? a->output : "-", a->dlpath, a->sumjson };
+    int first = -1;
+    for (int i = 0; i < 3; i++) {
+        if (!paths[i] || strcmp(paths[i], "-") != 0)
+            continue;
+        if (first >= 0)
+            return jd_opts_usage_error(&a->o, "%s - and %s%s both write to stdout; give one "
+                                       "of them a file", names[i], names[first],
+                                       first == 0 && a->output == NULL ? " (the default)" : " -");
+        first = i;
+    }
+    return 0;
+}
+
+/* JD_OPTS_END when the command line is complete, else JD_OPTS_EXIT. */
+static int replay_args(replay_args_t *a, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
         {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},
-        {"format", required_argument, NULL, 'f'},
         {"flush-at-end", no_argument, NULL, 'F'},
         {"dead-letter", required_argument, NULL, 'd'},
         {"summary", no_argument, NULL, 's'},
         {"summary-json", required_argument, NULL, 'j'},
         {"progress", no_argument, NULL, 'p'},
         {"no-progress", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *output = "-", *dlpath = NULL, *sumjson = NULL;
-    const char *inputs[REPLAY_MAX_INPUTS];
-    const char *xs[REPLAY_MAX_X + 1] = {0};
-    char fmtx[64];
-    size_t ninputs = 0, nx = 0;
-    int flush = 0, summary = 0, progress = isatty(2);
-    int opt, rc = 1;
-    replay_t rp = {0};
-    jd_err_t err = {{0}};
-    jd_config_t *conf = NULL;
-
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:X:i:o:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': config = optarg; break;
-        case 'X':
-            if (nx == REPLAY_MAX_X) {
-                fprintf(stderr, "journeyd replay: too many -X options (max %d)\n", REPLAY_MAX_X);
-                return 2;
-            }
-            xs[nx++] = optarg;
-            break;
-        case 'i':
-            if (ninputs == REPLAY_MAX_INPUTS) {
-                fprintf(stderr, "journeyd replay: too many -i files (max %d)\n", REPLAY_MAX_INPUTS);
-                return 2;
-            }
-            inputs[ninputs++] = optarg;
-            break;
-        case 'o': output = optarg; break;
-        case 'f':
-            if (strcmp(optarg, "ndjson") && strcmp(optarg, "csv")) {
-                fprintf(stderr, "journeyd replay: --format %s: expected ndjson or csv\n", optarg);
-                return 2;
-            }
-            /* --format is input.format for this run; it goes last so it wins. */
-            snprintf(fmtx, sizeof(fmtx), "input.format=%s", optarg);
-            xs[REPLAY_MAX_X] = fmtx;
-            break;
-        case 'F': flush = 1; break;
-        case 'd': dlpath = optarg; break;
-        case 's': summary = 1; break;
-        case 'j': sumjson = optarg; break;
-        case 'p': progress = 1; break;
-        case 'P': progress = 0; break;
-        case 'h': replay_usage(stdout); return 0;
-        default: replay_usage(stderr); return 2;
+    int c;
+    a->progress = isatty(2);
+    if (jd_opts_init(&a->o, "replay", JD_OPT_FORMAT, "i:o:", opts, replay_usage) != 0 ||
+        !(a->inputs = calloc((size_t)argc + 1, sizeof(*a->inputs)))) {
+        a->o.status = 1;
+        return JD_OPTS_EXIT;
+    }
+    while ((c = jd_opts_next(&a->o, argc, argv)) != JD_OPTS_END) {
+        switch (c) {
+        case 'i': a->inputs[a->ninputs++] = a->o.arg; break;
+        case 'o': a->output = a->o.arg; break;
+        case 'F': a->flush = 1; break;
+        case 'd': a->dlpath = a->o.arg; break;
+        case 's': a->summary = 1; break;
+        case 'j': a->sumjson = a->o.arg; break;
+        case 'p': a->progress = 1; break;
+        case 'P': a->progress = 0; break;
+        default: return JD_OPTS_EXIT;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "journeyd replay: unexpected argument \"%s\"\n", argv[optind]);
-        replay_usage(stderr);
-        return 2;
-    }
-    if (ninputs == 0) {
-        fprintf(stderr, "journeyd replay: no input: give -i FILE (or -i - for stdin)\n");
-        replay_usage(stderr);
-        return 2;
-    }
-    if (xs[REPLAY_MAX_X] == fmtx)
-        xs[nx++] = fmtx;
+    if (a->ninputs == 0)
+        return jd_opts_usage_error(&a->o, "no input: give -i FILE (or -i - for stdin)");
+    if (replay_check_stdout(a) != 0)
+        return JD_OPTS_EXIT;
+    if (!a->output)
+        a->output = "-";
+    return JD_OPTS_END;
+}
 
-    conf = jd_config_load(config, xs, nx, &err);
-    if (!conf) {
-        fprintf(stderr, "journeyd replay: %s\n", err.msg);
-        return 2;
+/* Every input must be there before an output is created or truncated, and
+ * no output may be one of the inputs: a typo in a later -i, or -o naming an
+ * input, must not destroy a file. Only stat(): opening a FIFO to check it
+ * would disturb its writer. */
+static int replay_check_paths(const replay_args_t *a)
+{
+    struct stat in, out;
+    const char *outs[2] = { a->output, a->dlpath };
+    for (size_t i = 0; i < a->ninputs; i++) {
+        const char *path = a->inputs[i];
+        if (strcmp(path, "-") == 0)
+            continue;
+        int e = stat(path, &in) != 0 ? errno : S_ISDIR(in.st_mode) ? EISDIR
+              : access(path, R_OK) != 0 ? errno : 0;
+        if (e) {
+            fprintf(stderr, "journeyd replay: cannot open %s: %s\n", path, strerror(e));
+            return -1;
+        }
+        for (int k = 0; k < 2; k++) {
+            if (!outs[k] || strcmp(outs[k], "-") == 0 || stat(outs[k], &out) != 0)
+                continue;
+            if (out.st_dev == in.st_dev && out.st_ino == in.st_ino && S_ISREG(out.st_mode)) {
+                fprintf(stderr, "journeyd replay: %s %s is also input -i %s: refusing to "
+                        "overwrite it\n", k ? "--dead-letter" : "-o", outs[k], path);
+                return -1;
+            }
+        }
     }
-    rp.conf = conf;
-    rp.progress = progress;
-    rp.started_mono = rp.last_progress = jd_mono_ms();
-    rp.out = strcmp(output, "-") ? fopen(output, "w") : stdout;
-    if (!rp.out) {
-        fprintf(stderr, "journeyd replay: cannot write %s: %s\n", output, strerror(errno));
-        goto done;
-    }
-    if (dlpath && !(rp.dlf = strcmp(dlpath, "-") ? fopen(dlpath, "w") : stdout)) {
-        fprintf(stderr, "journeyd replay: cannot write %s: %s\n", dlpath, strerror(errno));
-        goto done;
-    }
-    rp.dec = jd_decoder_new(conf, &err);
-    /* processing.threads > 1 splits the threads between decoding (half,
-     * rounded up; CSV records need the reader's quoting state, so CSV
-     * decodes on this thread) and evaluation (half, rounded down: one
-     * engine thread, or customers sharded over several). This thread reads
-     * and routes events in order. */
+    return 0;
+}
+
+static FILE *replay_open_out(const char *path)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+    if (!f)
+        fprintf(stderr, "journeyd replay: cannot write %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+/* processing.threads > 1 splits the threads between decoding (half,
+ * rounded up; CSV records need the reader's quoting state, so CSV decodes
+ * on this thread) and evaluation (half, rounded down: one engine thread,
+ * or customers sharded over several). This thread reads and routes events
+ * in order. */
+static int replay_setup(replay_t *rp, const jd_config_t *conf)
+{
+    jd_err_t err = {{0}};
     unsigned nshards = conf->threads / 2, ndecoders = conf->threads - nshards;
-    if (rp.dec && conf->threads > 1 && !conf->input_csv &&
-        !(rp.pool = jd_decode_pool_new(conf, ndecoders, &err)))
-        rp.dec = (jd_decoder_destroy(rp.dec), NULL);
-    jd_engine_opts_t eo = {.on_alert = replay_on_alert, .opaque = &rp, .auto_watermark = 1};
-    if (rp.dec && conf->threads > 1)
-        rp.shards = jd_shards_new(conf, nshards, &eo, &err);
-    else if (rp.dec)
-        rp.eng = jd_engine_new(conf, &eo, &err);
-    if (!rp.eng && !rp.shards) {
+    rp->dec = jd_decoder_new(conf, &err);
+    if (rp->dec && conf->threads > 1 && !conf->input_csv &&
+        !(rp->pool = jd_decode_pool_new(conf, ndecoders, &err)))
+        rp->dec = (jd_decoder_destroy(rp->dec), NULL);
+    jd_engine_opts_t eo = {.on_alert = replay_on_alert, .opaque = rp, .auto_watermark = 1};
+    if (rp->dec && conf->threads > 1)
+        rp->shards = jd_shards_new(conf, nshards, &eo, &err);
+    else if (rp->dec)
+        rp->eng = jd_engine_new(conf, &eo, &err);
+    if (!rp->eng && !rp->shards) {
         fprintf(stderr, "journeyd replay: %s\n", err.msg);
-        goto done;
+        return -1;
     }
-    for (size_t i = 0; i < ninputs; i++) {
-        jd_reader_t *r = jd_reader_open(inputs[i], &err);
+    if (conf->nslots > JD_SLOT__CANON && !(rp->seen = calloc(conf->nslots, 1))) {
+        fprintf(stderr, "journeyd replay: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int replay_inputs(replay_t *rp, const replay_args_t *a)
+{
+    jd_err_t err = {{0}};
+    for (size_t i = 0; i < a->ninputs; i++) {
+        jd_reader_t *r = jd_reader_open(a->inputs[i], &err);
         if (!r) {
             fprintf(stderr, "journeyd replay: %s\n", err.msg);
-            goto done;
+            return -1;
         }
-        int frc = conf->input_csv ? replay_csv(&rp, r, inputs[i], &err)
-                                  : replay_ndjson(&rp, r, inputs[i], &err);
+        int frc = rp->conf->input_csv ? replay_csv(rp, r, a->inputs[i], &err)
+                                      : replay_ndjson(rp, r, a->inputs[i], &err);
         jd_reader_close(r);
         if (frc != 0) {
             fprintf(stderr, "journeyd replay: %s\n", err.msg);
-            goto done;
+            return -1;
         }
     }
-    if (rp.shards)
-        jd_shards_finish(rp.shards, flush);
+    if (rp->seen) {
+        /* fewer records than REPLAY_PEEK: look at what there was */
+        jd_opts_warn_fields(rp->opts, rp->conf, rp->seen, rp->records);
+        free(rp->seen);
+        rp->seen = NULL;
+    }
+    if (rp->shards)
+        jd_shards_finish(rp->shards, a->flush);
     else
-        jd_engine_finish(rp.eng, flush);
-    replay_progress(&rp, 1);
+        jd_engine_finish(rp->eng, a->flush);
+    replay_progress(rp, 1);
+    return 0;
+}
 
-    double secs = (double)(jd_mono_ms() - rp.started_mono) / 1000.0;
-    json_t *sum = replay_summary_json(&rp, secs);
-    const jd_engine_stats_t *st = replay_stats(&rp);
+/* The start of the first record is no JSON object but has a delimiter. */
+static int replay_looks_csv(const replay_t *rp)
+{
+    size_t i = 0;
+    if (rp->samplelen >= 3 && memcmp(rp->sample, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < rp->samplelen && (rp->sample[i] == ' ' || rp->sample[i] == '\t'))
+        i++;
+    if (i < rp->samplelen && (rp->sample[i] == '{' || rp->sample[i] == '['))
+        return 0;
+    return memchr(rp->sample, ',', rp->samplelen) || memchr(rp->sample, ';', rp->samplelen) ||
+           memchr(rp->sample, '\t', rp->samplelen);
+}
+
+/* When more than half the records were dead letters, says why it probably
+ * happened (by the most frequent reason) and returns REPLAY_EXIT_REJECTED. */
+static int replay_rejected(const replay_t *rp, uint64_t ndl)
+{
+    int top = 0;
+    if (rp->records == 0 || ndl <= rp->records / 2)
+        return 0;
+    for (int i = 1; i < JD_DL__COUNT; i++)
+        if (!top || rp->dl[i] > rp->dl[top])
+            top = i;
+    const char *name = jd_dl_reason_name((jd_dl_reason_t)top), *hint;
+    if (!strcmp(name, "invalid_json") || !strcmp(name, "not_an_object"))
+        hint = !rp->conf->input_csv && replay_looks_csv(rp)
+             ? "the input looks like CSV: use --format csv"
+             : "check that the input is NDJSON, one JSON object per line";
+    else if (!strcmp(name, "late"))
+        hint = "input is not sorted: raise time.lateness (-X time.lateness=...)";
+    else if (!strcmp(name, "bad_ts"))
+        hint = "timestamps do not parse: check time.format (and fields.ts)";
+    else if (!strcmp(name, "future_ts"))
+        hint = "timestamps are ahead of the clock: check time.format, or time.max_future";
+    else if (!strcmp(name, "missing_ts") || !strcmp(name, "missing_type") ||
+             !strcmp(name, "missing_identity"))
+        hint = "required fields are missing: map the input's names in \"fields\" "
+               "(or give \"defaults\")";
+    else if (!strcmp(name, "bad_csv"))
+        hint = "CSV records do not split: check input.csv.delimiter";
+    else
+        hint = "see the dead letters (--dead-letter FILE)";
+    fprintf(stderr, "journeyd replay: most input was rejected: %" PRIu64 " of %" PRIu64
+            " records are dead letters, most of them %s (%" PRIu64 "); %s\n",
+            ndl, rp->records, name, rp->dl[top], hint);
+    return REPLAY_EXIT_REJECTED;
+}
+
+/* The end-of-replay lines, --summary and --summary-json. 0, 1 (cannot
+ * write) or REPLAY_EXIT_REJECTED. */
+static int replay_report(replay_t *rp, const replay_args_t *a)
+{
+    double secs = (double)(jd_mono_ms() - rp->started_mono) / 1000.0;
+    json_t *sum = replay_summary_json(rp, secs);
+    const jd_engine_stats_t *st = replay_stats(rp);
     uint64_t ndl = (uint64_t)json_integer_value(json_object_get(sum, "dead_letters"));
     uint64_t pending = 0;
-    for (uint32_t i = 0; i < conf->nrules; i++)
+    int rc = 0;
+    for (uint32_t i = 0; i < rp->conf->nrules; i++)
         pending += st->funnels[i].pending;
     fprintf(stderr, "journeyd replay: %" PRIu64 " events, %" PRIu64 " alerts, %" PRIu64
                     " dead letters, %" PRIu64 " duplicates, %" PRIu64 " windows pending\n",
-            rp.records, st->alerts, ndl, st->duplicates, pending);
-    if (ndl && !rp.dlf) {
+            rp->records, st->alerts, ndl, st->duplicates, pending);
+    if (ndl && !rp->dlf) {
         fprintf(stderr, "journeyd replay: dead letters by reason:");
         for (int i = 1; i < JD_DL__COUNT; i++)
-            if (rp.dl[i])
-                fprintf(stderr, " %s=%" PRIu64, jd_dl_reason_name((jd_dl_reason_t)i), rp.dl[i]);
+            if (rp->dl[i])
+                fprintf(stderr, " %s=%" PRIu64, jd_dl_reason_name((jd_dl_reason_t)i), rp->dl[i]);
         fprintf(stderr, " (write them with --dead-letter FILE)\n");
     }
-    if (summary)
-        replay_print_summary(&rp, sum);
-    rc = 0;
-    if (sumjson && json_dump_file(sum, sumjson, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
-        fprintf(stderr, "journeyd replay: cannot write %s\n", sumjson);
+    if (a->summary)
+        replay_print_summary(rp, sum);
+    if (a->sumjson && strcmp(a->sumjson, "-") == 0) {
+        if (json_dumpf(sum, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+            putchar('\n') == EOF)
+            rp->write_error = 1;
+    } else if (a->sumjson &&
+               json_dump_file(sum, a->sumjson, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
+        fprintf(stderr, "journeyd replay: cannot write %s\n", a->sumjson);
         rc = 1;
     }
     json_decref(sum);
-    if (fflush(rp.out) != 0 || (rp.dlf && fflush(rp.dlf) != 0) || rp.write_error) {
+    if (rc == 0)
+        rc = replay_rejected(rp, ndl);
+    return rc;
+}
+
+int jd_cmd_replay(int argc, char **argv)
+{
+    replay_args_t a = {0};
+    replay_t rp = {0};
+    jd_config_t *conf = NULL;
+    int rc = 1;
+
+    if (replay_args(&a, argc, argv) != JD_OPTS_END) {
+        rc = a.o.status;
+        goto done;
+    }
+    if (!(conf = jd_opts_load(&a.o))) {
+        rc = 2;
+        goto done;
+    }
+    rp.conf = conf;
+    rp.opts = &a.o;
+    rp.progress = a.progress;
+    rp.started_mono = rp.last_progress = jd_mono_ms();
+    if (replay_check_paths(&a) != 0 || !(rp.out = replay_open_out(a.output)) ||
+        (a.dlpath && !(rp.dlf = replay_open_out(a.dlpath))) ||
+        replay_setup(&rp, conf) != 0 || replay_inputs(&rp, &a) != 0)
+        goto done;
+    rc = replay_report(&rp, &a);
+    if (fflush(rp.out) != 0 || (rp.dlf && fflush(rp.dlf) != 0) || fflush(stdout) != 0 ||
+        rp.write_error) {
         fprintf(stderr, "journeyd replay: write error: %s\n", strerror(errno));
         rc = 1;
     }
 done:
     jd_decode_pool_destroy(rp.pool);
-    if (rc == 0 && !getenv("JOURNEYD_FREE_AT_EXIT")) {
+    if (rc != 1 && rc != 2 && !getenv("JOURNEYD_FREE_AT_EXIT")) {
         /* The process ends next. Freeing every journey block by block
          * takes longer than the kernel dropping the pages (0.4 s of a
          * 1.8 s replay of 200k customers), so the engine is left to it,
@@ -422,65 +585,63 @@ done:
         jd_shards_destroy(rp.shards);
         jd_engine_destroy(rp.eng);
     }
+    free(rp.seen);
     jd_decoder_destroy(rp.dec);
     if (rp.out && rp.out != stdout)
         fclose(rp.out);
     if (rp.dlf && rp.dlf != stdout)
         fclose(rp.dlf);
     jd_config_destroy(conf);
+    jd_opts_free(&a.o);
+    free(a.inputs);
     return rc;
+}
+
+static void check_usage(FILE *f)
+{
+    fputs("usage: journeyd check-config [-c CONFIG] [-X key=value ...]\n"
+          "       journeyd check-config --keys\n"
+          "  validate a config and print the effective config (defaults filled in, -X applied);\n"
+          "  warn on stderr about rule fields that are neither canonical nor mapped in \"fields\"\n"
+          "  --keys               the key reference (Markdown), generated from the key table\n", f);
+    jd_opts_usage_common(f, 0);
+    fputs("exit status: 0 valid, 1 runtime failure, 2 usage or configuration error\n", f);
 }
 
 int jd_cmd_check_config(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
         {"keys", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL;
-    int keys = 0;
-    const char *xs[REPLAY_MAX_X];
-    size_t nx = 0;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:X:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': config = optarg; break;
-        case 'k': keys = 1; break;
-        case 'X':
-            if (nx < REPLAY_MAX_X)
-                xs[nx++] = optarg;
-            break;
-        case 'h':
-            puts("usage: journeyd check-config -c CONFIG [-X key=value ...]\n"
-                 "       journeyd check-config --keys   (the key reference, Markdown)");
-            return 0;
-        default:
-            fputs("usage: journeyd check-config -c CONFIG [-X key=value ...] | --keys\n", stderr);
-            return 2;
+    jd_opts_t o;
+    jd_config_t *conf = NULL;
+    int c, keys = 0, rc = 2;
+    if (jd_opts_init(&o, "check-config", 0, "", opts, check_usage) != 0)
+        return 1;
+    while ((c = jd_opts_next(&o, argc, argv)) != JD_OPTS_END) {
+        if (c != 'k') {
+            rc = o.status;
+            goto out;
         }
+        keys = 1;
     }
     if (keys) {
         char *doc = jd_config_doc();
-        if (!doc)
-            return 1;
-        fputs(doc, stdout);
+        rc = doc ? 0 : 1;
+        if (doc)
+            fputs(doc, stdout);
         free(doc);
-        return 0;
+    } else if ((conf = jd_opts_load(&o))) {
+        char *dump = jd_config_dump(conf);
+        rc = dump ? 0 : 1;
+        if (dump)
+            puts(dump);
+        free(dump);
+        jd_opts_warn_fields(&o, conf, NULL, 0);
     }
-    jd_err_t err = {{0}};
-    jd_config_t *conf = jd_config_load(config, xs, nx, &err);
-    if (!conf) {
-        fprintf(stderr, "journeyd: %s\n", err.msg);
-        return 2;
-    }
-    char *dump = jd_config_dump(conf);
-    int rc = dump ? 0 : 1;
-    if (dump)
-        puts(dump);
-    free(dump);
+out:
     jd_config_destroy(conf);
+    jd_opts_free(&o);
     return rc;
 }

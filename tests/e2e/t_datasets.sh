@@ -21,14 +21,17 @@ done
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
 
-# case LABEL CONFIG INPUT [-X key=value ...]
+# case LABEL CONFIG INPUT [-X key=value ...]; $want_status: replay's exit
+# status (3: most records were dead letters)
 case_() {
     local label=$1 conf=$2 input=$3; shift 3
-    local d=$tmp/$label
+    local d=$tmp/$label status=0
     mkdir -p "$d"
-    if ! $JOURNEYD replay -c "$conf" "$@" -i "$input" -o "$d/alerts" \
-            --dead-letter "$d/dl" --summary --summary-json "$d/sum" 2>"$d/err"; then
-        echo "$label: journeyd replay failed"; cat "$d/err"; fail=1; return
+    $JOURNEYD replay -c "$conf" "$@" -i "$input" -o "$d/alerts" \
+            --dead-letter "$d/dl" --summary --summary-json "$d/sum" 2>"$d/err" || status=$?
+    if [ "$status" != "${want_status:-0}" ]; then
+        echo "$label: journeyd replay exit status $status, expected ${want_status:-0}"
+        cat "$d/err"; fail=1; return
     fi
     if ! python3 "$REF" "$conf" "$input" "$@" --alerts-out "$d/ref.alerts" >"$d/ref.json"; then
         echo "$label: reference failed"; fail=1; return
@@ -63,8 +66,11 @@ echo
 # Same file with the default 5s and a 1h lateness: most rows are late and
 # must be dead-lettered (reason late) and counted; the rest still alert
 # exactly as the reference says.
-case_ yoochoose-lateness-1h "$ROOT/config/examples/yoochoose.json" "$YOOCHOOSE" -X time.lateness=1h
-case_ yoochoose-lateness-5s "$ROOT/config/examples/yoochoose.json" "$YOOCHOOSE" -X time.lateness=5s
+# Most rows late: replay says so and exits 3.
+want_status=3 case_ yoochoose-lateness-1h "$ROOT/config/examples/yoochoose.json" "$YOOCHOOSE" -X time.lateness=1h
+want_status=3 case_ yoochoose-lateness-5s "$ROOT/config/examples/yoochoose.json" "$YOOCHOOSE" -X time.lateness=5s
+grep -q "input is not sorted: raise time.lateness" "$tmp/yoochoose-lateness-5s/err" \
+    || { echo "yoochoose-lateness-5s: no hint about time.lateness"; fail=1; }
 
 # --- REES46 with shorter funnel windows (rules cannot be set with -X, so a
 # copy of the example with only "within" changed): many more drop-offs at

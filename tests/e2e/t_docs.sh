@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's configuration key reference is the one generated from the key
-# table in src/config/config.c (docs move with the code).
+# table in src/config/keys.c (docs move with the code).
 set -eu
 readme="$ROOT/README.md"
 got=$(sed -n '/<!-- keys:begin -->/,/<!-- keys:end -->/p' "$readme" | sed '1d;$d')

@@ -1,4 +1,4 @@
-/* Unit tests for src/config/config.c: defaults, rule compilation, -X overrides,
+/* Unit tests for src/config/: defaults, rule compilation, -X overrides,
  * error positions, dump round-trips and the invalid-config suite. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -328,7 +328,8 @@ static void test_override_errors(void **state)
 {
     static const char *const bad_duration[] = { "time.lateness=abc" };
     load_fails(NULL, bad_duration, 1,
-               "-X time.lateness=abc: expected a duration (250ms, 15s, 10m, 24h, 7d or integer ms)",
+               "-X time.lateness=abc: expected a duration from 0 to 36525d (100 years), such as "
+               "250ms, 15s, 10m, 24h, 7d or integer ms",
                NULL);
     static const char *const no_eq[] = { "time.lateness" };
     load_fails(NULL, no_eq, 1, "-X time.lateness: expected key=value", NULL);
@@ -354,6 +355,114 @@ static void test_override_errors(void **state)
     static const char *const limits[] = { "journey.history=5" };
     load_fails(NULL, limits, 1, "-X journey.history=5: expected at least journey.alert_context (10)",
                NULL);
+}
+
+/* Durations: above 0 and at most 100 years (36525d), except lateness and
+ * idle_advance (0 allowed) and max_future ("off" = 0). */
+static void test_duration_bounds(void **state)
+{
+    static const char *const ok[] = {
+        "time.lateness=0", "time.idle_advance=0", "time.max_future=off",
+        "journey.retention=36525d", "processing.commit_interval=1",
+    };
+    jd_config_t *conf = load_ok("{}", ok, 5);
+    assert_int_equal(conf->lateness_ms, 0);
+    assert_int_equal(conf->idle_advance_ms, 0);
+    assert_int_equal(conf->max_future_ms, 0);
+    assert_true(conf->retention_ms == JD_CONFIG_DURATION_MAX_MS);
+    assert_true(JD_CONFIG_DURATION_MAX_MS == 36525LL * 86400000LL);
+    assert_int_equal(conf->commit_interval_ms, 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(conf->effective, "time"),
+                                                          "max_future")), "off");
+    jd_config_destroy(conf);
+
+    conf = load_ok("{\"time\": {\"max_future\": \"2h\"}, \"rules\": [{\"name\": \"r\", "
+                   "\"kind\": \"burst\", \"match\": {}, \"count\": 2, \"within\": \"36525d\", "
+                   "\"cooldown\": 1}]}", NULL, 0);
+    assert_int_equal(conf->max_future_ms, 7200000);
+    assert_true(conf->rules[0].within_ms == JD_CONFIG_DURATION_MAX_MS);
+    assert_int_equal(conf->rules[0].cooldown_ms, 1);
+    jd_config_destroy(conf);
+
+    static const char *const too_long[] = { "journey.retention=36526d" };
+    load_fails(NULL, too_long, 1, "-X journey.retention=36526d: expected a duration from 1ms "
+               "to 36525d (100 years)", NULL);
+    static const char *const too_many_ms[] = { "time.lateness=3155760000001" };
+    load_fails(NULL, too_many_ms, 1, "-X time.lateness=3155760000001: expected a duration from 0 to", NULL);
+    static const char *const zero[] = { "processing.commit_interval=0" };
+    load_fails(NULL, zero, 1, "-X processing.commit_interval=0: expected a duration from 1ms", NULL);
+    static const char *const future_zero[] = { "time.max_future=0" };
+    load_fails(NULL, future_zero, 1, "-X time.max_future=0: expected off or a duration from 1ms", NULL);
+    static const char *const off_elsewhere[] = { "journey.retention=off" };
+    load_fails(NULL, off_elsewhere, 1, "-X journey.retention=off: expected a duration", NULL);
+    load_fails("{\"rules\": [{\"name\": \"r\", \"kind\": \"burst\", \"match\": {}, "
+               "\"count\": 2, \"within\": \"1s\", \"cooldown\": 0}]}", NULL, 0,
+               ":1:96: rules[0].cooldown: expected a duration from 1ms", ", got 0", NULL);
+}
+
+/* http.listen: host:port or off, kept as the string ("off" included). */
+static void test_http_listen(void **state)
+{
+    static const char *const off[] = { "http.listen=off" };
+    jd_config_t *conf = load_ok("{}", off, 1);
+    assert_string_equal(conf->http_listen, "off");
+    jd_config_destroy(conf);
+    conf = load_ok("{\"http\": {\"listen\": \"[::1]:9646\"}}", NULL, 0);
+    assert_string_equal(conf->http_listen, "[::1]:9646");
+    jd_config_destroy(conf);
+    conf = load_ok("{}", NULL, 0);
+    assert_string_equal(conf->http_listen, "127.0.0.1:9646");
+    jd_config_destroy(conf);
+    static const char *const noport[] = { "http.listen=localhost" };
+    load_fails(NULL, noport, 1, "-X http.listen=localhost: expected host:port", NULL);
+    static const char *const port0[] = { "http.listen=0.0.0.0:0" };
+    load_fails(NULL, port0, 1, "-X http.listen=0.0.0.0:0: expected host:port with a port in 1..65535",
+               NULL);
+}
+
+/* A -X whose value or key is not UTF-8 is named precisely (it used to be
+ * reported as "out of memory"). */
+static void test_override_not_utf8(void **state)
+{
+    static const char *const value[] = { "time.lateness=5s", "output.alerts_topic=caf\xc3" };
+    load_fails(NULL, value, 2, "-X output.alerts_topic=...: value is not valid UTF-8", NULL);
+    static const char *const kafka[] = { "kafka.client.id=\xff\xfe" };
+    load_fails(NULL, kafka, 1, "-X kafka.client.id=...: value is not valid UTF-8", NULL);
+    static const char *const overlong[] = { "input.topics=\xc0\xaf" };
+    load_fails(NULL, overlong, 1, "-X input.topics=...: value is not valid UTF-8", NULL);
+    static const char *const key[] = { "ti\xffme.lateness=1s" };
+    load_fails(NULL, key, 1, "-X: the key is not valid UTF-8", NULL);
+    static const char *const fine[] = { "input.topics=caf\xc3\xa9,\xf0\x9f\x9b\x92" };
+    jd_config_t *conf = load_ok("{}", fine, 1);
+    assert_string_equal(conf->topics[0], "caf\xc3\xa9");
+    assert_string_equal(conf->topics[1], "\xf0\x9f\x9b\x92");
+    jd_config_destroy(conf);
+}
+
+/* Rule fields known from the config alone: canonical or mapped in "fields". */
+static void test_slot_mapped(void **state)
+{
+    jd_config_t *conf = load_ok(
+        "{\"fields\": {\"type\": \"event_type\"}, \"rules\": ["
+        "{\"name\": \"a\", \"kind\": \"burst\", \"match\": {\"typ\": \"x\"}, "
+        "\"count\": 2, \"within\": \"1s\"},"
+        "{\"name\": \"b\", \"kind\": \"funnel\", \"within\": \"1m\", \"steps\": ["
+        "{\"name\": \"s1\", \"match\": {\"event_type\": \"x\"}},"
+        "{\"name\": \"s2\", \"match\": {\"page\": \"p\", \"price\": 3}}]}]}", NULL, 0);
+    uint32_t typ = JD_SLOT__CANON, evtype = JD_SLOT__CANON + 1, price = JD_SLOT__CANON + 2;
+    assert_int_equal(conf->nslots, JD_SLOT__CANON + 3);
+    assert_string_equal(conf->slots[typ].name, "typ");
+    assert_string_equal(conf->slots[price].name, "price");
+    assert_true(jd_config_slot_mapped(conf, JD_SLOT_PAGE));
+    assert_false(jd_config_slot_mapped(conf, typ));
+    assert_true(jd_config_slot_mapped(conf, evtype));
+    assert_false(jd_config_slot_mapped(conf, price));
+    assert_false(jd_config_slot_mapped(conf, conf->nslots));
+    assert_string_equal(jd_config_slot_rule(conf, typ)->name, "a");
+    assert_string_equal(jd_config_slot_rule(conf, price)->name, "b");
+    assert_string_equal(jd_config_slot_rule(conf, JD_SLOT_PAGE)->name, "b");
+    assert_null(jd_config_slot_rule(conf, JD_SLOT_CHANNEL));
+    jd_config_destroy(conf);
 }
 
 static void test_file_errors(void **state)
@@ -484,7 +593,9 @@ static void test_doc(void **state)
     char *doc = jd_config_doc();
     assert_non_null(doc);
     assert_non_null(strstr(doc, "| key | type | default | description |\n"));
-    assert_non_null(strstr(doc, "| `time.lateness` | duration | `\"5s\"` |"));
+    assert_non_null(strstr(doc, "| `time.lateness` | duration >= 0 | `\"5s\"` |"));
+    assert_non_null(strstr(doc, "| `time.max_future` | duration > 0 or `off` | `\"1h\"` |"));
+    assert_non_null(strstr(doc, "| `journey.retention` | duration > 0 | `\"7d\"` |"));
     assert_non_null(strstr(doc, "| `journey.history` | integer 1..1024 | `16` |"));
     assert_non_null(strstr(doc, "| `kafka.<property>` | object | `bootstrap.servers=127.0.0.1:9092`"));
     assert_non_null(strstr(doc, "| `processing.guarantee` | one of `at_least_once`, `exactly_once` |"));
@@ -536,6 +647,10 @@ int main(void)
         cmocka_unit_test(test_dump_round_trip),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_override_errors),
+        cmocka_unit_test(test_duration_bounds),
+        cmocka_unit_test(test_http_listen),
+        cmocka_unit_test(test_override_not_utf8),
+        cmocka_unit_test(test_slot_mapped),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_extra_slots),
         cmocka_unit_test(test_match_values_like_decoder),
