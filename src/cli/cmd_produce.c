@@ -2,9 +2,13 @@
  * `journeyd produce`: load a captured dataset (NDJSON or CSV, plain or gzip)
  * into a topic, one message per record.
  *
- * Key: the record's resolved customer identity: customer_id when present,
- * else the customer an earlier record of the input linked its anonymous_id
- * to, else the anonymous_id. Value: the record's original bytes. For CSV
+ * Key (--key-by resolved, the default): the record's resolved customer
+ * identity: customer_id when present, else the customer a record of the
+ * input links its anonymous_id to (a first pass over the files learns the
+ * links, so pre-login events share their customer's partition, as `run`
+ * with input.keyed_by=customer needs; stdin is read once: links seen so
+ * far), else the anonymous_id. --key-by raw: customer_id, else
+ * anonymous_id, as a web tracker keys. Value: the record's original bytes. For CSV
  * the value is the record alone (no line terminator) and the file's header
  * record travels with every message as the Kafka header
  * "journeyd.csv.header", so `run` with input.format=csv can decode it.
@@ -43,6 +47,8 @@ typedef struct jd_producer {
     rd_kafka_headers_t *csv_hdrs;
     double speed;
     double rate;
+    int key_raw;          /* --key-by raw: customer_id, else anonymous_id */
+    int scanning;         /* the first pass: links only, nothing sent */
     int tty;
     uint64_t produced, acked, failed, records;
     uint64_t dl[JD_DL__COUNT];
@@ -128,6 +134,8 @@ static int link_put(jd_producer_t *p, const char *anon, const char *cust)
 static const char *identity(jd_producer_t *p, const jd_event_t *ev)
 {
     jd_link_t *l;
+    if (p->key_raw)
+        return ev->customer_id ? ev->customer_id : ev->anonymous_id ? ev->anonymous_id : "";
     if (ev->customer_id) {
         if (ev->anonymous_id && link_put(p, ev->anonymous_id, ev->customer_id))
             JD_LOG(JD_LOG_WARN, "out of memory: link %s not kept", ev->anonymous_id);
@@ -255,6 +263,12 @@ static int produce_file(jd_producer_t *p, const char *path)
             JD_LOG(JD_LOG_ERR, "%s", err.msg);
             goto out;
         }
+        if (p->scanning) {
+            if (reason == JD_DL_NONE)
+                identity(p, ev);
+            jd_event_free(ev);
+            continue;
+        }
         p->records++;
         if (reason != JD_DL_NONE) {
             p->dl[reason]++;
@@ -268,7 +282,8 @@ static int produce_file(jd_producer_t *p, const char *path)
         }
         progress(p, rd, 0);
     }
-    progress(p, rd, 1);
+    if (!p->scanning)
+        progress(p, rd, 1);
     rc = 0;
 out:
     jd_reader_close(rd);
@@ -283,7 +298,13 @@ static void usage(FILE *f)
           "  -i, --input FILE     input file (plain or gzip), - for stdin\n"
           "  -t, --topic T        the topic to write to\n"
           "  --speed X            pace by event time, X times real time (60 = one hour per minute)\n"
-          "  --rate N             N records per second\n", f);
+          "  --rate N             N records per second\n"
+          "  --key-by resolved    (default) key by the customer the anonymous id is linked to\n"
+          "                       anywhere in the input files (read twice; stdin: links seen so\n"
+          "                       far), so one customer's events share a partition\n"
+          "                       (input.keyed_by=customer)\n"
+          "  --key-by raw         customer_id, else anonymous_id, as a web tracker keys\n"
+          "                       (input.keyed_by=any)\n", f);
     jd_opts_usage_common(f, JD_OPT_BROKERS | JD_OPT_FORMAT);
     fputs("  JOURNEYD_LOG=error|warn|info|debug sets the log level (default info)\n"
           "exit status: 0 success, 1 runtime failure, 2 usage or configuration error\n", f);
@@ -310,6 +331,7 @@ static int produce_args(jd_opts_t *o, jd_producer_t *p, const char **inputs, siz
         { "topic", required_argument, NULL, 't' },
         { "speed", required_argument, NULL, 's' },
         { "rate", required_argument, NULL, 'r' },
+        { "key-by", required_argument, NULL, 'k' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -328,6 +350,11 @@ static int produce_args(jd_opts_t *o, jd_producer_t *p, const char **inputs, siz
         case 'r':
             if (produce_pace_arg(o, c, &p->rate) != 0)
                 return JD_OPTS_EXIT;
+            break;
+        case 'k':
+            if (strcmp(o->arg, "resolved") && strcmp(o->arg, "raw"))
+                return jd_opts_usage_error(o, "--key-by %s: expected resolved or raw", o->arg);
+            p->key_raw = !strcmp(o->arg, "raw");
             break;
         default: return JD_OPTS_EXIT;
         }
@@ -386,6 +413,13 @@ int jd_cmd_produce(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     rc = 0;
+    /* --key-by resolved: a first pass over the files learns every link, so
+     * anonymous events before their customer's login are keyed by it too */
+    p.scanning = !p.key_raw;
+    for (size_t i = 0; i < nin && !rc && !produce_stop && p.scanning; i++)
+        if (strcmp(inputs[i], "-") && produce_file(&p, inputs[i]))
+            rc = 1;
+    p.scanning = 0;
     for (size_t i = 0; i < nin && !rc && !produce_stop; i++)
         if (produce_file(&p, inputs[i]))
             rc = 1;

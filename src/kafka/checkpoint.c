@@ -182,6 +182,8 @@ static int ckpt_commit_task(jd_runner_t *r, jd_task_t *t)
         int k = jd_task_tp_index(r->conf, t->offs->elems[i].topic);
         if (k >= 0)
             t->tps[k].committed = t->offs->elems[i].offset;
+        JD_LOG(JD_LOG_DEBUG, "committed %s [%" PRId32 "] at offset %" PRId64,
+               t->offs->elems[i].topic, t->partition, t->offs->elems[i].offset);
     }
     r->checkpoints++;
     if (r->opts.on_commit)

@@ -167,6 +167,24 @@ out:
 
 /* ---- rebalance ---------------------------------------------------------- */
 
+static void runner_log_committed(jd_runner_t *r, const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *c;
+    if (jd_log_level < JD_LOG_INFO)
+        return;
+    c = rd_kafka_topic_partition_list_copy(parts);
+    if (!rd_kafka_committed(r->consumer, c, 10000))
+        for (int i = 0; i < c->cnt; i++) {
+            if (c->elems[i].offset >= 0)
+                JD_LOG(JD_LOG_INFO, "assigned %s [%" PRId32 "], resuming at committed offset "
+                       "%" PRId64, c->elems[i].topic, c->elems[i].partition, c->elems[i].offset);
+            else
+                JD_LOG(JD_LOG_INFO, "assigned %s [%" PRId32 "], no committed offset",
+                       c->elems[i].topic, c->elems[i].partition);
+        }
+    rd_kafka_topic_partition_list_destroy(c);
+}
+
 static void runner_on_assign(jd_runner_t *r, rd_kafka_topic_partition_list_t *parts)
 {
     for (int i = 0; i < parts->cnt; i++) {
@@ -191,9 +209,8 @@ static void runner_on_assign(jd_runner_t *r, rd_kafka_topic_partition_list_t *pa
             r->fatal = 1;
             return;
         }
-        JD_LOG(JD_LOG_INFO, "task %" PRId32 " assigned (%s [%" PRId32 "])", t->partition,
-               parts->elems[i].topic, t->partition);
     }
+    runner_log_committed(r, parts);
 }
 
 static void runner_on_revoke(jd_runner_t *r, rd_kafka_topic_partition_list_t *parts, int lost)

@@ -123,11 +123,13 @@ grep -q "$((NEVENTS - 2)) messages" "$WORK/produce-a.log" || fail "produce: unex
 grep -q "dead letters not produced: invalid_json=1, bad_ts=1" "$WORK/produce-a.log" \
     || fail "produce: dead letters not reported: $(cat "$WORK/produce-a.log")"
 
-# keys: the resolved identity; the anonymous events before the login keep
-# their anonymous id, everything after it is keyed by the customer
+# keys: the resolved identity; the anonymous events before the login are
+# keyed by the customer too (produce reads the file twice), so a task sees
+# the whole stitched journey (input.keyed_by=customer)
 consume "$T.in" '%k %s\n' > "$WORK/keys"
 [[ $(wc -l < "$WORK/keys") -eq $((NEVENTS - 2)) ]] || fail "input topic holds $(wc -l < "$WORK/keys") messages"
-grep -q '^anon-7f3 .*"anonymous_id":"anon-7f3","type":"add_to_cart"' "$WORK/keys" || fail "anonymous key missing"
+grep -q '^c-100 .*"anonymous_id":"anon-7f3","type":"add_to_cart"' "$WORK/keys" || fail "pre-login event not keyed by its customer"
+! grep -q '^anon-7f3 ' "$WORK/keys" || fail "an event is keyed by the linked anonymous id"
 grep -q '^c-100 .*"customer_id":"c-100","anonymous_id":"anon-7f3"' "$WORK/keys" || fail "linked event not keyed by customer"
 grep -q '^dev-19c ' "$WORK/keys" || fail "anonymous-only identity not used as key"
 ok "produce: $((NEVENTS - 2)) messages keyed by identity, 2 dead letters reported"
