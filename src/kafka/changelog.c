@@ -40,10 +40,10 @@ static int create_changelog(jd_runner_t *r, int32_t nparts)
         JD_LOG(JD_LOG_ERR, "changelog %s: cannot set cleanup.policy", r->changelog);
         goto out;
     }
-    q = rd_kafka_queue_new(r->producer);
-    ao = rd_kafka_AdminOptions_new(r->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    q = rd_kafka_queue_new(r->consumer);
+    ao = rd_kafka_AdminOptions_new(r->consumer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(ao, JD_ADMIN_TIMEOUT_MS, errstr, sizeof(errstr));
-    rd_kafka_CreateTopics(r->producer, &nt, 1, ao, q);
+    rd_kafka_CreateTopics(r->consumer, &nt, 1, ao, q);
     ev = rd_kafka_queue_poll(q, JD_ADMIN_TIMEOUT_MS + 5000);
     if (!ev) {
         JD_LOG(JD_LOG_ERR, "changelog %s: CreateTopics timed out", r->changelog);
