@@ -163,11 +163,11 @@ const config_prop_t config_props[] = {
       .desc = "Recent event ids remembered per customer for de-duplication, whatever `journey.history` is" },
     { .path = "processing.guarantee", .type = CONFIG_T_ENUM, .dflt = "\"at_least_once\"",
       .enums = config_guarantee_names, CONFIG_AT(guarantee),
-      .desc = "`run`: `at_least_once` commits after alerts are acknowledged; "
-              "`exactly_once` (Kafka transactions) is not supported yet and is refused at start" },
+      .desc = "`run`: `at_least_once` writes a task's state and offsets in one transaction once its alerts are "
+              "acknowledged; `exactly_once` puts the alerts and dead letters in that transaction too" },
     { .path = "processing.threads", .type = CONFIG_T_INT, .dflt = "1",
       .min = 1, .max = 64, CONFIG_AT(threads),
-      .desc = "`replay`: worker threads, half decoding NDJSON (rounded up), half evaluating with customers sharded by identity (rounded down); alerts and counters are identical for any count. `run` uses one engine thread" },
+      .desc = "`replay`: worker threads, half decoding NDJSON (rounded up), half evaluating with customers sharded by identity (rounded down); alerts and counters are identical for any count. `run` runs all its tasks on one thread" },
     { .path = "processing.commit_interval", .type = CONFIG_T_DURATION, .dflt = "\"1s\"",
       .min = 1, CONFIG_AT(commit_interval_ms),
       .desc = "`run`: how often input offsets are committed" },
