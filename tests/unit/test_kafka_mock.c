@@ -20,6 +20,7 @@
 #define DLQ "cx.events.dlq"
 #define GROUP "jd-test"
 #define API_PRODUCE 0   /* Kafka protocol ApiKey of Produce */
+#define API_ADD_PARTITIONS_TO_TXN 24
 
 typedef struct fixture {
     rd_kafka_t *host;          /* hosts the mock cluster */
@@ -270,6 +271,41 @@ static void test_dead_letter_routing(void **state)
     jd_config_destroy(conf);
 }
 
+/* exactly_once: the alert, the changelog and the offsets commit in one
+ * transaction; a read_committed reader sees the alert once. */
+static void test_exactly_once(void **state)
+{
+    fixture_t *f = *state;
+    jd_config_t *conf = load_config(f, "processing.guarantee=exactly_once");
+    char buf[16384];
+
+    load_input(f, rage, sizeof(rage) / sizeof(rage[0]));
+    assert_int_equal(run_runner(f, conf), 0);
+    assert_int_equal(read_topic(f, ALERTS, buf, sizeof(buf)), 1);
+    assert_non_null(strstr(buf, "\"rule\":\"rage_click\""));
+    assert_int_equal(committed(f), 4);
+    jd_config_destroy(conf);
+}
+
+/* An abortable transaction error (AddPartitionsToTxn refused once): the
+ * transaction aborts, the task is restored and read again, and the
+ * read_committed reader still sees the alert exactly once. */
+static void test_exactly_once_abort_rewinds(void **state)
+{
+    fixture_t *f = *state;
+    jd_config_t *conf = load_config(f, "processing.guarantee=exactly_once");
+    char buf[16384];
+
+    load_input(f, rage, sizeof(rage) / sizeof(rage[0]));
+    rd_kafka_mock_push_request_errors(f->mc, API_ADD_PARTITIONS_TO_TXN, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    assert_int_equal(run_runner(f, conf), 0);
+    assert_int_equal(read_topic(f, ALERTS, buf, sizeof(buf)), 1);
+    assert_non_null(strstr(buf, "\"rule\":\"rage_click\""));
+    assert_int_equal(committed(f), 4);
+    jd_config_destroy(conf);
+}
+
 /* Retriable produce errors: the idempotent producer retries, the alert
  * arrives once, no commit happens while it is unacknowledged. */
 static void test_produce_errors_retried(void **state)
@@ -363,6 +399,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_consume_alert_produce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter_routing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exactly_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exactly_once_abort_rewinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_produce_errors_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permanent_produce_failure_no_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_property_rejected, setup, teardown),
