@@ -612,8 +612,10 @@ static jd_dl_reason_t decode_json_tree(jd_decoder_t *d, const char *buf, size_t 
     json_error_t jerr;
     /* DECODE_ANY so a bare scalar is reported as not_an_object rather than
      * as a syntax error; NUL escapes stay rejected (flag JSON_ALLOW_NUL off)
-     * because every value is used as a C string. */
-    json_t *root = json_loadb(buf ? buf : "", len, JSON_DECODE_ANY, &jerr);
+     * because every value is used as a C string. Lenient: a number out of
+     * jansson's range is a string of its text, as in the scanner, so an
+     * order id nobody reads cannot make the event invalid_json. */
+    json_t *root = jd_json_load_lenient(buf ? buf : "", len, &jerr);
     if (!root) {
         DECODE_DETAIL("%s at line %d column %d", jerr.text, jerr.line, jerr.column);
         return JD_DL_INVALID_JSON;

@@ -3,11 +3,14 @@
  * wanted values point into the input (or the caller's scratch when a string
  * has escapes), everything else is validated and skipped.
  *
- * The reference is jansson 2.14's load.c, including two behaviours a plain
- * RFC 8259 reader would not have:
- *  - integers outside int64 and reals that overflow a double are errors;
- *  - jansson reads one byte past a number or a literal and pushes it back,
- *    and a pushed-back NUL byte is lost, so "1\0" and "[true\0]" are valid.
+ * The reference is jansson 2.14's load.c, including one behaviour a plain
+ * RFC 8259 reader would not have: jansson reads one byte past a number or
+ * a literal and pushes it back, and a pushed-back NUL byte is lost, so
+ * "1\0" and "[true\0]" are valid. Where we part from jansson on purpose:
+ * integers outside int64 and reals that overflow a double are valid here
+ * (contract section 2: a number journeyd does not read never invalidates an
+ * event); a wanted one is reported as a string of its text.
+ * jd_json_load_lenient gives the jansson tree with the same verdicts.
  * Any other NUL, raw control character or byte >= 0x80 outside a valid
  * UTF-8 sequence in a string makes the text invalid.
  */
@@ -16,6 +19,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -427,9 +431,10 @@ static size_t scan_int_str(int64_t v, char *buf)
 
 /* A number at p ('-' or a digit), in jansson's grammar: -?(0|[1-9][0-9]*)
  * (.[0-9]+)?([eE][+-]?[0-9]+)?; without fraction or exponent it is an
- * integer that must fit int64 (strtoll), else a real that must not
- * overflow (strtod). v (NULL when the value is not wanted) receives the
- * value and its text. */
+ * integer if it fits int64 (strtoll), else a real if it does not overflow
+ * (strtod). Any other grammatical number is valid too and, when wanted,
+ * reported as a string of its text (see the file comment). v (NULL when
+ * the value is not wanted) receives the value and its text. */
 static const char *scan_number(scan_t *sc, const char *p, jd_jsonscan_val_t *v)
 {
     const char *end = sc->end, *start = p;
@@ -451,67 +456,38 @@ static const char *scan_number(scan_t *sc, const char *p, jd_jsonscan_val_t *v)
     }
     size_t nint = (size_t)(p - ip);
     if (p >= end || (*p != '.' && *p != 'e' && *p != 'E')) {
-        if (nint > 19)
-            return NULL;
+        if (!v)
+            return scan_eat_nul(p, end);
         uint64_t u = 0;
-        for (const char *q = ip; q < p; q++)
+        for (const char *q = ip; q < p && nint <= 19; q++)
             u = u * 10 + (uint64_t)(*q - '0');
         uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-        if (u > limit)
-            return NULL;
-        if (v) {
-            v->kind = JD_JSONSCAN_INTEGER;
-            v->i = !neg ? (int64_t)u : u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
-            v->len = scan_int_str(v->i, v->num);
-            v->s = v->num;
-        }
+        if (nint > 19 || u > limit)
+            goto text;
+        v->kind = JD_JSONSCAN_INTEGER;
+        v->i = !neg ? (int64_t)u : u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
+        v->len = scan_int_str(v->i, v->num);
+        v->s = v->num;
         return scan_eat_nul(p, end);
     }
-    const char *fp = p;
-    size_t nfrac = 0;
     if (*p == '.') {
         p++;
-        fp = p;
         if (p >= end || !scan_is_digit(*p))
             return NULL;
         while (p < end && scan_is_digit(*p))
             p++;
-        nfrac = (size_t)(p - fp);
     }
-    int64_t exp = 0;
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
-        int eneg = 0;
         if (p < end && (*p == '+' || *p == '-'))
-            eneg = *p++ == '-';
+            p++;
         if (p >= end || !scan_is_digit(*p))
             return NULL;
-        while (p < end && scan_is_digit(*p)) {
-            /* Saturate: past 1e8 the verdict is clear either way. */
-            if (exp < 100000000)
-                exp = exp * 10 + (*p - '0');
+        while (p < end && scan_is_digit(*p))
             p++;
-        }
-        if (eneg)
-            exp = -exp;
     }
-    if (!v) {
-        /* An unwanted real needs strtod only if it might overflow: below
-         * 10^308 it cannot (DBL_MAX is about 1.8e308). */
-        int64_t mag;
-        if (nint > 1 || *ip != '0') {
-            mag = (int64_t)nint - 1;
-        } else {
-            size_t z = 0;
-            while (z < nfrac && fp[z] == '0')
-                z++;
-            if (z == nfrac)
-                return scan_eat_nul(p, end); /* zero */
-            mag = -(int64_t)z - 1;
-        }
-        if (mag + exp < 308)
-            return scan_eat_nul(p, end);
-    }
+    if (!v)
+        return scan_eat_nul(p, end);
     size_t n = (size_t)(p - start);
     if (n >= SCAN_NUMBUF) {
         sc->unsure = 1;
@@ -523,14 +499,17 @@ static const char *scan_number(scan_t *sc, const char *p, jd_jsonscan_val_t *v)
     errno = 0;
     double d = strtod(tmp, NULL);
     if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE)
-        return NULL;
-    if (v) {
-        int len = jd_json_real_str(d, v->num, sizeof(v->num));
-        v->kind = JD_JSONSCAN_REAL;
-        v->d = d;
-        v->s = v->num;
-        v->len = len > 0 ? (size_t)len : 0;
-    }
+        goto text;
+    int len = jd_json_real_str(d, v->num, sizeof(v->num));
+    v->kind = JD_JSONSCAN_REAL;
+    v->d = d;
+    v->s = v->num;
+    v->len = len > 0 ? (size_t)len : 0;
+    return scan_eat_nul(p, end);
+text:
+    v->kind = JD_JSONSCAN_STRING;
+    v->s = start;
+    v->len = (size_t)(p - start);
     return scan_eat_nul(p, end);
 }
 
@@ -767,4 +746,151 @@ jd_jsonscan_rc_t jd_jsonscan(const jd_jsonscan_keys_t *keys, const char *buf, si
     if (type)
         *type = JD_JSONSCAN_T_OBJECT;
     return JD_JSONSCAN_OBJECT;
+}
+
+/* ------------------------------------------------------------------ */
+/* The jansson tree with the scanner's verdicts                       */
+/* ------------------------------------------------------------------ */
+
+/* Would jansson refuse the number token t[0..n) (grammatical) for its
+ * range? Integers must fit int64, reals must not overflow a double. */
+static int scan_out_of_range(const char *t, size_t n)
+{
+    int real = memchr(t, '.', n) || memchr(t, 'e', n) || memchr(t, 'E', n);
+    if (!real) {
+        size_t digits = n - (t[0] == '-');
+        if (digits != 19)
+            return digits > 19;
+        /* 19 digits compare as text with the limit. */
+        const char *lim = t[0] == '-' ? "9223372036854775808" : "9223372036854775807";
+        return memcmp(t + (t[0] == '-'), lim, 19) > 0;
+    }
+    char stack[SCAN_NUMBUF], *tmp = n < sizeof(stack) ? stack : malloc(n + 1);
+    if (!tmp)
+        return 0; /* jansson will say what it says */
+    memcpy(tmp, t, n);
+    tmp[n] = '\0';
+    errno = 0;
+    double d = strtod(tmp, NULL);
+    int over = (d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE;
+    if (tmp != stack)
+        free(tmp);
+    return over;
+}
+
+/* Length of the grammatical number token at t (a '-' or a digit), or 0 if
+ * it is malformed (left for jansson to report as it would). */
+static size_t scan_number_token(const char *t, const char *end)
+{
+    const char *p = t;
+    if (*p == '-')
+        p++;
+    if (p >= end || !scan_is_digit(*p))
+        return 0;
+    if (*p == '0') {
+        if (++p < end && scan_is_digit(*p))
+            return 0;
+    } else {
+        while (p < end && scan_is_digit(*p))
+            p++;
+    }
+    if (p < end && *p == '.') {
+        if (++p >= end || !scan_is_digit(*p))
+            return 0;
+        while (p < end && scan_is_digit(*p))
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        if (++p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !scan_is_digit(*p))
+            return 0;
+        while (p < end && scan_is_digit(*p))
+            p++;
+    }
+    return (size_t)(p - t);
+}
+
+/* Copies buf to out rewriting every out-of-range number token: quoted
+ * (its text as a string value, quote = 1; out needs 2 * len + 2 bytes) or
+ * as "0" padded with spaces to its length (quote = 0: every other byte
+ * keeps its position, so jansson's error positions stay true). A NUL right
+ * after such a token goes too, as jansson would have dropped it. Strings
+ * are copied untouched. Returns the length written. */
+static size_t scan_rewrite(const char *buf, size_t len, char *out, int quote)
+{
+    const char *p = buf, *end = buf + len;
+    char *o = out;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            *o++ = *p++;
+            while (p < end && *p != '"') {
+                if (*p == '\\' && p + 1 < end)
+                    *o++ = *p++;
+                *o++ = *p++;
+            }
+            if (p < end)
+                *o++ = *p++;
+            continue;
+        }
+        size_t n = (c == '-' || scan_is_digit(c)) ? scan_number_token(p, end) : 0;
+        if (n == 0) {
+            *o++ = *p++;
+            continue;
+        }
+        if (!scan_out_of_range(p, n)) {
+            memcpy(o, p, n);
+            o += n;
+            p += n;
+            continue;
+        }
+        if (quote) {
+            *o++ = '"';
+            memcpy(o, p, n);
+            o += n;
+            *o++ = '"';
+        } else {
+            *o++ = '0';
+            memset(o, ' ', n - 1);
+            o += n - 1;
+        }
+        p += n;
+        if (p < end && *p == '\0') {
+            p++;
+            if (!quote)
+                *o++ = ' ';
+        }
+    }
+    return (size_t)(o - out);
+}
+
+json_t *jd_json_load_lenient(const char *buf, size_t len, json_error_t *jerr)
+{
+    json_t *root = json_loadb(buf, len, JSON_DECODE_ANY, jerr);
+    if (root || json_error_code(jerr) != json_error_numeric_overflow)
+        return root;
+    char *tmp = malloc(2 * len + 2);
+    if (!tmp)
+        return NULL; /* jerr keeps jansson's word */
+    /* First the verdict, on the text with the numbers neutralised: an
+     * invalid text gets jansson's error for its real fault, where it is.
+     * (The quoted text alone would not do: a number in a key's place
+     * becomes a valid key once quoted.) */
+    size_t n = scan_rewrite(buf, len, tmp, 0);
+    json_error_t verr;
+    json_t *valid = json_loadb(tmp, n, JSON_DECODE_ANY, &verr);
+    if (!valid) {
+        *jerr = verr;
+    } else if (!json_is_object(valid) && !json_is_array(valid)) {
+        /* A bare number: it stays a number (its value is nobody's). */
+        root = valid;
+    } else {
+        json_decref(valid);
+        /* Then the values, with the numbers as strings of their text. */
+        n = scan_rewrite(buf, len, tmp, 1);
+        root = json_loadb(tmp, n, JSON_DECODE_ANY, &verr);
+    }
+    free(tmp);
+    return root;
 }

@@ -6,9 +6,10 @@
  * It is also a differential test of the decoder's two JSON paths: the
  * tree-free scanner (src/input/jsonscan.c, taken when every source is a top-level
  * key) must agree with jansson on every input. Each input is
- *  - scanned directly and compared with json_loadb: same verdict, same
- *    top-level type, and every wanted key's value as jd_json_scalar_str
- *    renders jansson's value;
+ *  - scanned directly and compared with jd_json_load_lenient (json_loadb,
+ *    numbers out of jansson's range read as their text): same verdict,
+ *    same top-level type, and every wanted key's value as
+ *    jd_json_scalar_str renders jansson's value;
  *  - decoded by two configs that differ only in spelling each source as a
  *    key ("type", fast path) or as a JSON Pointer ("/type", jansson path):
  *    same dead-letter reason and detail, ts, identities, event_id and slots.
@@ -250,7 +251,7 @@ static void fuzz_scan(const uint8_t *data, size_t size)
     jd_jsonscan_rc_t rc = jd_jsonscan(scan_set, (const char *)data, size, scan_scratch,
                                       scan_vals, &type);
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)data, size, JSON_DECODE_ANY, &jerr);
+    json_t *root = jd_json_load_lenient((const char *)data, size, &jerr);
     if (rc == JD_JSONSCAN_UNSURE) {
         json_decref(root);
         return;

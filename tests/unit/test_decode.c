@@ -446,6 +446,48 @@ static void test_future_ts(void **state)
     tconf_free(&t);
 }
 
+/* Contract section 2: a number journeyd does not read never invalidates an
+ * event (a 20-digit order id, 1e400), on the scanner path and on the
+ * jansson path (a JSON Pointer source) alike; one it reads is its text. */
+static void test_out_of_range_numbers(void **state)
+{
+    (void)state;
+    for (int ptr = 0; ptr < 2; ptr++) {
+        tconf_t t;
+        tconf_init(&t);
+        if (ptr)
+            t.c.fields[JD_FIELD_PAGE] = (char *)"/props/page";
+        tconf_slots(&t, (const char *const[]){"order_id"}, 1);
+        jd_decoder_t *d = decoder_ok(&t);
+        jd_event_t *ev = decode_ok(d,
+            "{\"ts\":1,\"type\":\"purchase\",\"customer_id\":\"c1\",\"x\":12345678901234567890,"
+            "\"props\":{\"page\":\"/p\",\"total\":1e400,\"n\":[-99999999999999999999,1]},"
+            "\"y\":-1.5e99999}");
+        assert_string_equal(ev->customer_id, "c1");
+        assert_null(ev->slot[JD_SLOT__CANON]);
+        if (ptr)
+            assert_string_equal(ev->slot[JD_SLOT_PAGE], "/p");
+        jd_event_free(ev);
+        /* Read fields keep the number's text. */
+        ev = decode_ok(d, "{\"ts\":1,\"type\":\"purchase\",\"customer_id\":123456789012345678901,"
+                          "\"order_id\":1e400,\"props\":{\"page\":\"/p\"}}");
+        assert_string_equal(ev->customer_id, "123456789012345678901");
+        assert_string_equal(ev->slot[JD_SLOT__CANON], "1e400");
+        jd_event_free(ev);
+        /* A ts out of range is a bad ts, not bad JSON. */
+        DL(d, "{\"ts\":12345678901234567890,\"type\":\"a\",\"customer_id\":\"c\"}", JD_DL_BAD_TS,
+           "ts \"12345678901234567890\" does not match format auto");
+        /* Invalid for another reason: still invalid_json, with jansson's
+         * error for that reason. */
+        DL(d, "{\"ts\":1,\"x\":1e400,\"type\":tru}", JD_DL_INVALID_JSON,
+           "invalid token near 'tru' at line 1 column 28");
+        DL(d, "{12345678901234567890:1}", JD_DL_INVALID_JSON, NULL);
+        DL(d, "12345678901234567890", JD_DL_NOT_OBJECT, "got a number");
+        jd_decoder_destroy(d);
+        tconf_free(&t);
+    }
+}
+
 static void test_construction_errors(void **state)
 {
     (void)state;
@@ -733,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_time_formats),
         cmocka_unit_test(test_dead_letters),
         cmocka_unit_test(test_future_ts),
+        cmocka_unit_test(test_out_of_range_numbers),
         cmocka_unit_test(test_construction_errors),
         cmocka_unit_test(test_csv_rees46_mapping),
         cmocka_unit_test(test_csv_header_errors),
