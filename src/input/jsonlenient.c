@@ -82,7 +82,7 @@ static size_t lenient_number_token(const char *t, const char *end)
 
 /* Copies buf to out rewriting every out-of-range number token: quoted
  * (its text as a string value, quote = 1; out needs 2 * len + 2 bytes) or
- * as "0" padded with spaces to its length (quote = 0: every other byte
+ * as "0" or "-0" padded with spaces to its length (quote = 0: every other byte
  * keeps its position, so jansson's error positions stay true). A NUL right
  * after such a token goes too, as jansson would have dropped it. Strings
  * are copied untouched. Returns the length written. */
@@ -120,9 +120,13 @@ static size_t lenient_rewrite(const char *buf, size_t len, char *out, int quote)
             o += n;
             *o++ = '"';
         } else {
-            *o++ = '0';
-            memset(o, ' ', n - 1);
-            o += n - 1;
+            /* The sign stays: "7-1e400" must not become the number "70". */
+            size_t k = 0;
+            if (*p == '-')
+                o[k++] = '-';
+            o[k++] = '0';
+            memset(o + k, ' ', n - k);
+            o += n;
         }
         p += n;
         if (p < end && *p == '\0') {

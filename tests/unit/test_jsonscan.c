@@ -246,6 +246,8 @@ static void test_numbers(void **state)
         {"{\"k\":12345678901234567890\0}", 27, OBJ},       /* NUL after it: gone */
         {"{12345678901234567890:1}", 0, BAD},                /* no key, quoted or not */
         {"[1e400 x]", 0, BAD},
+        {"7-92233720368547758090", 0, BAD},                  /* found by the fuzzer */
+        {"[7-1e400]", 0, BAD},
         {"{\"k\":1e400,}", 0, BAD},
         {"99999999999999999999", 0, NOTOBJ},
         {"{\"k\":9223372036854775808.0}", 0, OBJ},          /* as a real it fits */
