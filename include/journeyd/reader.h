@@ -72,8 +72,10 @@ jd_read_status_t jd_reader_csv(jd_reader_t *r, char delimiter,
                                jd_csv_record_t *rec, jd_err_t *err);
 
 /* Parse one CSV record from a memory buffer (same rules; a Kafka message
- * value in CSV format). The record borrows from an internal buffer of p.
- * Returns JD_READ_OK or JD_READ_MALFORMED. */
+ * value in CSV format). One LF, CRLF or CR at the end is a line end; an
+ * unquoted CR or LF before it (a second record) is malformed. The record
+ * borrows from an internal buffer of p. Returns JD_READ_OK or
+ * JD_READ_MALFORMED. */
 typedef struct jd_csv_parser jd_csv_parser_t;
 jd_csv_parser_t *jd_csv_parser_new(void);
 void jd_csv_parser_destroy(jd_csv_parser_t *p);

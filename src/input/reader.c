@@ -111,7 +111,7 @@ static void csv_free(csv_fields_t *f)
 
 /* Splits raw[0..rawlen) into f. A quoted field must be followed by the
  * delimiter or the end; an unterminated quote is malformed; with
- * newline_bad, an unquoted newline (a second record) is malformed too.
+ * newline_bad, an unquoted CR or LF (a second record) is malformed too.
  * Returns JD_READ_OK, JD_READ_MALFORMED, or JD_READ_ERROR (no memory). */
 static jd_read_status_t csv_split(csv_fields_t *f, const char *raw, size_t rawlen,
                                   char delim, int newline_bad, jd_csv_record_t *rec)
@@ -151,7 +151,7 @@ static jd_read_status_t csv_split(csv_fields_t *f, const char *raw, size_t rawle
         } else {
             const char *stop = memchr(raw + i, delim, rawlen - i);
             size_t flen = stop ? (size_t)(stop - (raw + i)) : rawlen - i;
-            if (newline_bad && memchr(raw + i, '\n', flen))
+            if (newline_bad && (memchr(raw + i, '\n', flen) || memchr(raw + i, '\r', flen)))
                 return JD_READ_MALFORMED;
             memcpy(o + out, raw + i, flen);
             out += flen;
@@ -201,13 +201,12 @@ jd_read_status_t jd_csv_parse(jd_csv_parser_t *p, const char *buf, size_t len,
     rec->rawlen = len;
     if (!p || (!buf && len) || !csv_delim_ok(delimiter))
         return JD_READ_MALFORMED;
-    /* A producer may terminate the value like a file line. */
+    /* A producer may terminate the value like a file line: LF, CRLF or CR. */
     size_t n = len;
-    if (n > 0 && buf[n - 1] == '\n') {
+    if (n > 0 && buf[n - 1] == '\n')
         n--;
-        if (n > 0 && buf[n - 1] == '\r')
-            n--;
-    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
     jd_read_status_t st = csv_split(&p->f, buf, n, delimiter, 1, rec);
     rec->raw = buf;
     rec->rawlen = len;

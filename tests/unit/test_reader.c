@@ -515,6 +515,13 @@ static void test_csv_parser(void **state)
     assert_int_equal(rec.rawlen, 4);
     /* Two records in one message. */
     assert_int_equal(jd_csv_parse(p, "a,b\nc,d", 7, ',', &rec), JD_READ_MALFORMED);
+    assert_int_equal(jd_csv_parse(p, "a,b\rc,d", 7, ',', &rec), JD_READ_MALFORMED);
+    /* A lone CR ends a value as LF and CRLF do. */
+    assert_int_equal(jd_csv_parse(p, "a,b\r", 4, ',', &rec), JD_READ_OK);
+    assert_int_equal(rec.nfields, 2);
+    assert_string_equal(rec.field[1], "b");
+    assert_int_equal(jd_csv_parse(p, "a,\"b\rc\"\r", 8, ',', &rec), JD_READ_OK);
+    assert_string_equal(rec.field[1], "b\rc");
     assert_int_equal(jd_csv_parse(p, "", 0, ',', &rec), JD_READ_OK);
     assert_int_equal(rec.nfields, 0);
     assert_int_equal(jd_csv_parse(p, "a,", 2, ',', &rec), JD_READ_OK);
