@@ -4,7 +4,7 @@
 #   make check           test + ASan/UBSan test run + Kafka end-to-end (what CI runs)
 #   make SANITIZE=address,undefined test
 #   make valgrind        unit tests under valgrind
-#   make fuzz            libFuzzer target for the decoder (clang)
+#   make fuzz            libFuzzer targets for the decoder and the config loader (clang)
 #   make bench           optimized build + benchmark (build/bench.json)
 #   make kafka-up / kafka-down   real single-node Apache Kafka on 127.0.0.1:9092
 #   make demo            zero-install demo on librdkafka's embedded mock cluster
@@ -69,11 +69,23 @@ valgrind: $(TESTS) $(BIN)
 	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t; done
 	@JOURNEYD_FREE_AT_EXIT=1 JOURNEYD="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $(BIN)" bash tests/e2e/run.sh
 
-fuzz:
-	@mkdir -p build/fuzz
-	clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-	  -o build/fuzz/fuzz_decode tests/fuzz/fuzz_decode.c $(SRCS) $(PKG_LIBS) -lpthread -lm
+# libFuzzer targets (clang + libclang-rt-dev): the library is built once
+# with the fuzzer's instrumentation, each target links it.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) -g -O1 \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS   := $(SRCS:src/%.c=build/fuzz/obj/%.o)
+FUZZ_BINS   := build/fuzz/fuzz_decode build/fuzz/fuzz_config
+
+build/fuzz/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HDRS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS) -lpthread -lm
+
+fuzz: $(FUZZ_BINS)
 	@echo "run: mkdir -p build/fuzz/corpus && build/fuzz/fuzz_decode -max_total_time=60 -dict=tests/fuzz/json.dict build/fuzz/corpus tests/fuzz/corpus"
+	@echo " or: mkdir -p build/fuzz/config-corpus && build/fuzz/fuzz_config -max_total_time=60 -dict=tests/fuzz/json.dict build/fuzz/config-corpus tests/fuzz/config-corpus"
 
 kafka-up:
 	@bash scripts/kafka.sh up

@@ -19,6 +19,8 @@ typedef enum {
     JD_DL_BAD_CSV,           /* "bad_csv": unterminated quote, wrong column count */
     JD_DL_TOO_LARGE,         /* "too_large": record above the reader's bound */
     JD_DL_LATE,              /* "late": older than the watermark */
+    JD_DL_FUTURE_TS,         /* "future_ts": ts more than time.max_future ahead of
+                                the wall clock (last so older numbers stay) */
     JD_DL__COUNT
 } jd_dl_reason_t;
 
@@ -35,5 +37,18 @@ char *jd_deadletter_format(jd_dl_reason_t reason, const char *detail,
                            const jd_source_pos_t *pos,
                            const char *payload, size_t payload_len,
                            size_t *outlen);
+
+/* As jd_deadletter_format, but the record is at most max_len bytes (0 = no
+ * bound), for a sink with a size limit such as a Kafka topic's
+ * max.message.bytes. When the whole record would be longer, the payload is
+ * cut at a character boundary (never inside a UTF-8 sequence or an escape)
+ * and "truncated":true is added after it; if even an empty payload does not
+ * fit, the detail is cut the same way. A record that cannot be made to fit
+ * (a source name longer than max_len) is returned whole: it never fails for
+ * its size. *truncated (may be NULL) says whether anything was cut. */
+char *jd_deadletter_format_max(jd_dl_reason_t reason, const char *detail,
+                               const jd_source_pos_t *pos,
+                               const char *payload, size_t payload_len,
+                               size_t max_len, size_t *outlen, int *truncated);
 
 #endif

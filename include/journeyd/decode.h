@@ -23,6 +23,16 @@ jd_decoder_t *jd_decoder_new(const jd_config_t *conf, jd_err_t *err);
 /* NULL-safe. */
 void jd_decoder_destroy(jd_decoder_t *d);
 
+/* The wall clock in epoch ms, for the time.max_future check (contract
+ * section 4): an event whose ts lies more than conf->max_future_ms ahead of
+ * it is a future_ts dead letter (max_future_ms 0 = no check). */
+typedef int64_t (jd_decode_clock_fn)(void *opaque);
+/* Replaces the clock (default jd_now_ms) so tests are deterministic; fn
+ * NULL restores the default. The clock is read only when an event's ts is
+ * ahead of the last reading by more than max_future_ms, so a replay of the
+ * past costs no clock reads. */
+void jd_decoder_set_clock(jd_decoder_t *d, jd_decode_clock_fn *fn, void *opaque);
+
 /* Decode a JSON object. On success returns JD_DL_NONE and *out is a new
  * event owned by the caller. Otherwise returns the dead-letter reason,
  * *out is NULL and detail (if non-NULL) holds a human explanation such as
@@ -36,11 +46,13 @@ jd_dl_reason_t jd_decode_json(jd_decoder_t *d, const char *buf, size_t len,
 
 /* CSV: the header record names the columns; it must be given before any
  * data record. Fails (-1, err) if a mapped required column (ts, type without
- * default, or both identities) is absent from the header. */
+ * default, or both identities) is absent from the header, or if a column
+ * name holds a NUL byte. */
 int jd_decoder_csv_header(jd_decoder_t *d, const jd_csv_record_t *hdr, jd_err_t *err);
 
-/* Decode a CSV data record (column count must equal the header's, else
- * JD_DL_BAD_CSV). Same contract as jd_decode_json. */
+/* Decode a CSV data record (column count must equal the header's, and no
+ * field may hold a NUL byte, else JD_DL_BAD_CSV). Same contract as
+ * jd_decode_json. */
 jd_dl_reason_t jd_decode_csv(jd_decoder_t *d, const jd_csv_record_t *rec,
                              jd_event_t **out, char *detail, size_t detailsz);
 

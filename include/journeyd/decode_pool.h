@@ -12,16 +12,9 @@
 #include "journeyd/config.h"
 #include "journeyd/decode.h"
 #include "journeyd/reader.h"
+#include "journeyd/records.h"
 
 typedef struct jd_decode_pool jd_decode_pool_t;
-
-/* Called on the caller's thread, once per record, in input order. On
- * success reason is JD_DL_NONE and ev is a new event the callee owns;
- * otherwise ev is NULL and detail explains. payload/len are the record's
- * bytes; all strings are borrowed for the call. */
-typedef void (jd_pool_record_fn)(void *opaque, jd_dl_reason_t reason, jd_event_t *ev,
-                                 const char *detail, const char *file, int64_t line,
-                                 const char *payload, size_t len);
 
 /* nworkers >= 1 decoder threads over conf (borrowed, must outlive the
  * pool). NULL with err on failure. */
@@ -30,10 +23,12 @@ jd_decode_pool_t *jd_decode_pool_new(const jd_config_t *conf, unsigned nworkers,
 /* NULL-safe; joins the workers. */
 void jd_decode_pool_destroy(jd_decode_pool_t *p);
 
-/* Reads every NDJSON line of r and delivers it through fn. Memory is
- * bounded by the batch pool (a few MiB), not the input. Returns 0, or -1
- * with err on a read error (records before it were delivered). */
-int jd_decode_pool_run(jd_decode_pool_t *p, jd_reader_t *r, const char *path,
-                       jd_pool_record_fn *fn, void *opaque, jd_err_t *err);
+/* Reads every NDJSON line of r and delivers it through ops on the caller's
+ * thread, in input order, exactly as jd_records_run does without a pool
+ * (callers normally go through jd_records_run). Memory is bounded by the
+ * batch pool (a few MiB), not the input. On JD_RECORDS_STOPPED the records
+ * read ahead are freed undelivered. */
+jd_records_rc_t jd_decode_pool_run(jd_decode_pool_t *p, jd_reader_t *r,
+                                   const jd_records_ops_t *ops, void *opaque, jd_err_t *err);
 
 #endif

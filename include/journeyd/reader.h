@@ -27,7 +27,12 @@ typedef enum {
     JD_READ_OK = 1,         /* a record is available */
     JD_READ_MALFORMED = 2,  /* CSV only: record has bad quoting; raw bytes given */
     JD_READ_TOO_LARGE = 3,  /* record above JD_READER_MAX_RECORD; raw is its first bytes */
-    JD_READ_ERROR = -1      /* I/O or decompression error; err says which */
+    JD_READ_CORRUPT = 4,    /* gzip data corrupt or cut short: the input ends here
+                               like EOF (every whole record before it was
+                               returned; a partial last record is not), but err
+                               says why, so callers report a failure. Later
+                               calls return JD_READ_EOF. */
+    JD_READ_ERROR = -1      /* I/O error or out of memory; err says which */
 } jd_read_status_t;
 
 /* Opens path, or stdin for "-". Caller closes with jd_reader_close.
@@ -48,10 +53,12 @@ jd_read_status_t jd_reader_line(jd_reader_t *r, const char **line, size_t *len,
                                 int64_t *lineno, jd_err_t *err);
 
 /* One CSV record (RFC 4180: quoted fields may hold delimiters, "" and
- * newlines). Fields are unquoted and NUL-terminated; all pointers are
- * borrowed until the next call. raw/rawlen are the record's original bytes
- * (for dead letters); line is the line of its first byte. Blank lines are
- * skipped. */
+ * newlines). Records end at LF, CRLF or a lone CR (old Mac/Excel exports),
+ * and each of these counts as one line. Fields are unquoted and
+ * NUL-terminated (a field may also hold NUL bytes of its own: len is the
+ * truth; the decoder rejects them); all pointers are borrowed until the
+ * next call. raw/rawlen are the record's original bytes (for dead letters);
+ * line is the line of its first byte. Blank lines are skipped. */
 typedef struct jd_csv_record {
     size_t nfields;
     const char **field;
@@ -65,8 +72,10 @@ jd_read_status_t jd_reader_csv(jd_reader_t *r, char delimiter,
                                jd_csv_record_t *rec, jd_err_t *err);
 
 /* Parse one CSV record from a memory buffer (same rules; a Kafka message
- * value in CSV format). The record borrows from an internal buffer of p.
- * Returns JD_READ_OK or JD_READ_MALFORMED. */
+ * value in CSV format). One LF, CRLF or CR at the end is a line end; an
+ * unquoted CR or LF before it (a second record) is malformed. The record
+ * borrows from an internal buffer of p. Returns JD_READ_OK or
+ * JD_READ_MALFORMED. */
 typedef struct jd_csv_parser jd_csv_parser_t;
 jd_csv_parser_t *jd_csv_parser_new(void);
 void jd_csv_parser_destroy(jd_csv_parser_t *p);

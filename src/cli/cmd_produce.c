@@ -28,6 +28,7 @@
 #include "journeyd/config.h"
 #include "journeyd/decode.h"
 #include "journeyd/reader.h"
+#include "journeyd/records.h"
 #include "journeyd/timeutil.h"
 #include "journeyd/kafka.h"
 #include "journeyd/map.h"
@@ -55,6 +56,7 @@ typedef struct jd_producer {
     int64_t t0_ts, t0_mono;
     int started;
     int64_t last_progress;
+    jd_reader_t *rd;      /* the input being read, for progress lines */
 } jd_producer_t;
 
 static volatile sig_atomic_t produce_stop;
@@ -210,84 +212,75 @@ static size_t chomp(const char *s, size_t len)
     return len;
 }
 
+static int produce_on_csv_header(void *opaque, const jd_csv_record_t *hdr)
+{
+    jd_producer_t *p = opaque;
+    if (p->csv_hdrs)
+        rd_kafka_headers_destroy(p->csv_hdrs);
+    p->csv_hdrs = rd_kafka_headers_new(1);
+    rd_kafka_header_add(p->csv_hdrs, JD_KAFKA_CSV_HEADER, -1, hdr->raw,
+                        (ssize_t)chomp(hdr->raw, hdr->rawlen));
+    return 0;
+}
+
+static int produce_on_event(void *opaque, jd_event_t *ev, const jd_source_pos_t *pos,
+                            const char *payload, size_t len)
+{
+    jd_producer_t *p = opaque;
+    (void)pos;
+    if (p->scanning) {
+        identity(p, ev);
+        jd_event_free(ev);
+        return produce_stop;
+    }
+    p->records++;
+    if (p->conf->input_csv)
+        len = chomp(payload, len);
+    int e = send_record(p, ev, payload, len, p->conf->input_csv ? p->csv_hdrs : NULL);
+    jd_event_free(ev);
+    progress(p, p->rd, 0);
+    return e || produce_stop;
+}
+
+static int produce_on_dead_letter(void *opaque, jd_dl_reason_t reason, const char *detail,
+                                  const jd_source_pos_t *pos, const char *payload, size_t len)
+{
+    jd_producer_t *p = opaque;
+    (void)payload;
+    (void)len;
+    if (p->scanning)
+        return produce_stop;
+    p->records++;
+    p->dl[reason]++;
+    JD_LOG(JD_LOG_DEBUG, "%s:%" PRId64 ": dead letter %s: %s", pos->file, pos->line,
+           jd_dl_reason_name(reason), detail);
+    progress(p, p->rd, 0);
+    return produce_stop;
+}
+
+static const jd_records_ops_t produce_ops = {
+    .on_event = produce_on_event,
+    .on_dead_letter = produce_on_dead_letter,
+    .on_csv_header = produce_on_csv_header,
+};
+
 static int produce_file(jd_producer_t *p, const char *path)
 {
-    jd_reader_t *rd;
     jd_err_t err;
-    char detail[256];
-    int rc = -1, have_header = 0;
-
-    if (!(rd = jd_reader_open(path, &err))) {
+    if (!(p->rd = jd_reader_open(path, &err))) {
         JD_LOG(JD_LOG_ERR, "%s", err.msg);
         return -1;
     }
-    while (!produce_stop) {
-        jd_event_t *ev = NULL;
-        jd_dl_reason_t reason;
-        jd_read_status_t st;
-        const char *val;
-        size_t len;
-
-        if (!p->conf->input_csv) {
-            int64_t lineno;
-            st = jd_reader_line(rd, &val, &len, &lineno, &err);
-            if (st == JD_READ_OK)
-                reason = jd_decode_json(p->dec, val, len, &ev, detail, sizeof(detail));
-            else
-                reason = JD_DL_TOO_LARGE;
-        } else {
-            jd_csv_record_t rec;
-            st = jd_reader_csv(rd, p->conf->csv_delimiter, &rec, &err);
-            val = rec.raw;
-            len = st > 0 ? chomp(rec.raw, rec.rawlen) : 0;
-            if (st == JD_READ_OK && !have_header) {
-                if (jd_decoder_csv_header(p->dec, &rec, &err)) {
-                    JD_LOG(JD_LOG_ERR, "%s: %s", path, err.msg);
-                    goto out;
-                }
-                if (p->csv_hdrs)
-                    rd_kafka_headers_destroy(p->csv_hdrs);
-                p->csv_hdrs = rd_kafka_headers_new(1);
-                rd_kafka_header_add(p->csv_hdrs, JD_KAFKA_CSV_HEADER, -1, val, (ssize_t)len);
-                have_header = 1;
-                continue;
-            }
-            if (st == JD_READ_OK)
-                reason = jd_decode_csv(p->dec, &rec, &ev, detail, sizeof(detail));
-            else
-                reason = st == JD_READ_MALFORMED ? JD_DL_BAD_CSV : JD_DL_TOO_LARGE;
-        }
-        if (st == JD_READ_EOF)
-            break;
-        if (st == JD_READ_ERROR) {
-            JD_LOG(JD_LOG_ERR, "%s", err.msg);
-            goto out;
-        }
-        if (p->scanning) {
-            if (reason == JD_DL_NONE)
-                identity(p, ev);
-            jd_event_free(ev);
-            continue;
-        }
-        p->records++;
-        if (reason != JD_DL_NONE) {
-            p->dl[reason]++;
-            JD_LOG(JD_LOG_DEBUG, "%s: dead letter %s: %s", path, jd_dl_reason_name(reason),
-                   detail);
-        } else {
-            int e = send_record(p, ev, val, len, p->conf->input_csv ? p->csv_hdrs : NULL);
-            jd_event_free(ev);
-            if (e)
-                goto out;
-        }
-        progress(p, rd, 0);
-    }
-    if (!p->scanning)
-        progress(p, rd, 1);
-    rc = 0;
-out:
-    jd_reader_close(rd);
-    return rc;
+    jd_records_rc_t rc = jd_records_run(p->rd, p->conf, p->dec, NULL, &produce_ops, p, &err);
+    /* Stopped: by a signal (reported by the caller) or a failed send
+     * (already logged). */
+    if (rc == JD_RECORDS_ERROR || rc == JD_RECORDS_CORRUPT)
+        JD_LOG(JD_LOG_ERR, "%s", err.msg);
+    else if (!p->scanning)
+        progress(p, p->rd, 1);
+    jd_reader_close(p->rd);
+    p->rd = NULL;
+    return rc == JD_RECORDS_EOF || (rc == JD_RECORDS_STOPPED && produce_stop) ? 0 : -1;
 }
 
 static void usage(FILE *f)

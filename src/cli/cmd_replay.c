@@ -16,6 +16,7 @@
 #include "journeyd/engine.h"
 #include "journeyd/shard.h"
 #include "journeyd/reader.h"
+#include "journeyd/records.h"
 #include "journeyd/timeutil.h"
 #include "options.h"
 
@@ -65,21 +66,21 @@ static const jd_engine_stats_t *replay_stats(replay_t *rp)
     return rp->shards ? jd_shards_stats(rp->shards) : jd_engine_stats(rp->eng);
 }
 
-static void replay_dead_letter(replay_t *rp, jd_dl_reason_t reason, const char *detail,
-                               const char *file, int64_t line,
-                               const char *payload, size_t len)
+static int replay_dead_letter(void *opaque, jd_dl_reason_t reason, const char *detail,
+                              const jd_source_pos_t *pos, const char *payload, size_t len)
 {
+    replay_t *rp = opaque;
     rp->dl[reason]++;
     if (!rp->dlf)
-        return;
-    jd_source_pos_t pos = {.partition = -1, .offset = -1, .file = file, .line = line};
+        return 0;
     size_t n;
-    char *s = jd_deadletter_format(reason, detail, &pos, payload, len, &n);
+    char *s = jd_deadletter_format(reason, detail, pos, payload, len, &n);
     if (!s)
-        return;
+        return 0;
     if (fwrite(s, 1, n, rp->dlf) != n || putc('\n', rp->dlf) == EOF)
         rp->write_error = 1;
     free(s);
+    return 0;
 }
 
 static void replay_progress(replay_t *rp, int final)
@@ -112,95 +113,47 @@ static void replay_peek(replay_t *rp, const jd_event_t *ev)
     }
 }
 
-/* Hands one decoded record to the engine, dead-lettering what it rejects.
- * A jd_pool_record_fn, so the decoder pool delivers straight into it. */
-static void replay_offer(void *opaque, jd_dl_reason_t reason, jd_event_t *ev,
-                         const char *detail, const char *file, int64_t line,
-                         const char *payload, size_t len)
+/* Counts a record read (good or bad), keeping the start of the first one,
+ * the rule fields of the first REPLAY_PEEK (ev is NULL for a dead letter),
+ * and a progress line now and then. Called before the engine takes ev. */
+static void replay_count(replay_t *rp, const jd_event_t *ev, const char *payload, size_t len)
 {
-    replay_t *rp = opaque;
     if (rp->records++ == 0) {
         rp->samplelen = len < sizeof(rp->sample) ? len : sizeof(rp->sample);
         memcpy(rp->sample, payload, rp->samplelen);
     }
     if (rp->seen)
-        replay_peek(rp, reason == JD_DL_NONE ? ev : NULL);
-    if (reason == JD_DL_NONE && !ev) {
-        /* The decoder ran out of memory: the record is kept as a dead
-         * letter rather than lost. */
-        reason = JD_DL_TOO_LARGE;
-        detail = "out of memory decoding the record";
-    } else if (reason == JD_DL_NONE) {
-        reason = rp->shards ? jd_shards_push(rp->shards, ev) : jd_engine_push(rp->eng, ev);
-        detail = "event time is older than the watermark (max ts - time.lateness)";
-    }
-    if (reason != JD_DL_NONE)
-        replay_dead_letter(rp, reason, detail, file, line, payload, len);
+        replay_peek(rp, ev);
     if ((rp->records & 0x3fff) == 0)
         replay_progress(rp, 0);
 }
 
-static int replay_ndjson(replay_t *rp, jd_reader_t *r, const char *path, jd_err_t *err)
+static int replay_on_dead_letter(void *opaque, jd_dl_reason_t reason, const char *detail,
+                                 const jd_source_pos_t *pos, const char *payload, size_t len)
 {
-    if (rp->pool)
-        return jd_decode_pool_run(rp->pool, r, path, replay_offer, rp, err);
-    const char *line;
-    size_t len;
-    int64_t lineno;
-    char detail[256];
-    for (;;) {
-        jd_read_status_t st = jd_reader_line(r, &line, &len, &lineno, err);
-        if (st == JD_READ_EOF)
-            return 0;
-        if (st == JD_READ_ERROR)
-            return -1;
-        jd_event_t *ev = NULL;
-        jd_dl_reason_t reason;
-        if (st == JD_READ_TOO_LARGE) {
-            reason = JD_DL_TOO_LARGE;
-            snprintf(detail, sizeof(detail), "%s", JD_READER_TOO_LARGE_DETAIL);
-        } else {
-            reason = jd_decode_json(rp->dec, line, len, &ev, detail, sizeof(detail));
-        }
-        replay_offer(rp, reason, ev, detail, path, lineno, line, len);
-    }
+    replay_count(opaque, NULL, payload, len);
+    return replay_dead_letter(opaque, reason, detail, pos, payload, len);
 }
 
-static int replay_csv(replay_t *rp, jd_reader_t *r, const char *path, jd_err_t *err)
+/* Hands one event to the engine, dead-lettering what it rejects. */
+static int replay_on_event(void *opaque, jd_event_t *ev, const jd_source_pos_t *pos,
+                           const char *payload, size_t len)
 {
-    jd_csv_record_t rec;
-    char detail[256];
-    jd_read_status_t st = jd_reader_csv(r, rp->conf->csv_delimiter, &rec, err);
-    if (st == JD_READ_EOF)
-        return 0;
-    if (st != JD_READ_OK) {
-        if (st != JD_READ_ERROR)
-            jd_err_set(err, "%s:1: the CSV header row is malformed", path);
-        return -1;
-    }
-    jd_err_t herr;
-    if (jd_decoder_csv_header(rp->dec, &rec, &herr) != 0)
-        return jd_err_set(err, "%s:%" PRId64 ": %s", path, rec.line, herr.msg);
-    for (;;) {
-        st = jd_reader_csv(r, rp->conf->csv_delimiter, &rec, err);
-        if (st == JD_READ_EOF)
-            return 0;
-        if (st == JD_READ_ERROR)
-            return -1;
-        jd_event_t *ev = NULL;
-        jd_dl_reason_t reason;
-        if (st == JD_READ_MALFORMED) {
-            reason = JD_DL_BAD_CSV;
-            snprintf(detail, sizeof(detail), "malformed quoting: a quote left open, or text after a closing quote");
-        } else if (st == JD_READ_TOO_LARGE) {
-            reason = JD_DL_TOO_LARGE;
-            snprintf(detail, sizeof(detail), "%s", JD_READER_TOO_LARGE_DETAIL);
-        } else {
-            reason = jd_decode_csv(rp->dec, &rec, &ev, detail, sizeof(detail));
-        }
-        replay_offer(rp, reason, ev, detail, path, rec.line, rec.raw, rec.rawlen);
-    }
+    replay_t *rp = opaque;
+    replay_count(rp, ev, payload, len);
+    jd_dl_reason_t reason = rp->shards ? jd_shards_push(rp->shards, ev)
+                                       : jd_engine_push(rp->eng, ev);
+    if (reason != JD_DL_NONE)
+        replay_dead_letter(rp, reason,
+                           "event time is older than the watermark (max ts - time.lateness)",
+                           pos, payload, len);
+    return 0;
 }
+
+static const jd_records_ops_t replay_ops = {
+    .on_event = replay_on_event,
+    .on_dead_letter = replay_on_dead_letter,
+};
 
 static json_t *replay_summary_json(replay_t *rp, double secs)
 {
@@ -423,19 +376,25 @@ static int replay_setup(replay_t *rp, const jd_config_t *conf)
     return 0;
 }
 
+/* 0, 1 when an input ended early (a cut or corrupt gzip: what was read is
+ * still evaluated and summarised), -1 on an error that stops the replay. */
 static int replay_inputs(replay_t *rp, const replay_args_t *a)
 {
     jd_err_t err = {{0}};
+    int cut_short = 0;
     for (size_t i = 0; i < a->ninputs; i++) {
         jd_reader_t *r = jd_reader_open(a->inputs[i], &err);
         if (!r) {
             fprintf(stderr, "journeyd replay: %s\n", err.msg);
             return -1;
         }
-        int frc = rp->conf->input_csv ? replay_csv(rp, r, a->inputs[i], &err)
-                                      : replay_ndjson(rp, r, a->inputs[i], &err);
+        jd_records_rc_t frc = jd_records_run(r, rp->conf, rp->dec, rp->pool, &replay_ops, rp,
+                                             &err);
         jd_reader_close(r);
-        if (frc != 0) {
+        if (frc == JD_RECORDS_CORRUPT) {
+            fprintf(stderr, "journeyd replay: %s\n", err.msg);
+            cut_short = 1;
+        } else if (frc != JD_RECORDS_EOF) {
             fprintf(stderr, "journeyd replay: %s\n", err.msg);
             return -1;
         }
@@ -451,7 +410,7 @@ static int replay_inputs(replay_t *rp, const replay_args_t *a)
     else
         jd_engine_finish(rp->eng, a->flush);
     replay_progress(rp, 1);
-    return 0;
+    return cut_short;
 }
 
 /* The start of the first record is no JSON object but has a delimiter. */
@@ -547,7 +506,7 @@ int jd_cmd_replay(int argc, char **argv)
     replay_args_t a = {0};
     replay_t rp = {0};
     jd_config_t *conf = NULL;
-    int rc = 1;
+    int rc = 1, cut_short = 0;
 
     if (replay_args(&a, argc, argv) != JD_OPTS_END) {
         rc = a.o.status;
@@ -563,9 +522,11 @@ int jd_cmd_replay(int argc, char **argv)
     rp.started_mono = rp.last_progress = jd_mono_ms();
     if (replay_check_paths(&a) != 0 || !(rp.out = replay_open_out(a.output)) ||
         (a.dlpath && !(rp.dlf = replay_open_out(a.dlpath))) ||
-        replay_setup(&rp, conf) != 0 || replay_inputs(&rp, &a) != 0)
+        replay_setup(&rp, conf) != 0 || (cut_short = replay_inputs(&rp, &a)) < 0)
         goto done;
     rc = replay_report(&rp, &a);
+    if (cut_short)
+        rc = 1;  /* an input ended early: a runtime failure, even if all else went well */
     if (fflush(rp.out) != 0 || (rp.dlf && fflush(rp.dlf) != 0) || fflush(stdout) != 0 ||
         rp.write_error) {
         fprintf(stderr, "journeyd replay: write error: %s\n", strerror(errno));

@@ -21,6 +21,7 @@ static const char *const dl_names[JD_DL__COUNT] = {
     [JD_DL_BAD_CSV] = "bad_csv",
     [JD_DL_TOO_LARGE] = "too_large",
     [JD_DL_LATE] = "late",
+    [JD_DL_FUTURE_TS] = "future_ts",
 };
 
 const char *jd_dl_reason_name(jd_dl_reason_t r)
@@ -114,11 +115,88 @@ static json_t *dl_string(const char *s, size_t len)
     return j;
 }
 
-char *jd_deadletter_format(jd_dl_reason_t reason, const char *detail,
-                           const jd_source_pos_t *pos,
-                           const char *payload, size_t payload_len,
-                           size_t *outlen)
+/* Bytes json_dumps(JSON_COMPACT) writes for the string byte c: '"', '\\'
+ * and control characters are escaped, everything else (UTF-8 included) is
+ * copied. */
+static size_t dl_escaped_size(unsigned char c)
 {
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+        c == '\t')
+        return 2;
+    return c < 0x20 ? 6 : 1;
+}
+
+/* Length of the longest prefix of the valid UTF-8 string s[0..len) that
+ * ends on a character boundary and takes at most budget bytes once
+ * escaped. */
+static size_t dl_prefix(const char *s, size_t len, size_t budget)
+{
+    size_t used = 0, cut = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c & 0xc0) != 0x80)
+            cut = i; /* a character starts here: everything before fits */
+        used += dl_escaped_size(c);
+        if (used > budget)
+            return cut;
+    }
+    return len;
+}
+
+/* The record as text, or NULL on allocation failure. Takes no reference. */
+static char *dl_dump(json_t *dl, size_t *outlen)
+{
+    char *text = json_dumps(dl, JSON_COMPACT);
+    if (text)
+        *outlen = strlen(text);
+    return text;
+}
+
+/* Replaces the string at key by its first n bytes (n is a character
+ * boundary of the current value). -1 on allocation failure. */
+static int dl_cut(json_t *dl, const char *key, size_t n)
+{
+    json_t *v = json_object_get(dl, key);
+    if (!v)
+        return 0;
+    return json_object_set_new(dl, key, json_stringn_nocheck(json_string_value(v), n));
+}
+
+/* Cuts key's string so that the record is at most max bytes, given that
+ * it is `len` bytes now. Returns the new text or NULL (no memory); *fits
+ * says whether the bound was met. */
+static char *dl_shrink(json_t *dl, const char *key, size_t max, char *text, size_t *len,
+                       int *fits)
+{
+    json_t *v = json_object_get(dl, key);
+    *fits = 0;
+    if (!v || !json_is_string(v))
+        return text;
+    const char *s = json_string_value(v);
+    size_t slen = json_string_length(v), esc = 0;
+    for (size_t i = 0; i < slen; i++)
+        esc += dl_escaped_size((unsigned char)s[i]);
+    /* The string contributes esc bytes to the record; what is left of it
+     * after the rest of the record is the budget. */
+    size_t rest = *len - esc;
+    size_t budget = max > rest ? max - rest : 0;
+    size_t keep = dl_prefix(s, slen, budget);
+    if (dl_cut(dl, key, keep) != 0)
+        return (free(text), NULL);
+    free(text);
+    text = dl_dump(dl, len);
+    *fits = text && *len <= max;
+    return text;
+}
+
+char *jd_deadletter_format_max(jd_dl_reason_t reason, const char *detail,
+                               const jd_source_pos_t *pos,
+                               const char *payload, size_t payload_len,
+                               size_t max_len, size_t *outlen, int *truncated)
+{
+    size_t len = 0;
+    if (truncated)
+        *truncated = 0;
     json_t *source = NULL;
     if (pos && pos->topic)
         source = json_pack("{s:o,s:i,s:I}",
@@ -141,9 +219,30 @@ char *jd_deadletter_format(jd_dl_reason_t reason, const char *detail,
                            "payload", dl_string(payload, payload ? payload_len : 0));
     if (!dl)
         return NULL;
-    char *text = json_dumps(dl, JSON_COMPACT);
+    char *text = dl_dump(dl, &len);
+    if (text && max_len && len > max_len) {
+        if (truncated)
+            *truncated = 1;
+        int fits = 0;
+        free(text);
+        text = json_object_set_new(dl, "truncated", json_true()) == 0 ? dl_dump(dl, &len)
+                                                                     : NULL;
+        if (text)
+            text = dl_shrink(dl, "payload", max_len, text, &len, &fits);
+        if (text && !fits)
+            text = dl_shrink(dl, "detail", max_len, text, &len, &fits);
+    }
     json_decref(dl);
     if (text && outlen)
-        *outlen = strlen(text);
+        *outlen = len;
     return text;
+}
+
+char *jd_deadletter_format(jd_dl_reason_t reason, const char *detail,
+                           const jd_source_pos_t *pos,
+                           const char *payload, size_t payload_len,
+                           size_t *outlen)
+{
+    return jd_deadletter_format_max(reason, detail, pos, payload, payload_len, 0, outlen,
+                                    NULL);
 }

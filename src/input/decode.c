@@ -66,7 +66,26 @@ struct jd_decoder {
     jd_jsonscan_val_t *vals;        /* owned, one per key */
     char *scratch;                  /* owned: unescaped strings of one event */
     size_t scratchsz;
+    /* time.max_future: the clock and its last reading (epoch ms). */
+    jd_decode_clock_fn *clock;
+    void *clock_opaque;
+    int64_t now;
 };
+
+static int64_t decode_wall_clock(void *opaque)
+{
+    (void)opaque;
+    return jd_now_ms();
+}
+
+void jd_decoder_set_clock(jd_decoder_t *d, jd_decode_clock_fn *fn, void *opaque)
+{
+    if (!d)
+        return;
+    d->clock = fn ? fn : decode_wall_clock;
+    d->clock_opaque = fn ? opaque : NULL;
+    d->now = d->clock(d->clock_opaque);
+}
 
 /* ------------------------------------------------------------------ */
 /* Construction                                                       */
@@ -175,6 +194,7 @@ jd_decoder_t *jd_decoder_new(const jd_config_t *conf, jd_err_t *err)
     }
     d->conf = conf;
     d->ncols = -1;
+    jd_decoder_set_clock(d, NULL, NULL);
     d->icache = jd_intern_cache_new(conf->intern);
     if (!d->icache) {
         jd_err_set(err, "out of memory");
@@ -437,6 +457,57 @@ static const char *decode_src_name(const decode_src_t *src)
     return src->name ? src->name : "(unmapped)";
 }
 
+/* "3.5 days": a span for a human, at least 1 ms. */
+static void decode_span(int64_t ms, char *buf, size_t sz)
+{
+    static const struct { int64_t ms; const char *unit; } units[] = {
+        {INT64_C(31557600000), "years"}, {86400000, "days"}, {3600000, "hours"},
+        {60000, "minutes"}, {1000, "seconds"}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (ms >= units[i].ms) {
+            snprintf(buf, sz, "%.1f %s", (double)ms / (double)units[i].ms, units[i].unit);
+            return;
+        }
+    snprintf(buf, sz, "%lld ms", (long long)ms);
+}
+
+/* The future_ts detail: how far ahead, and a guess at the unit when the
+ * value read in another unit would be a plausible recent time (a 16-digit
+ * integer read as ms is epoch microseconds). */
+static void decode_future_detail(const jd_decoder_t *d, int64_t ts, const char *q,
+                                 char *detail, size_t detailsz)
+{
+    /* 2000-01-01: older "times" are no better a guess than the value. */
+    const int64_t y2k = INT64_C(946684800000);
+    int64_t lim = d->now + d->conf->max_future_ms;
+    char ahead[32], maxf[32];
+    decode_span(ts - d->now, ahead, sizeof(ahead));
+    decode_span(d->conf->max_future_ms, maxf, sizeof(maxf));
+    const char *hint = "";
+    if (d->conf->time_format.kind == JD_TIME_EPOCH_S && ts / 1000 >= y2k && ts / 1000 <= lim)
+        hint = "; the value looks like epoch milliseconds (time.format epoch_ms)";
+    else if (d->conf->time_format.kind != JD_TIME_EPOCH_S && ts / 1000 >= y2k &&
+             ts / 1000 <= lim)
+        hint = "; the value looks like epoch microseconds, not milliseconds";
+    else if (d->conf->time_format.kind != JD_TIME_EPOCH_S && ts / 1000000 >= y2k &&
+             ts / 1000000 <= lim)
+        hint = "; the value looks like epoch nanoseconds, not milliseconds";
+    DECODE_DETAIL("ts %s is %s ahead of the wall clock (time.max_future %s)%s", q, ahead,
+                  maxf, hint);
+}
+
+/* time.max_future. The cached reading only ever lags the clock, so an
+ * event that passes against it passes against the clock too; only a
+ * suspect one pays for a fresh reading. */
+static int decode_is_future(jd_decoder_t *d, int64_t ts)
+{
+    int64_t maxf = d->conf->max_future_ms;
+    if (maxf <= 0 || ts <= d->now || ts - d->now <= maxf)
+        return 0;
+    d->now = d->clock(d->clock_opaque);
+    return ts > d->now && ts - d->now > maxf;
+}
+
 static jd_dl_reason_t decode_record(jd_decoder_t *d, const decode_rec_t *r,
                                     jd_event_t **out, char *detail, size_t detailsz)
 {
@@ -459,12 +530,16 @@ static jd_dl_reason_t decode_record(jd_decoder_t *d, const decode_rec_t *r,
         bad = jd_time_from_number(tf, tsn.d, 0, 0, &ts);
     else
         bad = jd_time_parse(tf, val[ID_TS], len[ID_TS], &ts);
-    if (bad) {
+    if (bad || decode_is_future(d, ts)) {
         char q[DECODE_QUOTE_MAX * 4 + 16];
         if (tsn.kind != DECODE_TEXT)
             snprintf(q, sizeof(q), "%.*s", (int)len[ID_TS], val[ID_TS]);
         else
             decode_quote(q, sizeof(q), val[ID_TS], len[ID_TS]);
+        if (!bad) {
+            decode_future_detail(d, ts, q, detail, detailsz);
+            return JD_DL_FUTURE_TS;
+        }
         DECODE_DETAIL("ts %s does not match format %s", q, d->fmtname);
         return JD_DL_BAD_TS;
     }
@@ -537,8 +612,10 @@ static jd_dl_reason_t decode_json_tree(jd_decoder_t *d, const char *buf, size_t 
     json_error_t jerr;
     /* DECODE_ANY so a bare scalar is reported as not_an_object rather than
      * as a syntax error; NUL escapes stay rejected (flag JSON_ALLOW_NUL off)
-     * because every value is used as a C string. */
-    json_t *root = json_loadb(buf ? buf : "", len, JSON_DECODE_ANY, &jerr);
+     * because every value is used as a C string. Lenient: a number out of
+     * jansson's range is a string of its text, as in the scanner, so an
+     * order id nobody reads cannot make the event invalid_json. */
+    json_t *root = jd_json_load_lenient(buf ? buf : "", len, &jerr);
     if (!root) {
         DECODE_DETAIL("%s at line %d column %d", jerr.text, jerr.line, jerr.column);
         return JD_DL_INVALID_JSON;
@@ -642,6 +719,9 @@ int jd_decoder_csv_header(jd_decoder_t *d, const jd_csv_record_t *hdr, jd_err_t 
         return jd_err_set(err, "CSV header: no decoder or record");
     if (hdr->nfields == 0)
         return jd_err_set(err, "CSV header is empty");
+    for (size_t c = 0; c < hdr->nfields; c++)
+        if (memchr(hdr->field[c], '\0', hdr->len[c]))
+            return jd_err_set(err, "CSV header column %zu holds a NUL byte", c + 1);
     for (int i = 0; i < ID__COUNT; i++)
         d->id[i].col = decode_find_col(hdr, d->id[i].name);
     for (uint32_t i = 0; i < d->nslots; i++)
@@ -683,6 +763,16 @@ jd_dl_reason_t jd_decode_csv(jd_decoder_t *d, const jd_csv_record_t *rec,
         DECODE_DETAIL("record has %zu fields, the header has %ld", rec->nfields,
                       d->ncols);
         return JD_DL_BAD_CSV;
+    }
+    /* Values are C strings from here on: a NUL would cut one short (two
+     * customers "c1\0x" and "c1\0y" would become one). */
+    for (size_t c = 0; c < rec->nfields; c++) {
+        const char *nul = memchr(rec->field[c], '\0', rec->len[c]);
+        if (nul) {
+            DECODE_DETAIL("field %zu holds a NUL byte (at byte %zu of the field)", c + 1,
+                          (size_t)(nul - rec->field[c]) + 1);
+            return JD_DL_BAD_CSV;
+        }
     }
     decode_rec_t r = {.csv = rec};
     return decode_record(d, &r, out, detail, detailsz);

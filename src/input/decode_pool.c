@@ -24,7 +24,9 @@ typedef struct pool_batch {
     size_t used, cap;
     size_t off[POOL_BATCH_LINES], len[POOL_BATCH_LINES];
     int64_t lineno[POOL_BATCH_LINES];
-    uint8_t too_large[POOL_BATCH_LINES];
+    /* Dead letters the reader already decided (too_large), else NONE. */
+    jd_dl_reason_t pre[POOL_BATCH_LINES];
+    const char *pre_detail[POOL_BATCH_LINES];
     jd_event_t *ev[POOL_BATCH_LINES];
     jd_dl_reason_t reason[POOL_BATCH_LINES];
     char detail[POOL_BATCH_LINES][POOL_DETAIL];
@@ -51,9 +53,9 @@ static void batch_decode(jd_decoder_t *d, pool_batch_t *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         b->ev[i] = NULL;
-        if (b->too_large[i]) {
-            b->reason[i] = JD_DL_TOO_LARGE;
-            snprintf(b->detail[i], POOL_DETAIL, "%s", JD_READER_TOO_LARGE_DETAIL);
+        if (b->pre[i] != JD_DL_NONE) {
+            b->reason[i] = b->pre[i];
+            snprintf(b->detail[i], POOL_DETAIL, "%s", b->pre_detail[i]);
             continue;
         }
         b->reason[i] = jd_decode_json(d, b->buf + b->off[i], b->len[i], &b->ev[i],
@@ -161,29 +163,30 @@ void jd_decode_pool_destroy(jd_decode_pool_t *p)
     free(p);
 }
 
-/* Copies lines into b until it is full or the input ends. Returns 1 when
- * the input ended, 0 when b is full, -1 on a read error. */
-static int batch_fill(pool_batch_t *b, jd_reader_t *r, const char *path, jd_err_t *err)
+/* Copies lines into b until it is full (returns JD_READ_OK) or the input
+ * ends (the reader's status: EOF, CORRUPT or ERROR). */
+static jd_read_status_t batch_fill(pool_batch_t *b, jd_reader_t *r, jd_err_t *err)
 {
     b->n = 0;
     b->used = 0;
-    b->file = path;
+    b->file = jd_reader_path(r);
     while (b->n < POOL_BATCH_LINES && b->used < POOL_BATCH_BYTES) {
-        const char *line;
+        const char *line, *why;
         size_t len;
         int64_t lineno;
-        jd_read_status_t st = jd_reader_line(r, &line, &len, &lineno, err);
-        if (st == JD_READ_EOF)
-            return 1;
-        if (st == JD_READ_ERROR)
-            return -1;
+        jd_dl_reason_t pre;
+        jd_read_status_t st = jd_records_next_line(r, &line, &len, &lineno, &pre, &why, err);
+        if (st != JD_READ_OK)
+            return st;
         if (b->used + len > b->cap) {
             size_t ncap = b->cap ? b->cap : POOL_BATCH_BYTES;
             while (ncap < b->used + len)
                 ncap *= 2;
             char *nb = realloc(b->buf, ncap);
-            if (!nb)
-                return jd_err_set(err, "out of memory reading %s", path);
+            if (!nb) {
+                jd_err_set(err, "out of memory reading %s", b->file);
+                return JD_READ_ERROR;
+            }
             b->buf = nb;
             b->cap = ncap;
         }
@@ -191,38 +194,49 @@ static int batch_fill(pool_batch_t *b, jd_reader_t *r, const char *path, jd_err_
         b->off[b->n] = b->used;
         b->len[b->n] = len;
         b->lineno[b->n] = lineno;
-        b->too_large[b->n] = st == JD_READ_TOO_LARGE;
+        b->pre[b->n] = pre;
+        b->pre_detail[b->n] = why;
         b->used += len;
         b->n++;
     }
-    return 0;
+    return JD_READ_OK;
 }
 
-static void batch_deliver(pool_batch_t *b, jd_pool_record_fn *fn, void *opaque)
+/* Hands b's records to ops in order; once a callback asks to stop, the
+ * rest are freed instead. Returns 1 if stopped. */
+static int batch_deliver(pool_batch_t *b, const jd_records_ops_t *ops, void *opaque,
+                         int stopped)
 {
+    jd_source_pos_t pos = {.partition = -1, .offset = -1, .file = b->file};
     for (size_t i = 0; i < b->n; i++) {
-        fn(opaque, b->reason[i], b->ev[i], b->detail[i], b->file, b->lineno[i],
-           b->buf + b->off[i], b->len[i]);
+        pos.line = b->lineno[i];
+        if (stopped)
+            jd_event_free(b->ev[i]);
+        else
+            stopped = jd_records_deliver(ops, opaque, b->reason[i], b->ev[i], b->detail[i],
+                                         &pos, b->buf + b->off[i], b->len[i]) != 0;
         b->ev[i] = NULL;
     }
     b->n = 0;
+    return stopped;
 }
 
-int jd_decode_pool_run(jd_decode_pool_t *p, jd_reader_t *r, const char *path,
-                       jd_pool_record_fn *fn, void *opaque, jd_err_t *err)
+jd_records_rc_t jd_decode_pool_run(jd_decode_pool_t *p, jd_reader_t *r,
+                                   const jd_records_ops_t *ops, void *opaque, jd_err_t *err)
 {
     uint64_t filled = 0, consumed = 0;
-    int eof = 0, rc = 0;
+    int eof = 0, stopped = 0;
+    jd_records_rc_t rc = JD_RECORDS_EOF;
     while (!eof || consumed < filled) {
         /* Fill every free batch whose turn it is. */
         while (!eof && filled - consumed < p->nbatches) {
             pool_batch_t *b = &p->batches[filled % p->nbatches];
-            int st = batch_fill(b, r, path, err);
-            if (st < 0) {
-                rc = -1;
+            jd_read_status_t st = batch_fill(b, r, err);
+            if (st != JD_READ_OK) {
                 eof = 1;
-            } else if (st == 1) {
-                eof = 1;
+                rc = st == JD_READ_EOF       ? JD_RECORDS_EOF
+                     : st == JD_READ_CORRUPT ? JD_RECORDS_CORRUPT
+                                             : JD_RECORDS_ERROR;
             }
             if (b->n == 0)
                 break;
@@ -239,11 +253,15 @@ int jd_decode_pool_run(jd_decode_pool_t *p, jd_reader_t *r, const char *path,
         while (b->state != BATCH_DONE)
             pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
-        batch_deliver(b, fn, opaque);
+        if (batch_deliver(b, ops, opaque, stopped) && !stopped) {
+            /* Read no further; what is in flight is drained and freed. */
+            stopped = 1;
+            eof = 1;
+        }
         pthread_mutex_lock(&p->mu); /* workers scan states under the lock */
         b->state = BATCH_FREE;
         pthread_mutex_unlock(&p->mu);
         consumed++;
     }
-    return rc;
+    return stopped ? JD_RECORDS_STOPPED : rc;
 }

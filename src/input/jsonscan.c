@@ -3,11 +3,15 @@
  * wanted values point into the input (or the caller's scratch when a string
  * has escapes), everything else is validated and skipped.
  *
- * The reference is jansson 2.14's load.c, including two behaviours a plain
- * RFC 8259 reader would not have:
- *  - integers outside int64 and reals that overflow a double are errors;
- *  - jansson reads one byte past a number or a literal and pushes it back,
- *    and a pushed-back NUL byte is lost, so "1\0" and "[true\0]" are valid.
+ * The reference is jansson 2.14's load.c, including one behaviour a plain
+ * RFC 8259 reader would not have: jansson reads one byte past a number or
+ * a literal and pushes it back, and a pushed-back NUL byte is lost, so
+ * "1\0" and "[true\0]" are valid. Where we part from jansson on purpose:
+ * integers outside int64 and reals that overflow a double are valid here
+ * (contract section 2: a number journeyd does not read never invalidates an
+ * event); a wanted one is reported as a string of its text.
+ * jd_json_load_lenient (jsonlenient.c) gives the jansson tree with the same
+ * verdicts.
  * Any other NUL, raw control character or byte >= 0x80 outside a valid
  * UTF-8 sequence in a string makes the text invalid.
  */
@@ -427,9 +431,10 @@ static size_t scan_int_str(int64_t v, char *buf)
 
 /* A number at p ('-' or a digit), in jansson's grammar: -?(0|[1-9][0-9]*)
  * (.[0-9]+)?([eE][+-]?[0-9]+)?; without fraction or exponent it is an
- * integer that must fit int64 (strtoll), else a real that must not
- * overflow (strtod). v (NULL when the value is not wanted) receives the
- * value and its text. */
+ * integer if it fits int64 (strtoll), else a real if it does not overflow
+ * (strtod). Any other grammatical number is valid too and, when wanted,
+ * reported as a string of its text (see the file comment). v (NULL when
+ * the value is not wanted) receives the value and its text. */
 static const char *scan_number(scan_t *sc, const char *p, jd_jsonscan_val_t *v)
 {
     const char *end = sc->end, *start = p;
@@ -451,67 +456,38 @@ static const char *scan_number(scan_t *sc, const char *p, jd_jsonscan_val_t *v)
     }
     size_t nint = (size_t)(p - ip);
     if (p >= end || (*p != '.' && *p != 'e' && *p != 'E')) {
-        if (nint > 19)
-            return NULL;
+        if (!v)
+            return scan_eat_nul(p, end);
         uint64_t u = 0;
-        for (const char *q = ip; q < p; q++)
+        for (const char *q = ip; q < p && nint <= 19; q++)
             u = u * 10 + (uint64_t)(*q - '0');
         uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-        if (u > limit)
-            return NULL;
-        if (v) {
-            v->kind = JD_JSONSCAN_INTEGER;
-            v->i = !neg ? (int64_t)u : u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
-            v->len = scan_int_str(v->i, v->num);
-            v->s = v->num;
-        }
+        if (nint > 19 || u > limit)
+            goto text;
+        v->kind = JD_JSONSCAN_INTEGER;
+        v->i = !neg ? (int64_t)u : u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
+        v->len = scan_int_str(v->i, v->num);
+        v->s = v->num;
         return scan_eat_nul(p, end);
     }
-    const char *fp = p;
-    size_t nfrac = 0;
     if (*p == '.') {
         p++;
-        fp = p;
         if (p >= end || !scan_is_digit(*p))
             return NULL;
         while (p < end && scan_is_digit(*p))
             p++;
-        nfrac = (size_t)(p - fp);
     }
-    int64_t exp = 0;
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
-        int eneg = 0;
         if (p < end && (*p == '+' || *p == '-'))
-            eneg = *p++ == '-';
+            p++;
         if (p >= end || !scan_is_digit(*p))
             return NULL;
-        while (p < end && scan_is_digit(*p)) {
-            /* Saturate: past 1e8 the verdict is clear either way. */
-            if (exp < 100000000)
-                exp = exp * 10 + (*p - '0');
+        while (p < end && scan_is_digit(*p))
             p++;
-        }
-        if (eneg)
-            exp = -exp;
     }
-    if (!v) {
-        /* An unwanted real needs strtod only if it might overflow: below
-         * 10^308 it cannot (DBL_MAX is about 1.8e308). */
-        int64_t mag;
-        if (nint > 1 || *ip != '0') {
-            mag = (int64_t)nint - 1;
-        } else {
-            size_t z = 0;
-            while (z < nfrac && fp[z] == '0')
-                z++;
-            if (z == nfrac)
-                return scan_eat_nul(p, end); /* zero */
-            mag = -(int64_t)z - 1;
-        }
-        if (mag + exp < 308)
-            return scan_eat_nul(p, end);
-    }
+    if (!v)
+        return scan_eat_nul(p, end);
     size_t n = (size_t)(p - start);
     if (n >= SCAN_NUMBUF) {
         sc->unsure = 1;
@@ -523,14 +499,17 @@ static const char *scan_number(scan_t *sc, const char *p, jd_jsonscan_val_t *v)
     errno = 0;
     double d = strtod(tmp, NULL);
     if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE)
-        return NULL;
-    if (v) {
-        int len = jd_json_real_str(d, v->num, sizeof(v->num));
-        v->kind = JD_JSONSCAN_REAL;
-        v->d = d;
-        v->s = v->num;
-        v->len = len > 0 ? (size_t)len : 0;
-    }
+        goto text;
+    int len = jd_json_real_str(d, v->num, sizeof(v->num));
+    v->kind = JD_JSONSCAN_REAL;
+    v->d = d;
+    v->s = v->num;
+    v->len = len > 0 ? (size_t)len : 0;
+    return scan_eat_nul(p, end);
+text:
+    v->kind = JD_JSONSCAN_STRING;
+    v->s = start;
+    v->len = (size_t)(p - start);
     return scan_eat_nul(p, end);
 }
 

@@ -4,20 +4,25 @@
  * json_loadb(JSON_DECODE_ANY) does, and reports the values of a fixed set of
  * top-level keys. Private to the decoder (src/input/decode.c) and its tests.
  *
- * "Exactly as strictly" means the verdict (valid or not) is jansson's for
- * every input: strict UTF-8 everywhere, escapes including surrogate pairs,
+ * "Exactly as strictly" means the verdict (valid or not) is
+ * jd_json_load_lenient's for every input, which is jansson's but for one
+ * thing: strict UTF-8 everywhere, escapes including surrogate pairs,
  * no \u0000 (JSON_ALLOW_NUL is off), no raw control characters in strings,
- * jansson's number grammar, integers within int64 and reals within double
- * range, nesting depth at most JSON_PARSER_MAX_DEPTH, only " \t\n\r" as
- * whitespace, nothing after the value, duplicate keys allowed (last wins).
- * Values are reported as jd_json_scalar_str would stringify jansson's
- * decoded value.
+ * jansson's number grammar, nesting depth at most JSON_PARSER_MAX_DEPTH,
+ * only " \t\n\r" as whitespace, nothing after the value, duplicate keys
+ * allowed (last wins). The one thing: a number jansson refuses for its
+ * range (an integer outside int64, a real that overflows a double: a
+ * 20-digit order id, 1e400) is valid, and reported as a string of its
+ * text, so a field journeyd does not read can never invalidate an event
+ * (contract section 2). Other values are reported as jd_json_scalar_str
+ * would stringify jansson's decoded value.
  */
 #ifndef JOURNEYD_JSONSCAN_H
 #define JOURNEYD_JSONSCAN_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 
 /* Room for any stringified number (jd_json_scalar_str's forms). */
 #define JD_JSONSCAN_NUMSZ 64
@@ -47,7 +52,8 @@ typedef enum {
     JD_JSONSCAN_OBJECT = 0,  /* valid, an object: vals are filled in */
     JD_JSONSCAN_INVALID,     /* jansson would reject the text */
     JD_JSONSCAN_NOT_OBJECT,  /* valid, but the top-level value is no object */
-    JD_JSONSCAN_UNSURE       /* a number too long to judge on the stack: ask jansson */
+    JD_JSONSCAN_UNSURE       /* a wanted real too long to read on the stack: ask
+                                jd_json_load_lenient */
 } jd_jsonscan_rc_t;
 
 /* The top-level value's type, for JD_JSONSCAN_NOT_OBJECT. */
@@ -82,5 +88,13 @@ size_t jd_jsonscan_keys_count(const jd_jsonscan_keys_t *k);
 jd_jsonscan_rc_t jd_jsonscan(const jd_jsonscan_keys_t *keys, const char *buf, size_t len,
                              char *scratch, jd_jsonscan_val_t *vals,
                              jd_jsonscan_type_t *type);
+
+/* json_loadb(buf, len, JSON_DECODE_ANY, jerr), except that numbers out of
+ * jansson's range inside an object or array become strings of their text
+ * (see above), as the scanner reports them (a bare top-level one stays a
+ * number, of no particular value). On other invalid text, jerr is
+ * jansson's error for it (line, column and position as in buf). New
+ * reference, or NULL. */
+json_t *jd_json_load_lenient(const char *buf, size_t len, json_error_t *jerr);
 
 #endif

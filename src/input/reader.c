@@ -18,6 +18,8 @@
 
 #define READER_CHUNK (64 * 1024)
 #define READER_BUF_MAX ((size_t)JD_READER_MAX_RECORD + 2 * READER_CHUNK)
+/* reader_fill's "the gzip data ends early" result. */
+#define READER_CORRUPT (-2)
 
 /* Unquoted fields of the current CSV record; reused between records. */
 typedef struct csv_fields {
@@ -40,6 +42,7 @@ struct jd_reader {
     int src_eof;            /* read() returned 0 */
     int data_eof;           /* no more decoded bytes will come */
     int gz_member_end;      /* a gzip member ended; another may follow */
+    const char *gz_bad;     /* why the gzip data ended early (static text) */
     z_stream zs;
     int zs_ready;
     unsigned char *in;      /* compressed input (gzip only) */
@@ -55,6 +58,8 @@ struct jd_reader {
     int cstate;
     int64_t cnl;            /* quoted newlines seen inside the record */
     int skipping;           /* discarding the rest of a too-large record */
+    int csv_cr;             /* the last CSV record ended at a CR: a LF right
+                               after it belongs to that line end */
 
     csv_fields_t csv;
 };
@@ -106,7 +111,7 @@ static void csv_free(csv_fields_t *f)
 
 /* Splits raw[0..rawlen) into f. A quoted field must be followed by the
  * delimiter or the end; an unterminated quote is malformed; with
- * newline_bad, an unquoted newline (a second record) is malformed too.
+ * newline_bad, an unquoted CR or LF (a second record) is malformed too.
  * Returns JD_READ_OK, JD_READ_MALFORMED, or JD_READ_ERROR (no memory). */
 static jd_read_status_t csv_split(csv_fields_t *f, const char *raw, size_t rawlen,
                                   char delim, int newline_bad, jd_csv_record_t *rec)
@@ -146,7 +151,7 @@ static jd_read_status_t csv_split(csv_fields_t *f, const char *raw, size_t rawle
         } else {
             const char *stop = memchr(raw + i, delim, rawlen - i);
             size_t flen = stop ? (size_t)(stop - (raw + i)) : rawlen - i;
-            if (newline_bad && memchr(raw + i, '\n', flen))
+            if (newline_bad && (memchr(raw + i, '\n', flen) || memchr(raw + i, '\r', flen)))
                 return JD_READ_MALFORMED;
             memcpy(o + out, raw + i, flen);
             out += flen;
@@ -196,13 +201,12 @@ jd_read_status_t jd_csv_parse(jd_csv_parser_t *p, const char *buf, size_t len,
     rec->rawlen = len;
     if (!p || (!buf && len) || !csv_delim_ok(delimiter))
         return JD_READ_MALFORMED;
-    /* A producer may terminate the value like a file line. */
+    /* A producer may terminate the value like a file line: LF, CRLF or CR. */
     size_t n = len;
-    if (n > 0 && buf[n - 1] == '\n') {
+    if (n > 0 && buf[n - 1] == '\n')
         n--;
-        if (n > 0 && buf[n - 1] == '\r')
-            n--;
-    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
     jd_read_status_t st = csv_split(&p->f, buf, n, delimiter, 1, rec);
     rec->raw = buf;
     rec->rawlen = len;
@@ -340,7 +344,9 @@ uint64_t jd_reader_size(const jd_reader_t *r)
     return r ? r->size : 0;
 }
 
-/* Inflates into buf[end..cap). 1 = bytes added, 0 = end of data, -1 = error. */
+/* Inflates into buf[end..cap). 1 = bytes added, 0 = end of data, -1 = error,
+ * READER_CORRUPT = the gzip data is corrupt or cut short (r->gz_bad says
+ * how); what was inflated before stays readable. */
 static int reader_inflate(jd_reader_t *r, jd_err_t *err)
 {
     for (;;) {
@@ -378,19 +384,24 @@ static int reader_inflate(jd_reader_t *r, jd_err_t *err)
             if (produced)
                 return 1;
             if (r->zs.avail_in == 0 && r->src_eof) {
-                jd_err_set(err, "%s: truncated gzip stream", r->path);
-                return -1;
+                r->gz_bad = "truncated gzip stream";
+                return READER_CORRUPT;
             }
             continue;
         }
-        jd_err_set(err, "%s: gzip data error: %s", r->path,
-                   r->zs.msg ? r->zs.msg : "corrupt stream");
-        return -1;
+        if (zrc == Z_MEM_ERROR) {
+            jd_err_set(err, "%s: out of memory inflating", r->path);
+            return -1;
+        }
+        /* zlib's messages are static strings. */
+        r->gz_bad = r->zs.msg ? r->zs.msg : "corrupt gzip stream";
+        return READER_CORRUPT;
     }
 }
 
 /* Appends more decoded bytes after end, compacting or growing the buffer
- * first. 1 = bytes added, 0 = end of data, -1 = error (err set). */
+ * first. 1 = bytes added, 0 = end of data, -1 = error (err set),
+ * READER_CORRUPT (see reader_inflate). */
 static int reader_fill(jd_reader_t *r, jd_err_t *err)
 {
     if (r->data_eof)
@@ -427,6 +438,22 @@ static int reader_fill(jd_reader_t *r, jd_err_t *err)
     }
     r->end += (size_t)got;
     return 1;
+}
+
+/* Ends the input at a gzip fault: the partial record at pos is dropped
+ * (it was cut, so its bytes are not the record), err says where. */
+static jd_read_status_t reader_corrupt(jd_reader_t *r, jd_err_t *err)
+{
+    jd_err_set(err, "%s: %s: input ends at line %lld (the records before it were read)",
+               r->path, r->gz_bad, (long long)r->lineno);
+    r->data_eof = 1;
+    r->pos = r->end;
+    r->scan = 0;
+    r->skipping = 0;
+    r->csv_cr = 0;
+    r->cstate = CSV_START;
+    r->cnl = 0;
+    return JD_READ_CORRUPT;
 }
 
 static int reader_blank(const char *s, size_t len)
@@ -470,6 +497,8 @@ jd_read_status_t jd_reader_line(jd_reader_t *r, const char **line, size_t *len,
                 return JD_READ_TOO_LARGE;
             }
             int rc = reader_fill(r, err);
+            if (rc == READER_CORRUPT)
+                return reader_corrupt(r, err);
             if (rc < 0)
                 return JD_READ_ERROR;
             if (rc > 0)
@@ -504,8 +533,20 @@ jd_read_status_t jd_reader_line(jd_reader_t *r, const char **line, size_t *len,
     }
 }
 
+/* Line breaks in p[from..to): LF, CRLF and a lone CR each count once,
+ * told apart by the byte before a LF (p[from - 1] exists whenever from > 0,
+ * as the record's bytes stay in the buffer). */
+static int64_t reader_count_breaks(const char *p, size_t from, size_t to)
+{
+    int64_t n = 0;
+    for (size_t i = from; i < to; i++)
+        if (p[i] == '\r' || (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')))
+            n++;
+    return n;
+}
+
 /* Advances the CSV scan over p[scan..avail); returns the offset of the
- * record-ending newline, or avail if the record continues. */
+ * record-ending CR or LF, or avail if the record continues. */
 static size_t reader_csv_scan(jd_reader_t *r, const char *p, size_t avail, char delim)
 {
     int st = r->cstate;
@@ -516,7 +557,7 @@ static size_t reader_csv_scan(jd_reader_t *r, const char *p, size_t avail, char 
         case CSV_START:
         case CSV_UNQUOTED:
         case CSV_QUOTE_IN_QUOTED:
-            if (c == '\n') {
+            if (c == '\n' || c == '\r') {
                 r->cstate = CSV_START;
                 return i;
             }
@@ -530,9 +571,7 @@ static size_t reader_csv_scan(jd_reader_t *r, const char *p, size_t avail, char 
         default: { /* CSV_QUOTED: jump to the next quote, counting lines */
             const char *q = memchr(p + i, '"', avail - i);
             size_t stop = q ? (size_t)(q - p) : avail;
-            for (const char *n = p + i; (n = memchr(n, '\n', (size_t)(p + stop - n)));
-                 n++)
-                r->cnl++;
+            r->cnl += reader_count_breaks(p, i, stop);
             i = stop;
             if (q)
                 st = CSV_QUOTE_IN_QUOTED;
@@ -558,6 +597,21 @@ jd_read_status_t jd_reader_csv(jd_reader_t *r, char delimiter,
         return JD_READ_ERROR;
     }
     for (;;) {
+        if (r->csv_cr && r->scan == 0) {
+            /* The LF of a CRLF that ended the previous record. */
+            if (r->pos == r->end) {
+                int rc = reader_fill(r, err);
+                if (rc == READER_CORRUPT)
+                    return reader_corrupt(r, err);
+                if (rc < 0)
+                    return JD_READ_ERROR;
+                if (rc > 0)
+                    continue;
+            } else if (r->buf[r->pos] == '\n') {
+                r->pos++;
+            }
+            r->csv_cr = 0;
+        }
         const char *p = r->buf + r->pos;
         size_t avail = r->end - r->pos;
         size_t stop = reader_csv_scan(r, p, avail, delimiter);
@@ -575,6 +629,8 @@ jd_read_status_t jd_reader_csv(jd_reader_t *r, char delimiter,
                 return JD_READ_TOO_LARGE;
             }
             int rc = reader_fill(r, err);
+            if (rc == READER_CORRUPT)
+                return reader_corrupt(r, err);
             if (rc < 0)
                 return JD_READ_ERROR;
             if (rc > 0)
@@ -591,6 +647,8 @@ jd_read_status_t jd_reader_csv(jd_reader_t *r, char delimiter,
         int unterminated = last && r->cstate == CSV_QUOTED;
         int64_t line = r->lineno;
         r->lineno += r->cnl + 1;
+        if (!last && p[stop] == '\r')
+            r->csv_cr = 1;
         r->pos += last ? stop : stop + 1;
         r->scan = 0;
         r->cnl = 0;

@@ -10,8 +10,8 @@
  * records and offsets (checkpoint.c commits it).
  *
  * A dead letter too large for its topic would fail on every restart (a
- * crash loop): its payload is cut to JD_DL_MAX_PAYLOAD bytes and it says
- * "truncated":true.
+ * crash loop): it is cut to JD_DL_MAX_RECORD bytes (the payload first) and
+ * says "truncated":true.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,9 +19,9 @@
 #include <string.h>
 #include "runner_priv.h"
 
-/* Well under the default message.max.bytes (1,000,000) of producer and
- * broker, with room for the source and detail. */
-#define JD_DL_MAX_PAYLOAD (512u * 1024u)
+/* Under the default message.max.bytes (1,000,000) of producer and broker,
+ * with room for the key and the record overhead. */
+#define JD_DL_MAX_RECORD (900u * 1000u)
 
 static void *dr_opaque(jd_runner_t *r, int kind)
 {
@@ -88,22 +88,12 @@ void jd_collector_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-/* Cut at a UTF-8 character boundary at or below max. */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-    if (len <= max)
-        return len;
-    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-        max--;
-    return max;
-}
-
 void jd_collector_dead_letter(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_t *m,
                               jd_dl_reason_t reason, const char *detail)
 {
     jd_source_pos_t pos = { 0 };
     const char *payload = m->payload ? (const char *)m->payload : "";
-    size_t len = 0, plen = utf8_cut(payload, m->len, JD_DL_MAX_PAYLOAD);
+    size_t len = 0;
     char *s;
     rd_kafka_resp_err_t e;
 
@@ -117,22 +107,15 @@ void jd_collector_dead_letter(jd_runner_t *r, jd_task_t *t, const rd_kafka_messa
            pos.partition, pos.offset, jd_dl_reason_name(reason), detail);
     if (!r->conf->dead_letter_topic || !*r->conf->dead_letter_topic)
         return;
-    s = jd_deadletter_format(reason, detail, &pos, payload, plen, &len);
-    if (s && plen < m->len && len > 0 && s[len - 1] == '}') {
-        char *s2 = realloc(s, len + sizeof(",\"truncated\":true"));
-        if (s2) {
-            s = s2;
-            memcpy(s + len - 1, ",\"truncated\":true}", sizeof(",\"truncated\":true}"));
-            len += sizeof(",\"truncated\":true") - 1;
-        }
-    }
+    s = jd_deadletter_format_max(reason, detail, &pos, payload, m->len, JD_DL_MAX_RECORD,
+                                 &len, NULL);
     if (!s) {
         JD_LOG(JD_LOG_ERR, "out of memory formatting a dead letter");
         r->fatal = 1;
         return;
     }
     e = collector_send(r, t, r->conf->dead_letter_topic, m->key,
-                       m->key_len > JD_DL_MAX_PAYLOAD ? 0 : m->key_len, s, len,
+                       m->key_len > 4096 ? 0 : m->key_len, s, len,
                        JD_DR_DEADLETTER);
     free(s);
     if (e) {

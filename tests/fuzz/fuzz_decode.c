@@ -6,9 +6,10 @@
  * It is also a differential test of the decoder's two JSON paths: the
  * tree-free scanner (src/input/jsonscan.c, taken when every source is a top-level
  * key) must agree with jansson on every input. Each input is
- *  - scanned directly and compared with json_loadb: same verdict, same
- *    top-level type, and every wanted key's value as jd_json_scalar_str
- *    renders jansson's value;
+ *  - scanned directly and compared with jd_json_load_lenient (json_loadb,
+ *    numbers out of jansson's range read as their text): same verdict,
+ *    same top-level type, and every wanted key's value as
+ *    jd_json_scalar_str renders jansson's value;
  *  - decoded by two configs that differ only in spelling each source as a
  *    key ("type", fast path) or as a JSON Pointer ("/type", jansson path):
  *    same dead-letter reason and detail, ts, identities, event_id and slots.
@@ -28,6 +29,7 @@
 #include "journeyd/decode.h"
 #include "journeyd/deadletter.h"
 #include "journeyd/reader.h"
+#include "journeyd/records.h"
 #include "journeyd/timeutil.h"
 #include "input/jsonscan.h"
 
@@ -208,6 +210,34 @@ static void fuzz_check_event(const jd_event_t *ev, uint32_t nslots)
     (void)sum;
 }
 
+/* A bounded dead letter is valid JSON, within its bound when it can be,
+ * and its payload a prefix of the whole one's. */
+static void fuzz_dl_max(jd_dl_reason_t r, const char *detail, const uint8_t *data, size_t size)
+{
+    jd_source_pos_t pos = {.topic = "t", .partition = 0, .offset = 1};
+    size_t max = 64 + (size ? data[0] : 0) * 3, len = 0, whole_len = 0;
+    int cut = 0;
+    char *whole = jd_deadletter_format(r, detail, &pos, (const char *)data, size, &whole_len);
+    char *s = jd_deadletter_format_max(r, detail, &pos, (const char *)data, size, max, &len,
+                                       &cut);
+    if (!s || !whole)
+        abort();
+    json_error_t jerr;
+    json_t *a = json_loads(s, JSON_ALLOW_NUL, &jerr), *b = json_loads(whole, JSON_ALLOW_NUL, &jerr);
+    if (!a || !b || cut != (whole_len > max) || (!cut && strcmp(s, whole)))
+        abort();
+    json_t *pa = json_object_get(a, "payload"), *pb = json_object_get(b, "payload");
+    /* Over the bound only when even an empty payload does not fit. */
+    if ((cut && len > max && json_string_length(pa) != 0) ||
+        json_string_length(pa) > json_string_length(pb) ||
+        memcmp(json_string_value(pa), json_string_value(pb), json_string_length(pa)))
+        abort();
+    json_decref(a);
+    json_decref(b);
+    free(s);
+    free(whole);
+}
+
 static void fuzz_json(jd_decoder_t *d, const fuzz_conf_t *f, const uint8_t *data, size_t size)
 {
     jd_event_t *ev = NULL;
@@ -221,6 +251,7 @@ static void fuzz_json(jd_decoder_t *d, const fuzz_conf_t *f, const uint8_t *data
             abort();
         char *s = jd_deadletter_format(r, detail, NULL, (const char *)data, size, NULL);
         free(s);
+        fuzz_dl_max(r, detail, data, size);
     }
 }
 
@@ -250,7 +281,7 @@ static void fuzz_scan(const uint8_t *data, size_t size)
     jd_jsonscan_rc_t rc = jd_jsonscan(scan_set, (const char *)data, size, scan_scratch,
                                       scan_vals, &type);
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)data, size, JSON_DECODE_ANY, &jerr);
+    json_t *root = jd_json_load_lenient((const char *)data, size, &jerr);
     if (rc == JD_JSONSCAN_UNSURE) {
         json_decref(root);
         return;
@@ -418,6 +449,39 @@ static void fuzz_time(const uint8_t *data, size_t size)
     }
 }
 
+static int fuzz_on_event(void *opaque, jd_event_t *ev, const jd_source_pos_t *pos,
+                         const char *payload, size_t len)
+{
+    (void)opaque;
+    if (!pos->file || (len && !payload))
+        abort();
+    jd_event_free(ev);
+    return 0;
+}
+
+static int fuzz_on_dead_letter(void *opaque, jd_dl_reason_t reason, const char *detail,
+                               const jd_source_pos_t *pos, const char *payload, size_t len)
+{
+    (void)opaque;
+    if (reason == JD_DL_NONE || reason >= JD_DL__COUNT || !detail || !pos->file ||
+        (len && !payload))
+        abort();
+    return 0;
+}
+
+/* The record loop over a reader, as replay and produce run it. */
+static void fuzz_records(const fuzz_conf_t *f, jd_decoder_t *d)
+{
+    static const jd_records_ops_t ops = {.on_event = fuzz_on_event,
+                                         .on_dead_letter = fuzz_on_dead_letter};
+    jd_err_t err;
+    jd_reader_t *r = jd_reader_open(memfd_path, &err);
+    if (!r)
+        return;
+    jd_records_run(r, &f->c, d, NULL, &ops, NULL, &err);
+    jd_reader_close(r);
+}
+
 /* The file readers over the same bytes (gzip if they start like gzip). */
 static void fuzz_reader(const uint8_t *data, size_t size)
 {
@@ -449,6 +513,11 @@ static void fuzz_reader(const uint8_t *data, size_t size)
         }
         jd_reader_close(r);
     }
+    fuzz_records(&fz_json, dec_json);
+    /* CSV: the header comes from the bytes, so use a decoder of its own. */
+    fz_csv.c.input_csv = 1;
+    fuzz_records(&fz_csv, dec_hdr);
+    fz_csv.c.input_csv = 0;
 }
 
 /* Interned values live as long as their table; start over now and then so

@@ -15,7 +15,7 @@ static void test_reason_names(void **state)
     (void)state;
     static const char *const want[JD_DL__COUNT] = {
         "none", "invalid_json", "not_an_object", "missing_ts", "bad_ts",
-        "missing_type", "missing_identity", "bad_csv", "too_large", "late"};
+        "missing_type", "missing_identity", "bad_csv", "too_large", "late", "future_ts"};
     for (int r = 0; r < JD_DL__COUNT; r++)
         assert_string_equal(jd_dl_reason_name((jd_dl_reason_t)r), want[r]);
     assert_string_equal(jd_dl_reason_name(JD_DL__COUNT), "unknown");
@@ -119,6 +119,83 @@ static void test_payload_utf8(void **state)
     free(s);
 }
 
+/* A dead letter for a sink with a size limit: the payload is cut at a
+ * character boundary, never inside a UTF-8 sequence or an escape, and
+ * "truncated":true says so; the record fits exactly when it can. */
+static void test_format_max(void **state)
+{
+    (void)state;
+    jd_source_pos_t pos = {.topic = "cx.events", .partition = 1, .offset = 7};
+    /* 2000 bytes: 'a', then a 2-byte, 3-byte and 4-byte character, a quote
+     * (escaped to 2 bytes) and a control byte (escaped to 6), repeated. */
+    static const char unit[] = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"\x01";
+    char payload[2000];
+    for (size_t i = 0; i < sizeof(payload); i++)
+        payload[i] = unit[i % (sizeof(unit) - 1)];
+    size_t full_len = 0;
+    int truncated = -1;
+    char *full = jd_deadletter_format_max(JD_DL_TOO_LARGE, "too big", &pos, payload,
+                                          sizeof(payload), 0, &full_len, &truncated);
+    assert_non_null(full);
+    assert_int_equal(truncated, 0);
+    assert_null(strstr(full, "truncated"));
+    /* A bound the record meets changes nothing. */
+    size_t len = 0;
+    char *same = jd_deadletter_format_max(JD_DL_TOO_LARGE, "too big", &pos, payload,
+                                          sizeof(payload), full_len, &len, &truncated);
+    assert_string_equal(same, full);
+    assert_int_equal(truncated, 0);
+    free(same);
+    /* Every bound from a little above the empty-payload record to the
+     * whole: at most max bytes, valid JSON, a prefix of the payload, and
+     * no character lost that would have fitted. */
+    size_t prev_plen = 0;
+    for (size_t max = 140; max < full_len; max += 7) {
+        char *s = jd_deadletter_format_max(JD_DL_TOO_LARGE, "too big", &pos, payload,
+                                           sizeof(payload), max, &len, &truncated);
+        assert_non_null(s);
+        assert_int_equal(len, strlen(s));
+        if (len > max)
+            fail_msg("max %zu: %zu bytes", max, len);
+        assert_int_equal(truncated, 1);
+        json_error_t jerr;
+        json_t *j = json_loads(s, 0, &jerr);
+        if (!j)
+            fail_msg("max %zu: not JSON: %s", max, jerr.text);
+        assert_true(json_is_true(json_object_get(j, "truncated")));
+        assert_string_equal(json_string_value(json_object_get(j, "error")), "too_large");
+        assert_string_equal(json_string_value(json_object_get(j, "detail")), "too big");
+        json_t *pl = json_object_get(j, "payload");
+        size_t plen = json_string_length(pl);
+        assert_true(plen < sizeof(payload));
+        assert_memory_equal(json_string_value(pl), payload, plen);
+        assert_true(plen >= prev_plen);
+        /* The next character (at most 4 bytes, 6 escaped) did not fit. */
+        assert_true(len + 6 > max);
+        prev_plen = plen;
+        json_decref(j);
+        free(s);
+    }
+    assert_true(prev_plen > 1500);
+    /* Too small for even an empty payload: the detail is cut as well, and
+     * a record that cannot fit at all is still returned whole. */
+    char detail[300];
+    memset(detail, 'd', sizeof(detail) - 1);
+    detail[sizeof(detail) - 1] = '\0';
+    char *s = jd_deadletter_format_max(JD_DL_TOO_LARGE, detail, &pos, payload, 10, 200, &len,
+                                       &truncated);
+    assert_true(len <= 200);
+    assert_non_null(strstr(s, "\"payload\":\"\",\"truncated\":true"));
+    free(s);
+    s = jd_deadletter_format_max(JD_DL_TOO_LARGE, detail, &pos, payload, 10, 20, &len,
+                                 &truncated);
+    assert_non_null(s);
+    assert_true(len > 20);
+    assert_int_equal(truncated, 1);
+    free(s);
+    free(full);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_format_file),
         cmocka_unit_test(test_format_kafka),
         cmocka_unit_test(test_payload_utf8),
+        cmocka_unit_test(test_format_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

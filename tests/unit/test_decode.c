@@ -365,6 +365,129 @@ static void test_dead_letters(void **state)
     tconf_free(&t);
 }
 
+/* The injected wall clock of the future_ts tests. */
+static int64_t test_clock_ms;
+static int test_clock_reads;
+static int64_t test_clock(void *opaque)
+{
+    (void)opaque;
+    test_clock_reads++;
+    return test_clock_ms;
+}
+
+/* time.max_future (contract section 4): ts more than max_future ahead of
+ * the decoder's clock is future_ts, with a hint when the unit is wrong. */
+static void test_future_ts(void **state)
+{
+    (void)state;
+    tconf_t t;
+    tconf_init(&t);
+    tconf_slots(&t, NULL, 0);
+    t.c.max_future_ms = 3600000;
+    jd_decoder_t *d = decoder_ok(&t);
+    test_clock_ms = INT64_C(1764504000000); /* 2025-11-30T12:00:00Z */
+    jd_decoder_set_clock(d, test_clock, NULL);
+    char json[256];
+#define TS_EVENT(ts) (snprintf(json, sizeof(json), \
+        "{\"ts\":%s,\"type\":\"click\",\"customer_id\":\"c\"}", ts), json)
+
+    /* Exactly max_future ahead is fine, one ms more is not. */
+    jd_event_t *ev = decode_ok(d, TS_EVENT("1764507600000"));
+    assert_int_equal(ev->ts, INT64_C(1764507600000));
+    jd_event_free(ev);
+    DL(d, TS_EVENT("1764507600001"), JD_DL_FUTURE_TS,
+       "ts 1764507600001 is 1.0 hours ahead of the wall clock (time.max_future 1.0 hours)");
+    DL(d, TS_EVENT("\"2999-01-01T00:00:00Z\""), JD_DL_FUTURE_TS,
+       "ts \"2999-01-01T00:00:00Z\" is 973.1 years ahead");
+    /* A 16-digit integer read as ms is epoch microseconds; 19 digits are
+     * nanoseconds. */
+    DL(d, TS_EVENT("1764503000000000"), JD_DL_FUTURE_TS,
+       "looks like epoch microseconds, not milliseconds");
+    DL(d, TS_EVENT("\"1764503000000000123\""), JD_DL_FUTURE_TS, NULL);
+    DL(d, TS_EVENT("1764503000000000123"), JD_DL_FUTURE_TS,
+       "looks like epoch nanoseconds, not milliseconds");
+    /* The past and the bad are what they were. */
+    ev = decode_ok(d, TS_EVENT("\"2019-10-01T00:00:00Z\""));
+    jd_event_free(ev);
+    DL(d, TS_EVENT("\"tomorrow\""), JD_DL_BAD_TS, NULL);
+
+    /* The clock moves: what was future is accepted later. A cached
+     * reading serves events that are not ahead of it. */
+    test_clock_ms += 3600000;
+    ev = decode_ok(d, TS_EVENT("1764507600001"));
+    jd_event_free(ev);
+    test_clock_reads = 0;
+    for (int i = 0; i < 100; i++) {
+        ev = decode_ok(d, TS_EVENT("1764500000000"));
+        jd_event_free(ev);
+    }
+    assert_int_equal(test_clock_reads, 0);
+    jd_decoder_destroy(d);
+
+    /* epoch_s with milliseconds in it. */
+    t.c.time_format.kind = JD_TIME_EPOCH_S;
+    d = decoder_ok(&t);
+    jd_decoder_set_clock(d, test_clock, NULL);
+    DL(d, TS_EVENT("1764503000000"), JD_DL_FUTURE_TS,
+       "looks like epoch milliseconds (time.format epoch_ms)");
+    ev = decode_ok(d, TS_EVENT("1764503000"));
+    jd_event_free(ev);
+    jd_decoder_destroy(d);
+
+    /* 0 = off: nothing is too far ahead. */
+    t.c.time_format.kind = JD_TIME_AUTO;
+    t.c.max_future_ms = 0;
+    d = decoder_ok(&t);
+    jd_decoder_set_clock(d, test_clock, NULL);
+    ev = decode_ok(d, TS_EVENT("\"2999-01-01T00:00:00Z\""));
+    jd_event_free(ev);
+    jd_decoder_destroy(d);
+#undef TS_EVENT
+    tconf_free(&t);
+}
+
+/* Contract section 2: a number journeyd does not read never invalidates an
+ * event (a 20-digit order id, 1e400), on the scanner path and on the
+ * jansson path (a JSON Pointer source) alike; one it reads is its text. */
+static void test_out_of_range_numbers(void **state)
+{
+    (void)state;
+    for (int ptr = 0; ptr < 2; ptr++) {
+        tconf_t t;
+        tconf_init(&t);
+        if (ptr)
+            t.c.fields[JD_FIELD_PAGE] = (char *)"/props/page";
+        tconf_slots(&t, (const char *const[]){"order_id"}, 1);
+        jd_decoder_t *d = decoder_ok(&t);
+        jd_event_t *ev = decode_ok(d,
+            "{\"ts\":1,\"type\":\"purchase\",\"customer_id\":\"c1\",\"x\":12345678901234567890,"
+            "\"props\":{\"page\":\"/p\",\"total\":1e400,\"n\":[-99999999999999999999,1]},"
+            "\"y\":-1.5e99999}");
+        assert_string_equal(ev->customer_id, "c1");
+        assert_null(ev->slot[JD_SLOT__CANON]);
+        if (ptr)
+            assert_string_equal(ev->slot[JD_SLOT_PAGE], "/p");
+        jd_event_free(ev);
+        /* Read fields keep the number's text. */
+        ev = decode_ok(d, "{\"ts\":1,\"type\":\"purchase\",\"customer_id\":123456789012345678901,"
+                          "\"order_id\":1e400,\"props\":{\"page\":\"/p\"}}");
+        assert_string_equal(ev->customer_id, "123456789012345678901");
+        assert_string_equal(ev->slot[JD_SLOT__CANON], "1e400");
+        jd_event_free(ev);
+        /* A ts out of range is a bad ts, not bad JSON. */
+        DL(d, "{\"ts\":12345678901234567890,\"type\":\"a\",\"customer_id\":\"c\"}", JD_DL_BAD_TS,
+           "ts \"12345678901234567890\" does not match format auto");
+        /* Invalid for another reason: still invalid_json, with jansson's
+         * error for that reason. */
+        DL(d, "{\"ts\":1,\"x\":1e400,\"type\":tru}", JD_DL_INVALID_JSON,
+           "invalid token near 'tru' at line 1 column 28");
+        DL(d, "{12345678901234567890:1}", JD_DL_INVALID_JSON, NULL);
+        DL(d, "12345678901234567890", JD_DL_NOT_OBJECT, "got a number");
+        jd_decoder_destroy(d);
+        tconf_free(&t);
+    }
+}
+
 static void test_construction_errors(void **state)
 {
     (void)state;
@@ -558,6 +681,44 @@ static size_t decode_file(jd_decoder_t *d, const char *path, char delim, size_t 
     return n;
 }
 
+/* A NUL byte inside a CSV field would cut the value short once it is used
+ * as a C string ("c1\0a" and "c1\0b" would be one customer): bad_csv. */
+static void test_csv_nul_byte(void **state)
+{
+    (void)state;
+    tconf_t t;
+    rees46_conf(&t);
+    jd_decoder_t *d = decoder_ok(&t);
+    jd_csv_parser_t *p = jd_csv_parser_new();
+    jd_csv_record_t rec;
+    jd_err_t err = {{0}};
+    static const char hdr[] = "event_time,event_type,user_id";
+    static const char bad_hdr[] = "event_time,event_type,user_id\0x";
+    assert_int_equal(jd_csv_parse(p, bad_hdr, sizeof(bad_hdr) - 1, ',', &rec), JD_READ_OK);
+    assert_int_equal(jd_decoder_csv_header(d, &rec, &err), -1);
+    assert_string_equal(err.msg, "CSV header column 3 holds a NUL byte");
+    csv_rec(p, hdr, &rec);
+    assert_int_equal(jd_decoder_csv_header(d, &rec, &err), 0);
+    static const char data[] = "2019-10-01 00:00:01 UTC,cart,c1\0a";
+    static const char quoted[] = "2019-10-01 00:00:01 UTC,\"ca\0rt\",c1";
+    char detail[256];
+    jd_event_t *ev = NULL;
+    assert_int_equal(jd_csv_parse(p, data, sizeof(data) - 1, ',', &rec), JD_READ_OK);
+    assert_int_equal(jd_decode_csv(d, &rec, &ev, detail, sizeof(detail)), JD_DL_BAD_CSV);
+    assert_null(ev);
+    assert_string_equal(detail, "field 3 holds a NUL byte (at byte 3 of the field)");
+    assert_int_equal(jd_csv_parse(p, quoted, sizeof(quoted) - 1, ',', &rec), JD_READ_OK);
+    assert_int_equal(jd_decode_csv(d, &rec, &ev, detail, sizeof(detail)), JD_DL_BAD_CSV);
+    assert_string_equal(detail, "field 2 holds a NUL byte (at byte 3 of the field)");
+    csv_rec(p, "2019-10-01 00:00:01 UTC,cart,c1", &rec);
+    assert_int_equal(jd_decode_csv(d, &rec, &ev, detail, sizeof(detail)), JD_DL_NONE);
+    assert_string_equal(ev->customer_id, "c1");
+    jd_event_free(ev);
+    jd_csv_parser_destroy(p);
+    jd_decoder_destroy(d);
+    tconf_free(&t);
+}
+
 static void test_rees46_dataset(void **state)
 {
     (void)state;
@@ -613,9 +774,12 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_time_formats),
         cmocka_unit_test(test_dead_letters),
+        cmocka_unit_test(test_future_ts),
+        cmocka_unit_test(test_out_of_range_numbers),
         cmocka_unit_test(test_construction_errors),
         cmocka_unit_test(test_csv_rees46_mapping),
         cmocka_unit_test(test_csv_header_errors),
+        cmocka_unit_test(test_csv_nul_byte),
         cmocka_unit_test(test_rees46_dataset),
         cmocka_unit_test(test_yoochoose_dataset),
     };

@@ -1,7 +1,8 @@
 /* Unit tests for src/input/jsonscan.c, the decoder's tree-free JSON path. Every
- * case is also given to jansson (json_loadb with the decoder's flags), and
+ * case is also given to jansson (jd_json_load_lenient: json_loadb with the
+ * decoder's flags, numbers out of jansson's range read as strings), and
  * the scanner must agree with it: same verdict, same top-level type, same
- * values. The expected verdict is written down too, so a change in either
+ * values; plain json_loadb must agree too except on such numbers. The expected verdict is written down too, so a change in either
  * side shows up as a named case. The last tests check the decoder's two
  * paths against each other and that the fast one never calls jansson. */
 #include <stdarg.h>
@@ -58,7 +59,14 @@ static jd_jsonscan_rc_t scan_vs_jansson(scanner_t *s, const char *json, size_t l
     jd_jsonscan_type_t type = JD_JSONSCAN_T_OBJECT;
     jd_jsonscan_rc_t rc = jd_jsonscan(s->keys, json, len, scratch, s->vals, &type);
     json_error_t jerr;
-    json_t *root = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
+    json_t *root = jd_json_load_lenient(json, len, &jerr);
+    json_t *plain = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
+    /* The lenient loader parts from jansson only on range overflow. */
+    if (!plain && root)
+        assert_int_equal(json_error_code(&jerr), json_error_numeric_overflow);
+    if (plain && !root)
+        fail_msg("%.*s: jansson accepts, the lenient loader rejects", (int)len, json);
+    json_decref(plain);
     if (rc == JD_JSONSCAN_UNSURE) {
         json_decref(root);
         return rc;
@@ -230,19 +238,28 @@ static void test_numbers(void **state)
         {"{\"k\":100.0,\"ts\":1e15,\"price\":999999999999999.0,\"type\":1e300}", 0, OBJ},
         {"{\"k\":0.1,\"ts\":35.79,\"price\":1e-7,\"type\":-123456.789e3}", 0, OBJ},
         {"{\"k\":9223372036854775807,\"ts\":-9223372036854775808}", 0, OBJ},
-        {"{\"k\":9223372036854775808}", 0, BAD},            /* too big integer */
-        {"{\"k\":-9223372036854775809}", 0, BAD},
-        {"{\"k\":99999999999999999999}", 0, BAD},
+        /* Out of jansson's range: valid, a wanted one is its text. */
+        {"{\"k\":9223372036854775808}", 0, OBJ},
+        {"{\"k\":-9223372036854775809}", 0, OBJ},
+        {"{\"k\":99999999999999999999}", 0, OBJ},
+        {"{\"x\":[12345678901234567890,{\"y\":-1e400}],\"ts\":1e400}", 0, OBJ},
+        {"{\"k\":12345678901234567890\0}", 27, OBJ},       /* NUL after it: gone */
+        {"{12345678901234567890:1}", 0, BAD},                /* no key, quoted or not */
+        {"[1e400 x]", 0, BAD},
+        {"7-92233720368547758090", 0, BAD},                  /* found by the fuzzer */
+        {"[7-1e400]", 0, BAD},
+        {"{\"k\":1e400,}", 0, BAD},
+        {"99999999999999999999", 0, NOTOBJ},
         {"{\"k\":9223372036854775808.0}", 0, OBJ},          /* as a real it fits */
         {"{\"k\":1.7976931348623157e308,\"ts\":-1.7976931348623157e308}", 0, OBJ},
         {"{\"k\":1e308,\"ts\":1.79769313486231580e308}", 0, OBJ},
-        {"{\"k\":1e309}", 0, BAD},                          /* real number overflow */
-        {"{\"k\":-1e309}", 0, BAD},
-        {"{\"k\":1.8e308}", 0, BAD},
-        {"{\"x\":1.8e308}", 0, BAD},                        /* unwanted, still checked */
-        {"{\"x\":[0.0000018e314]}", 0, BAD},
+        {"{\"k\":1e309}", 0, OBJ},                          /* real number overflow */
+        {"{\"k\":-1e309}", 0, OBJ},
+        {"{\"k\":1.8e308}", 0, OBJ},
+        {"{\"x\":1.8e308}", 0, OBJ},
+        {"{\"x\":[0.0000018e314]}", 0, OBJ},
         {"{\"x\":0.0000017e314}", 0, OBJ},
-        {"{\"x\":1e99999999999999999999}", 0, BAD},
+        {"{\"x\":1e99999999999999999999}", 0, OBJ},
         {"{\"x\":1e-99999999999999999999,\"k\":1e-400}", 0, OBJ}, /* underflow is fine */
         {"{\"x\":0e99999999999999999999,\"k\":0.000e400}", 0, OBJ},
         {"{\"k\":01}", 0, BAD},
@@ -269,31 +286,71 @@ static void test_numbers(void **state)
     RUN(cases);
 }
 
-/* Numbers longer than the scanner's stack buffer: an integer is judged by
- * its digit count, a real by its magnitude, and only a real that might
- * overflow is left to jansson (UNSURE). */
+/* Numbers longer than the scanner's stack buffer: an unwanted one needs
+ * only its grammar, a wanted integer is judged by its digits, and only a
+ * wanted long real is left to jansson (UNSURE). */
 static void test_long_numbers(void **state)
 {
     (void)state;
     scanner_t s;
     scanner_init(&s);
     char buf[1024];
-    /* 300-digit integer: too big. */
+    /* 300-digit integer: out of range, valid. */
     int n = snprintf(buf, sizeof(buf), "{\"x\":1%0300d}", 0);
-    assert_int_equal(scan_vs_jansson(&s, buf, (size_t)n), JD_JSONSCAN_INVALID);
+    assert_int_equal(scan_vs_jansson(&s, buf, (size_t)n), JD_JSONSCAN_OBJECT);
+    /* Wanted, it is its text. */
+    n = snprintf(buf, sizeof(buf), "{\"k\":-1%0300d}", 0);
+    assert_int_equal(scan_vs_jansson(&s, buf, (size_t)n), JD_JSONSCAN_OBJECT);
+    assert_int_equal(s.vals[s.idx[3]].kind, JD_JSONSCAN_STRING);
+    assert_int_equal(s.vals[s.idx[3]].len, 302);
     /* 1.000...: long but small. */
     n = snprintf(buf, sizeof(buf), "{\"x\":1.%0300d1}", 0);
     assert_int_equal(scan_vs_jansson(&s, buf, (size_t)n), JD_JSONSCAN_OBJECT);
     /* 0.000...1e300: tiny mantissa, so no overflow despite the exponent. */
     n = snprintf(buf, sizeof(buf), "{\"x\":0.%0300d1e300}", 0);
     assert_int_equal(scan_vs_jansson(&s, buf, (size_t)n), JD_JSONSCAN_OBJECT);
-    /* 310 digits before the point: maybe overflow, too long to judge. */
+    /* 310 digits before the point: overflows, valid all the same. */
     n = snprintf(buf, sizeof(buf), "{\"x\":1%0310d.5}", 0);
-    assert_int_equal(scan_vs_jansson(&s, buf, (size_t)n), JD_JSONSCAN_UNSURE);
-    /* A wanted long real needs its value: also UNSURE. */
+    assert_int_equal(scan_vs_jansson(&s, buf, (size_t)n), JD_JSONSCAN_OBJECT);
+    /* A wanted long real needs its value: UNSURE, and the lenient loader
+     * reads it, overflowing or not. */
     n = snprintf(buf, sizeof(buf), "{\"k\":1.%0200d1}", 0);
     assert_int_equal(scan_vs_jansson(&s, buf, (size_t)n), JD_JSONSCAN_UNSURE);
+    n = snprintf(buf, sizeof(buf), "{\"k\":1%0400d.5}", 0);
+    assert_int_equal(scan_vs_jansson(&s, buf, (size_t)n), JD_JSONSCAN_UNSURE);
+    json_error_t jerr;
+    json_t *j = jd_json_load_lenient(buf, (size_t)n, &jerr);
+    assert_non_null(j);
+    assert_true(json_is_string(json_object_get(j, "k")));
+    assert_int_equal(json_string_length(json_object_get(j, "k")), (size_t)n - 6);
+    json_decref(j);
     scanner_free(&s);
+}
+
+/* Where text with an out-of-range number is invalid for another reason,
+ * the error is jansson's for that reason, at its true position: the same
+ * as jansson's on a twin text whose numbers are in range. */
+static void test_lenient_errors(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"{\"a\":12345678901234567890,\"b\":tru}", "{\"a\":1234567890123456.789,\"b\":tru}"},
+        {"{\"a\":1e400 \"b\":1}", "{\"a\":1e100 \"b\":1}"},
+        {"[1e400,\"\xc3\xa9\",1e400,", "[1e100,\"\xc3\xa9\",1e100,"},
+        {"{\"a\":\"s\"}\n[99999999999999999999]", "{\"a\":\"s\"}\n[99999999999999999.99]"},
+        {"{\"a\":\n-1e999\n}x", "{\"a\":\n-1e299\n}x"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_error_t got, want;
+        json_t *j = jd_json_load_lenient(cases[i][0], strlen(cases[i][0]), &got);
+        assert_null(j);
+        assert_null(json_loadb(cases[i][1], strlen(cases[i][1]), JSON_DECODE_ANY, &want));
+        if (strcmp(got.text, want.text) || got.line != want.line ||
+            got.column != want.column || got.position != want.position)
+            fail_msg("%s: \"%s\" at %d:%d (%d), want \"%s\" at %d:%d (%d)", cases[i][0],
+                     got.text, got.line, got.column, got.position, want.text, want.line,
+                     want.column, want.position);
+    }
 }
 
 /* jansson reads one byte past a number or literal and pushes it back; a
@@ -622,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_control_characters),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_long_numbers),
+        cmocka_unit_test(test_lenient_errors),
         cmocka_unit_test(test_nul_bytes),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_structure),

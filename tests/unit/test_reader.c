@@ -239,10 +239,28 @@ static void test_gzip_corrupt(void **state)
     int64_t ln;
     jd_err_t err = {{0}};
     jd_read_status_t st;
-    while ((st = jd_reader_line(r, &line, &l, &ln, &err)) == JD_READ_OK)
-        ;
-    assert_int_equal(st, JD_READ_ERROR);
-    assert_non_null(strstr(err.msg, "cut.gz: truncated gzip stream"));
+    int64_t lines = 0;
+    /* Every whole line before the cut is read, each one complete, then the
+     * input ends with its own status (not EOF, not an I/O error), and stays
+     * ended. */
+    while ((st = jd_reader_line(r, &line, &l, &ln, &err)) == JD_READ_OK) {
+        assert_int_equal(l, 49);
+        assert_int_equal(ln, ++lines);
+    }
+    assert_int_equal(st, JD_READ_CORRUPT);
+    assert_true(lines > 0 && lines < 80);
+    assert_non_null(strstr(err.msg, "cut.gz: truncated gzip stream: input ends at line"));
+    assert_int_equal(jd_reader_line(r, &line, &l, &ln, &err), JD_READ_EOF);
+    jd_reader_close(r);
+
+    /* The same for CSV records. */
+    r = open_ok(write_file("cut.gz", (const char *)gz, n / 2));
+    jd_csv_record_t rec;
+    lines = 0;
+    while ((st = jd_reader_csv(r, ',', &rec, &err)) == JD_READ_OK)
+        assert_int_equal(rec.rawlen, 49);
+    assert_int_equal(st, JD_READ_CORRUPT);
+    assert_int_equal(jd_reader_csv(r, ',', &rec, &err), JD_READ_EOF);
     jd_reader_close(r);
 
     /* Flipped bytes in the deflate data. */
@@ -251,7 +269,7 @@ static void test_gzip_corrupt(void **state)
     r = open_ok(write_file("bad.gz", (const char *)gz, n));
     while ((st = jd_reader_line(r, &line, &l, &ln, &err)) == JD_READ_OK)
         ;
-    assert_int_equal(st, JD_READ_ERROR);
+    assert_int_equal(st, JD_READ_CORRUPT);
     assert_non_null(strstr(err.msg, "bad.gz: "));
     jd_reader_close(r);
 
@@ -323,6 +341,73 @@ static void test_csv_quoting(void **state)
     expect_csv(r, ',', 10, 3, "5", "q\"", "z");
     expect_csv_status(r, ',', JD_READ_EOF, 0, NULL);
     jd_reader_close(r);
+}
+
+/* Old Mac and Excel exports end lines with a lone CR; CRLF and LF files
+ * read the same, mixed too, and quoted line breaks of every kind count as
+ * lines. */
+static void test_csv_line_ends(void **state)
+{
+    (void)state;
+    static const char *const eols[] = {"\n", "\r\n", "\r"};
+    for (size_t k = 0; k < 3; k++) {
+        char data[256];
+        const char *e = eols[k];
+        int n = snprintf(data, sizeof(data), "ts,customer_id,x%s1,c1,\"a%sb\"%s%s2,c2,z%s", e, e,
+                         e, e, e);
+        jd_reader_t *r = open_ok(write_file("eol.csv", data, (size_t)n));
+        expect_csv(r, ',', 1, 3, "ts", "customer_id", "x");
+        char want[8];
+        snprintf(want, sizeof(want), "a%sb", e);
+        expect_csv(r, ',', 2, 3, "1", "c1", want);
+        expect_csv(r, ',', 5, 3, "2", "c2", "z"); /* a blank line between */
+        expect_csv_status(r, ',', JD_READ_EOF, 0, NULL);
+        jd_reader_close(r);
+    }
+    /* Mixed, and a CR at the very end. */
+    const char mixed[] = "a,b\r1,2\r\n3,4\n5,6\r";
+    jd_reader_t *r = open_ok(write_file("mixed.csv", mixed, sizeof(mixed) - 1));
+    expect_csv(r, ',', 1, 2, "a", "b");
+    expect_csv(r, ',', 2, 2, "1", "2");
+    expect_csv(r, ',', 3, 2, "3", "4");
+    expect_csv(r, ',', 4, 2, "5", "6");
+    expect_csv_status(r, ',', JD_READ_EOF, 0, NULL);
+    jd_reader_close(r);
+    /* A CRLF split over two reads: the reader's first read takes 128 KiB,
+     * so the CR is its last byte and the LF the first of the next. */
+    size_t first = 128 * 1024;
+    char *split = malloc(first + 16);
+    assert_non_null(split);
+    memcpy(split, "a\r\n", 3);
+    memset(split + 3, 'b', first - 4);
+    memcpy(split + first - 1, "\r\nc\r\n", 5);
+    r = open_ok(write_file("split.csv", split, first + 4));
+    expect_csv(r, ',', 1, 1, "a");
+    jd_csv_record_t rec;
+    assert_int_equal(jd_reader_csv(r, ',', &rec, NULL), JD_READ_OK);
+    assert_int_equal(rec.rawlen, first - 4);
+    expect_csv(r, ',', 3, 1, "c");
+    expect_csv_status(r, ',', JD_READ_EOF, 0, NULL);
+    jd_reader_close(r);
+    free(split);
+    /* Many CRLF records through gzip, which refills at other offsets. */
+    size_t big = 200000, o = 0;
+    char *data = malloc(big + 64);
+    assert_non_null(data);
+    int64_t nrec = 0;
+    while (o < big) {
+        o += (size_t)sprintf(data + o, "%lld,%s\r\n", (long long)nrec, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        nrec++;
+    }
+    r = open_ok(write_gz("crlf.csv.gz", "wb", data, o));
+    for (int64_t i = 0; i < nrec; i++) {
+        assert_int_equal(jd_reader_csv(r, ',', &rec, NULL), JD_READ_OK);
+        assert_int_equal(rec.line, i + 1);
+        assert_int_equal(rec.nfields, 2);
+    }
+    expect_csv_status(r, ',', JD_READ_EOF, 0, NULL);
+    jd_reader_close(r);
+    free(data);
 }
 
 static void test_csv_raw_of_multiline(void **state)
@@ -430,6 +515,13 @@ static void test_csv_parser(void **state)
     assert_int_equal(rec.rawlen, 4);
     /* Two records in one message. */
     assert_int_equal(jd_csv_parse(p, "a,b\nc,d", 7, ',', &rec), JD_READ_MALFORMED);
+    assert_int_equal(jd_csv_parse(p, "a,b\rc,d", 7, ',', &rec), JD_READ_MALFORMED);
+    /* A lone CR ends a value as LF and CRLF do. */
+    assert_int_equal(jd_csv_parse(p, "a,b\r", 4, ',', &rec), JD_READ_OK);
+    assert_int_equal(rec.nfields, 2);
+    assert_string_equal(rec.field[1], "b");
+    assert_int_equal(jd_csv_parse(p, "a,\"b\rc\"\r", 8, ',', &rec), JD_READ_OK);
+    assert_string_equal(rec.field[1], "b\rc");
     assert_int_equal(jd_csv_parse(p, "", 0, ',', &rec), JD_READ_OK);
     assert_int_equal(rec.nfields, 0);
     assert_int_equal(jd_csv_parse(p, "a,", 2, ',', &rec), JD_READ_OK);
@@ -524,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_gzip_members),
         cmocka_unit_test(test_gzip_corrupt),
         cmocka_unit_test(test_csv_quoting),
+        cmocka_unit_test(test_csv_line_ends),
         cmocka_unit_test(test_csv_raw_of_multiline),
         cmocka_unit_test(test_csv_delimiters),
         cmocka_unit_test(test_csv_malformed),
