@@ -16,6 +16,7 @@
 #include "journeyd/engine.h"
 #include "journeyd/shard.h"
 #include "journeyd/reader.h"
+#include "journeyd/report.h"
 #include "journeyd/timeutil.h"
 
 #define REPLAY_MAX_INPUTS 256
@@ -34,6 +35,8 @@ typedef struct replay {
     int progress;              /* stderr is a terminal */
     int64_t started_mono, last_progress;
     int write_error;
+    jd_report_t *report;       /* --report, or NULL */
+    jd_dropoffs_t *dropoffs;   /* --dropoffs-csv, or NULL */
 } replay_t;
 
 static void replay_on_alert(void *opaque, const char *key, size_t keylen,
@@ -43,6 +46,14 @@ static void replay_on_alert(void *opaque, const char *key, size_t keylen,
     (void)key; (void)keylen; (void)ts;
     if (fwrite(json, 1, len, rp->out) != len || putc('\n', rp->out) == EOF)
         rp->write_error = 1;
+    if (rp->report || rp->dropoffs) {
+        json_t *a = json_loadb(json, len, 0, NULL);
+        if (a && rp->report)
+            jd_report_alert(rp->report, key, keylen, a, ts);
+        if (a && rp->dropoffs && jd_dropoffs_alert(rp->dropoffs, a) != 0)
+            rp->write_error = 1;
+        json_decref(a);
+    }
 }
 
 /* volatile: only ever written, and the stores must stay */
@@ -101,7 +112,12 @@ static void replay_offer(void *opaque, jd_dl_reason_t reason, jd_event_t *ev,
         reason = JD_DL_TOO_LARGE;
         detail = "out of memory decoding the record";
     } else if (reason == JD_DL_NONE) {
+        jd_report_obs_t obs;
+        if (rp->report)   /* read before the engine takes ev */
+            jd_report_observe(rp->report, ev, &obs);
         reason = rp->shards ? jd_shards_push(rp->shards, ev) : jd_engine_push(rp->eng, ev);
+        if (rp->report && reason == JD_DL_NONE)
+            jd_report_event(rp->report, &obs);
         detail = "event time is older than the watermark (max ts - time.lateness)";
     }
     if (reason != JD_DL_NONE)
@@ -242,7 +258,8 @@ static void replay_usage(FILE *f)
     fputs("usage: journeyd replay [-c CONFIG] [-X key=value ...] -i FILE|- [-i FILE ...]\n"
           "                       [-o FILE|-] [--format ndjson|csv] [--flush-at-end]\n"
           "                       [--dead-letter FILE] [--summary] [--summary-json FILE]\n"
-          "                       [--progress|--no-progress]\n", f);
+          "                       [--progress|--no-progress]\n"
+          "                       [--report FILE.html] [--dropoffs-csv FILE]\n", f);
 }
 
 int jd_cmd_replay(int argc, char **argv)
@@ -258,10 +275,13 @@ int jd_cmd_replay(int argc, char **argv)
         {"summary-json", required_argument, NULL, 'j'},
         {"progress", no_argument, NULL, 'p'},
         {"no-progress", no_argument, NULL, 'P'},
+        {"report", required_argument, NULL, 'R'},
+        {"dropoffs-csv", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *output = "-", *dlpath = NULL, *sumjson = NULL;
+    const char *report = NULL, *dropoffs = NULL;
     const char *inputs[REPLAY_MAX_INPUTS];
     const char *xs[REPLAY_MAX_X + 1] = {0};
     char fmtx[64];
@@ -306,6 +326,8 @@ int jd_cmd_replay(int argc, char **argv)
         case 'j': sumjson = optarg; break;
         case 'p': progress = 1; break;
         case 'P': progress = 0; break;
+        case 'R': report = optarg; break;
+        case 'D': dropoffs = optarg; break;
         case 'h': replay_usage(stdout); return 0;
         default: replay_usage(stderr); return 2;
         }
@@ -359,6 +381,11 @@ int jd_cmd_replay(int argc, char **argv)
         fprintf(stderr, "journeyd replay: %s\n", err.msg);
         goto done;
     }
+    if ((report && !(rp.report = jd_report_new(conf, NULL, &err))) ||
+        (dropoffs && !(rp.dropoffs = jd_dropoffs_open(dropoffs, &err)))) {
+        fprintf(stderr, "journeyd replay: %s\n", err.msg);
+        goto done;
+    }
     for (size_t i = 0; i < ninputs; i++) {
         jd_reader_t *r = jd_reader_open(inputs[i], &err);
         if (!r) {
@@ -404,11 +431,22 @@ int jd_cmd_replay(int argc, char **argv)
         rc = 1;
     }
     json_decref(sum);
+    jd_report_run_t rrun = {.records = rp.records, .dead_letters = rp.dl, .stats = st,
+                            .inputs = inputs, .ninputs = ninputs, .flushed = flush};
+    if (rp.report && jd_report_write_html(rp.report, &rrun, report, &err) != 0) {
+        fprintf(stderr, "journeyd replay: %s\n", err.msg);
+        rc = 1;
+    }
     if (fflush(rp.out) != 0 || (rp.dlf && fflush(rp.dlf) != 0) || rp.write_error) {
         fprintf(stderr, "journeyd replay: write error: %s\n", strerror(errno));
         rc = 1;
     }
 done:
+    if (jd_dropoffs_close(rp.dropoffs, rc == 0, &err) != 0 && rc == 0) {
+        fprintf(stderr, "journeyd replay: %s\n", err.msg);
+        rc = 1;
+    }
+    jd_report_destroy(rp.report);
     jd_decode_pool_destroy(rp.pool);
     if (rc == 0 && !getenv("JOURNEYD_FREE_AT_EXIT")) {
         /* The process ends next. Freeing every journey block by block
