@@ -197,12 +197,15 @@ static void map_nodes(const jd_report_t *r, const map_layout_t *L, FILE *f)
         jd_report_fmt_count(b, sizeof(b), r->tp_events[tp]);
         fprintf(f, "<g class=\"tp\" data-tp=\"%u\" data-channel=\"", tp);
         jd_report_html_text(f, jd_report_chan_label(r, tp / JD_STAGE__COUNT));
+        /* an opaque white box under the tint: bands pass behind boxes */
         fprintf(f, "\" data-stage=\"%s\" data-events=\"%" PRIu64 "\"><rect x=\"%.1f\" y=\"%.1f\" "
-                   "width=\"%d\" height=\"%.1f\" rx=\"6\" fill=\"%s\" fill-opacity=\".22\" "
-                   "stroke=\"%s\" stroke-width=\"1.5\"/><text x=\"%.1f\" y=\"%.1f\" "
-                   "text-anchor=\"middle\" font-size=\"13\" font-weight=\"600\">%s</text><title>",
-                jd_report_stage_name(stage), r->tp_events[tp], x - MAP_NODEW / 2.0, y - h / 2,
-                MAP_NODEW, h, stage_color[stage], stage_color[stage], x, y + 4.5, b);
+                   "width=\"%d\" height=\"%.1f\" rx=\"6\" fill=\"#fff\"/><rect x=\"%.1f\" "
+                   "y=\"%.1f\" width=\"%d\" height=\"%.1f\" rx=\"6\" fill=\"%s\" "
+                   "fill-opacity=\".22\" stroke=\"%s\" stroke-width=\"1.5\"/><text x=\"%.1f\" "
+                   "y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"600\">%s</text>"
+                   "<title>", jd_report_stage_name(stage), r->tp_events[tp], x - MAP_NODEW / 2.0,
+                y - h / 2, MAP_NODEW, h, x - MAP_NODEW / 2.0, y - h / 2, MAP_NODEW, h,
+                stage_color[stage], stage_color[stage], x, y + 4.5, b);
         tp_label(r, tp, f);
         fprintf(f, ": %" PRIu64 " events; %" PRIu64 " customers first seen here</title></g>\n",
                 r->tp_events[tp], r->tp_entries[tp]);
