@@ -183,7 +183,7 @@ static void dead_letters(FILE *f, const jd_report_run_t *run)
     }
     fputs("</table>\n", f);
     if (pct(total, run->records) >= 10.0)
-        fprintf(f, "<p class=\"warn\" data-hint=\"%s\"><b>%.0f%% of the records were rejected</b>, "
+        fprintf(f, "<p class=\"warn\" data-hint=\"%s\"><b>%.1f%% of the records were rejected</b>, "
                    "most as <code>%s</code>: %s. Everything below describes only the accepted "
                    "events.</p>\n", jd_dl_reason_name(top), pct(total, run->records),
                 jd_dl_reason_name(top), dl_hint(top));

@@ -454,7 +454,7 @@ static void test_html_empty_input_says_so(void **st)
     assert_non_null(strstr(html, "data-empty=\"1\""));
     assert_non_null(strstr(html, "No event was accepted"));
     assert_non_null(strstr(html, "data-reason=\"bad_ts\" data-count=\"3\""));
-    assert_non_null(strstr(html, "100% of the records were rejected"));
+    assert_non_null(strstr(html, "100.0% of the records were rejected"));
     assert_null(strstr(html, "<svg class=\"map\""));
     assert_null(strstr(html, "http"));
     assert_null(strstr(html, "<script"));
