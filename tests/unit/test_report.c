@@ -464,6 +464,65 @@ static void test_html_empty_input_says_so(void **st)
     fx_free(&fx);
 }
 
+static void engine_alert(void *opaque, const char *key, size_t keylen, const char *json,
+                         size_t len, int64_t ts)
+{
+    json_t *a = json_loadb(json, len, 0, NULL);
+    assert_non_null(a);
+    jd_report_alert(opaque, key, keylen, a, ts);
+    json_decref(a);
+}
+
+/* Channel names, pages and ids come from the input: a hostile one is text
+ * in the report, never markup. With a real engine behind the collector. */
+static void test_html_escapes_input(void **st)
+{
+    (void)st;
+    fx_t fx;
+    fx_init(&fx, 0);
+    jd_err_t err;
+    jd_engine_opts_t eo = {.on_alert = engine_alert, .opaque = fx.r, .auto_watermark = 1};
+    jd_engine_t *e = jd_engine_new(fx.conf, &eo, &err);
+    assert_non_null(e);
+    char ev[512];
+    for (int i = 0; i < 3; i++) {
+        snprintf(ev, sizeof(ev), "{\"ts\":\"2026-11-22T10:00:0%dZ\",\"customer_id\":\"<b>c</b>\","
+                 "\"type\":\"click\",\"channel\":\"<script>x()</script>\","
+                 "\"page\":\"\\\"><img src=http://x.example/a>\",\"element\":\"#pay\"}", i);
+        jd_event_t *evp = NULL;
+        char detail[256];
+        assert_int_equal(jd_decode_json(fx.dec, ev, strlen(ev), &evp, detail, sizeof(detail)),
+                         JD_DL_NONE);
+        jd_report_obs_t obs;
+        jd_report_observe(fx.r, evp, &obs);
+        assert_int_equal(jd_engine_push(e, evp), JD_DL_NONE);
+        jd_report_event(fx.r, &obs);
+    }
+    jd_engine_finish(e, 0);
+    assert_int_equal(fx.r->alerts, 1);   /* the rage click */
+    uint64_t dl[JD_DL__COUNT] = {0};
+    const char *in[] = {"<in>.ndjson"};
+    jd_report_run_t run = {.records = 3, .dead_letters = dl, .stats = jd_engine_stats(e),
+                           .inputs = in, .ninputs = 1};
+    char path[] = "/tmp/jd-test-report-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(jd_report_write_html(fx.r, &run, path, &err), 0);
+    const char *html = slurp(path);
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "<img"));
+    assert_null(strstr(html, "<b>c</b>"));
+    assert_null(strstr(html, "<in>"));
+    assert_non_null(strstr(html, "&lt;script&gt;x()&lt;/script&gt;"));
+    assert_non_null(strstr(html, "data-customer=\"&lt;b&gt;c&lt;/b&gt;\" data-alerts=\"1\""));
+    assert_non_null(strstr(html, "<svg class=\"map\""));
+    assert_non_null(strstr(html, "data-rule=\"rage_click\" data-alerts=\"1\""));
+    unlink(path);
+    jd_engine_destroy(e);
+    fx_free(&fx);
+}
+
 static void test_dropoffs_csv(void **st)
 {
     (void)st;
@@ -526,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_flow_table_is_bounded),
         cmocka_unit_test(test_collect_alerts),
         cmocka_unit_test(test_html_empty_input_says_so),
+        cmocka_unit_test(test_html_escapes_input),
         cmocka_unit_test(test_dropoffs_csv),
         cmocka_unit_test(test_stage_map),
     };
