@@ -17,6 +17,7 @@
 #include "journeyd/shard.h"
 #include "journeyd/reader.h"
 #include "journeyd/records.h"
+#include "journeyd/report.h"
 #include "journeyd/timeutil.h"
 #include "options.h"
 
@@ -46,6 +47,8 @@ typedef struct replay {
                                   REPLAY_PEEK records; NULL once warned */
     char sample[REPLAY_SAMPLE]; /* the start of the first record */
     size_t samplelen;
+    jd_report_t *report;       /* --report, or NULL */
+    jd_dropoffs_t *dropoffs;   /* --dropoffs-csv, or NULL */
 } replay_t;
 
 static void replay_on_alert(void *opaque, const char *key, size_t keylen,
@@ -55,6 +58,14 @@ static void replay_on_alert(void *opaque, const char *key, size_t keylen,
     (void)key; (void)keylen; (void)ts;
     if (fwrite(json, 1, len, rp->out) != len || putc('\n', rp->out) == EOF)
         rp->write_error = 1;
+    if (rp->report || rp->dropoffs) {
+        json_t *a = json_loadb(json, len, 0, NULL);
+        if (a && rp->report)
+            jd_report_alert(rp->report, key, keylen, a, ts);
+        if (a && rp->dropoffs && jd_dropoffs_alert(rp->dropoffs, a) != 0)
+            rp->write_error = 1;
+        json_decref(a);
+    }
 }
 
 /* volatile: only ever written, and the stores must stay */
@@ -140,9 +151,14 @@ static int replay_on_event(void *opaque, jd_event_t *ev, const jd_source_pos_t *
                            const char *payload, size_t len)
 {
     replay_t *rp = opaque;
+    jd_report_obs_t obs;
     replay_count(rp, ev, payload, len);
+    if (rp->report)   /* read before the engine takes ev */
+        jd_report_observe(rp->report, ev, &obs);
     jd_dl_reason_t reason = rp->shards ? jd_shards_push(rp->shards, ev)
                                        : jd_engine_push(rp->eng, ev);
+    if (rp->report && reason == JD_DL_NONE)
+        jd_report_event(rp->report, &obs);
     if (reason != JD_DL_NONE)
         replay_dead_letter(rp, reason,
                            "event time is older than the watermark (max ts - time.lateness)",
@@ -226,6 +242,7 @@ static void replay_usage(FILE *f)
           "                       [-o FILE|-] [--format ndjson|csv] [--flush-at-end]\n"
           "                       [--dead-letter FILE|-] [--summary] [--summary-json FILE|-]\n"
           "                       [--progress|--no-progress]\n"
+          "                       [--report FILE.html] [--dropoffs-csv FILE]\n"
           "  replay captured files (plain or gzip) and write alerts as NDJSON\n"
           "  -i, --input FILE     input file, - for stdin; several are read in order as one stream\n"
           "  -o, --output FILE    alerts (default stdout); opened only once every input has opened\n"
@@ -233,7 +250,9 @@ static void replay_usage(FILE *f)
           "  --dead-letter FILE   dead letters as NDJSON (default: counts on stderr)\n"
           "  --summary            counters, alerts per rule and funnel steps on stderr\n"
           "  --summary-json FILE  the same as JSON (- = stdout, when alerts go to a file)\n"
-          "  --progress, --no-progress   progress line on stderr (default: when a terminal)\n", f);
+          "  --progress, --no-progress   progress line on stderr (default: when a terminal)\n"
+          "  --report FILE.html   the analyst's report: one self-contained HTML file\n"
+          "  --dropoffs-csv FILE  one CSV row per funnel drop-off alert\n", f);
     jd_opts_usage_common(f, JD_OPT_FORMAT);
     fputs("exit status: 0 success, 1 runtime failure, 2 usage or configuration error,\n"
           "             3 ran, but most input was rejected (more than half dead letters)\n", f);
@@ -244,6 +263,7 @@ typedef struct replay_args {
     const char **inputs;       /* borrowed from argv */
     size_t ninputs;
     const char *output, *dlpath, *sumjson;
+    const char *report, *dropoffs;  /* --report, --dropoffs-csv, or NULL */
     int flush, summary, progress;
 } replay_args_t;
 
@@ -277,6 +297,8 @@ static int replay_args(replay_args_t *a, int argc, char **argv)
         {"summary-json", required_argument, NULL, 'j'},
         {"progress", no_argument, NULL, 'p'},
         {"no-progress", no_argument, NULL, 'P'},
+        {"report", required_argument, NULL, 'R'},
+        {"dropoffs-csv", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -296,6 +318,8 @@ static int replay_args(replay_args_t *a, int argc, char **argv)
         case 'j': a->sumjson = a->o.arg; break;
         case 'p': a->progress = 1; break;
         case 'P': a->progress = 0; break;
+        case 'R': a->report = a->o.arg; break;
+        case 'D': a->dropoffs = a->o.arg; break;
         default: return JD_OPTS_EXIT;
         }
     }
@@ -315,7 +339,8 @@ static int replay_args(replay_args_t *a, int argc, char **argv)
 static int replay_check_paths(const replay_args_t *a)
 {
     struct stat in, out;
-    const char *outs[2] = { a->output, a->dlpath };
+    const char *outs[4] = { a->output, a->dlpath, a->report, a->dropoffs };
+    const char *names[4] = { "-o", "--dead-letter", "--report", "--dropoffs-csv" };
     for (size_t i = 0; i < a->ninputs; i++) {
         const char *path = a->inputs[i];
         if (strcmp(path, "-") == 0)
@@ -326,12 +351,12 @@ static int replay_check_paths(const replay_args_t *a)
             fprintf(stderr, "journeyd replay: cannot open %s: %s\n", path, strerror(e));
             return -1;
         }
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 4; k++) {
             if (!outs[k] || strcmp(outs[k], "-") == 0 || stat(outs[k], &out) != 0)
                 continue;
             if (out.st_dev == in.st_dev && out.st_ino == in.st_ino && S_ISREG(out.st_mode)) {
                 fprintf(stderr, "journeyd replay: %s %s is also input -i %s: refusing to "
-                        "overwrite it\n", k ? "--dead-letter" : "-o", outs[k], path);
+                        "overwrite it\n", names[k], outs[k], path);
                 return -1;
             }
         }
@@ -372,6 +397,31 @@ static int replay_setup(replay_t *rp, const jd_config_t *conf)
     if (conf->nslots > JD_SLOT__CANON && !(rp->seen = calloc(conf->nslots, 1))) {
         fprintf(stderr, "journeyd replay: out of memory\n");
         return -1;
+    }
+    return 0;
+}
+
+static int replay_setup_report(replay_t *rp, const replay_args_t *a)
+{
+    jd_err_t err = {{0}};
+    if ((a->report && !(rp->report = jd_report_new(rp->conf, NULL, &err))) ||
+        (a->dropoffs && !(rp->dropoffs = jd_dropoffs_open(a->dropoffs, &err)))) {
+        fprintf(stderr, "journeyd replay: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* --report, once the engine has finished. 0, or 1 when it cannot be written. */
+static int replay_write_report(replay_t *rp, const replay_args_t *a)
+{
+    jd_err_t err = {{0}};
+    jd_report_run_t run = {.records = rp->records, .dead_letters = rp->dl,
+                           .stats = replay_stats(rp), .inputs = a->inputs,
+                           .ninputs = a->ninputs, .flushed = a->flush};
+    if (rp->report && jd_report_write_html(rp->report, &run, a->report, &err) != 0) {
+        fprintf(stderr, "journeyd replay: %s\n", err.msg);
+        return 1;
     }
     return 0;
 }
@@ -506,7 +556,8 @@ int jd_cmd_replay(int argc, char **argv)
     replay_args_t a = {0};
     replay_t rp = {0};
     jd_config_t *conf = NULL;
-    int rc = 1, cut_short = 0;
+    int rc = 1, cut_short = 0, complete = 0;
+    jd_err_t err = {{0}};
 
     if (replay_args(&a, argc, argv) != JD_OPTS_END) {
         rc = a.o.status;
@@ -522,17 +573,29 @@ int jd_cmd_replay(int argc, char **argv)
     rp.started_mono = rp.last_progress = jd_mono_ms();
     if (replay_check_paths(&a) != 0 || !(rp.out = replay_open_out(a.output)) ||
         (a.dlpath && !(rp.dlf = replay_open_out(a.dlpath))) ||
-        replay_setup(&rp, conf) != 0 || (cut_short = replay_inputs(&rp, &a)) < 0)
+        replay_setup(&rp, conf) != 0 || replay_setup_report(&rp, &a) != 0 ||
+        (cut_short = replay_inputs(&rp, &a)) < 0)
         goto done;
     rc = replay_report(&rp, &a);
-    if (cut_short)
-        rc = 1;  /* an input ended early: a runtime failure, even if all else went well */
+    if (replay_write_report(&rp, &a) != 0)
+        rc = 1;
     if (fflush(rp.out) != 0 || (rp.dlf && fflush(rp.dlf) != 0) || fflush(stdout) != 0 ||
         rp.write_error) {
         fprintf(stderr, "journeyd replay: write error: %s\n", strerror(errno));
         rc = 1;
     }
+    /* Every output was written: the drop-off list is kept, also when most
+     * input was rejected or an input was cut short (what was read is
+     * complete, as its alerts and summary are). */
+    complete = rc == 0 || rc == REPLAY_EXIT_REJECTED;
+    if (cut_short)
+        rc = 1;  /* an input ended early: a runtime failure, even if all else went well */
 done:
+    if (jd_dropoffs_close(rp.dropoffs, complete, &err) != 0 && complete) {
+        fprintf(stderr, "journeyd replay: %s\n", err.msg);
+        rc = 1;
+    }
+    jd_report_destroy(rp.report);
     jd_decode_pool_destroy(rp.pool);
     if (rc != 1 && rc != 2 && !getenv("JOURNEYD_FREE_AT_EXIT")) {
         /* The process ends next. Freeing every journey block by block
