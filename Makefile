@@ -10,7 +10,7 @@
 #   make demo            zero-install demo on librdkafka's embedded mock cluster
 
 CC       ?= cc
-PKGS     := rdkafka jansson zlib
+PKGS     := rdkafka jansson zlib libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 OPT      ?= -O2
