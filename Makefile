@@ -84,6 +84,7 @@ kafka-down:
 kafka-e2e: $(BIN)
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_state.sh
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka_consumer.sh
 
 check:
 	$(MAKE) test
