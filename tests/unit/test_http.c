@@ -1,11 +1,19 @@
 /* Unit tests for src/ops/http.c on a real socket: a server on a free port
  * (port 0) and a small HTTP/1.0 client here, every endpoint and status,
- * address errors and a port already in use. */
+ * address errors and a port already in use.
+ *
+ * With JD_HTTP_SERVE=host:port it is instead the wiring demo the runner
+ * will follow, without Kafka: a loop that beats /healthz, turns /readyz
+ * ready after a few iterations and moves every metric, serving until
+ * SIGTERM/SIGINT; the bound port is printed on stdout.
+ * tests/e2e/t_prometheus.sh points a real Prometheus at it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +259,59 @@ static void test_ipv6(void **state)
     jd_http_stop(h);
 }
 
+static volatile sig_atomic_t serve_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    serve_stop = 1;
+}
+
+/* What the runner does, in miniature. */
+static int serve(const char *addr)
+{
+    jd_err_t err;
+    jd_config_t *conf = jd_config_load(NULL, NULL, 0, &err);
+    jd_metrics_t *m = jd_metrics_new(JD_VERSION);
+    jd_http_t *h = NULL;
+    const struct timespec tick = { 0, 100 * 1000 * 1000 };
+    int rc = 2;
+
+    if (!conf || !m || jd_http_start(addr, m, &h, &err)) {
+        fprintf(stderr, "test_http: %s\n", err.msg);
+        goto out;
+    }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    jd_metrics_declare_rules(m, conf);
+    jd_http_set_ready(h, 0, "restoring cx.events [0] from the changelog");
+    printf("%d\n", jd_http_port(h));
+    fflush(stdout);
+    for (uint64_t i = 1; !serve_stop; i++) {
+        jd_http_heartbeat(h);                                   /* every loop */
+        jd_metrics_set_partition(m, "cx.events", 0, i * 100, (int64_t)(i % 50), 1.5);
+        jd_metrics_set_partition(m, "cx.events", 1, i * 80, 3, 2.0);
+        jd_metrics_add(m, JD_M_EVENTS_EVALUATED, NULL, 180);
+        jd_metrics_set(m, JD_M_CUSTOMERS_ACTIVE, NULL, (double)(1000 + i));
+        jd_metrics_set(m, JD_M_TASKS_ASSIGNED, NULL, 2);
+        if (i == 5)
+            jd_http_set_ready(h, 1, NULL);                      /* restored, consuming */
+        if (i % 10 == 0) {
+            jd_metrics_checkpoint(m, 0.012 * (double)(i % 7 + 1));
+            jd_metrics_alert(m, "rage_click", "medium", 1);
+            jd_metrics_alert(m, "checkout_dropoff", "high", 1);
+            jd_metrics_dead_letter(m, "invalid_json", 1);
+        }
+        nanosleep(&tick, NULL);                                 /* paces the demo loop */
+    }
+    rc = 0;
+out:
+    jd_http_stop(h);
+    jd_metrics_destroy(m);
+    jd_config_destroy(conf);
+    return rc;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,5 +324,7 @@ int main(void)
         cmocka_unit_test(test_not_found_and_method),
         cmocka_unit_test(test_ipv6),
     };
+    if (getenv("JD_HTTP_SERVE"))
+        return serve(getenv("JD_HTTP_SERVE"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
