@@ -91,6 +91,13 @@ with open(dump_path) as f:
         if line.strip() and not line.startswith("#"):
             served.add(re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0))
 check("journeyd_build_info" in served, f"{dump_path}: not a metrics rendering")
+# docs/operations.md lists every metric of the table
+with open(f"{root}/docs/operations.md") as f:
+    ops_doc = f.read()
+with open(dump_path) as f:
+    typed = [l.split()[2] for l in f if l.startswith("# TYPE ")]
+for name in typed:
+    check(f"| `{name}` |" in ops_doc, f"docs/operations.md: metric {name} is not in the table")
 used = set()
 for title, e in exprs:
     for name in re.findall(r"\bjourneyd_[a-zA-Z0-9_:]*", e):
