@@ -12,7 +12,7 @@ PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3   # Debian's, with python3-yaml
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-[ -x "$BUILD/tests/test_metrics" ] || make -s -C "$ROOT" BUILD="$BUILD" "$BUILD/tests/test_metrics" >/dev/null 2>&1
+[ -x "$BUILD/tests/test_metrics" ] || { echo "FAIL $BUILD/tests/test_metrics not built (make e2e builds it)"; exit 1; } 2>&1
 JD_METRICS_DUMP=$WORK/metrics.prom "$BUILD/tests/test_metrics" >/dev/null 2>&1
 $PY "$ROOT/tests/e2e/ops/check_docker.py" "$ROOT" "$WORK/metrics.prom" "$WORK/rules.yml"
 if command -v promtool >/dev/null; then

@@ -22,7 +22,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$WORK"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
 wait_until() { local deadline=$((SECONDS + $1)); shift; until "$@"; do (( SECONDS < deadline )) || return 1; sleep 0.2; done; }
 
-[ -x "$BUILD/tests/test_http" ] || make -s -C "$ROOT" BUILD="$BUILD" "$BUILD/tests/test_http" >/dev/null
+[ -x "$BUILD/tests/test_http" ] || { echo "FAIL $BUILD/tests/test_http not built (make e2e builds it)"; exit 1; }
 JD_HTTP_SERVE=127.0.0.1:0 "$BUILD/tests/test_http" > "$WORK/port" 2> "$WORK/demo.log" &
 DEMO=$!
 wait_until 10 test -s "$WORK/port" || fail "the demo did not start"
@@ -30,7 +30,7 @@ PORT=$(cat "$WORK/port")
 get() { $PY -c 'import sys, urllib.request as u
 try: r = u.urlopen(sys.argv[1], timeout=5); print(r.status); print(r.read().decode())
 except u.HTTPError as e: print(e.code); print(e.read().decode())' "$1"; }
-ready() { [ "$(get "http://127.0.0.1:$PORT/readyz" | head -1)" = 200 ]; }
+ready() { local r; r=$(get "http://127.0.0.1:$PORT/readyz"); [ "${r%%$'\n'*}" = 200 ]; }
 wait_until 10 ready || fail "/readyz never 200: $(get "http://127.0.0.1:$PORT/readyz")"
 [ "$(get "http://127.0.0.1:$PORT/healthz")" = $'200\nok' ] || fail "/healthz"
 
