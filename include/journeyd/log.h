@@ -30,9 +30,10 @@ extern int jd_log_level;
 /* "journeyd <cmd>": the text prefix; its last word is the JSON "cmd". */
 extern const char *jd_log_prefix;
 
-/* Before the config is loaded: prefix (borrowed, must outlive logging), text
- * format, level from JOURNEYD_LOG when it names a level (else left as is:
- * jd_log_configure reports a bad value). */
+/* Before the config is loaded: prefix (borrowed, must outlive logging) and
+ * the level from JOURNEYD_LOG when it names a level (else left as is:
+ * jd_log_configure reports a bad value). The format is left as it is (text
+ * until jd_log_configure), so calling it again only changes the prefix. */
 void jd_log_init(const char *prefix);
 
 /* Once the config is loaded: log.format and log.level, then JOURNEYD_LOG

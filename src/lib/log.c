@@ -48,8 +48,8 @@ void jd_log_set_fd(int fd) { log_fd = fd; }
 void jd_log_init(const char *prefix)
 {
     int lvl = jd_log_level_parse(getenv("JOURNEYD_LOG"));
+    /* the format stays: `demo` calls this again after its nested `produce` */
     jd_log_prefix = prefix ? prefix : "journeyd";
-    log_format = JD_LOGFMT_TEXT;
     if (lvl >= 0)
         jd_log_level = lvl;
 }

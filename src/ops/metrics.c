@@ -110,7 +110,8 @@ static size_t make_key(jd_metric_id_t id, const char *const *labels, char *buf, 
 }
 
 /* The series of (id, labels), created at 0 when absent. Called locked.
- * NULL when the bound or memory stops a new series. */
+ * NULL when the bound or memory stops a new series, or when the label
+ * values together exceed the 1 KB key (no real topic, rule or reason does). */
 static series_t *series_get(jd_metrics_t *m, jd_metric_id_t id, const char *const *labels)
 {
     char kbuf[1024];

@@ -171,6 +171,26 @@ static void test_levels_and_env(void **state)
     assert_string_equal(jd_log_level_name(JD_LOG_ERR), "error");
 }
 
+/* `demo` re-inits after its nested `produce`: the prefix changes, the
+ * configured format stays */
+static void test_reinit_keeps_format(void **state)
+{
+    jd_config_t conf = { 0 };
+    char *out;
+    json_t *j;
+    (void)state;
+    conf.log_format = JD_LOGFMT_JSON;
+    conf.log_level = JD_LOG_INFO;
+    assert_int_equal(jd_log_configure(&conf, NULL), 0);
+    jd_log_init("journeyd demo");
+    JD_LOG(JD_LOG_INFO, "after");
+    out = slurp();
+    j = parse_line(out, strlen(out) - 1);
+    assert_string_equal(json_string_value(json_object_get(j, "cmd")), "demo");
+    json_decref(j);
+    free(out);
+}
+
 #define NTHREADS 4
 #define NLINES 300
 
@@ -243,6 +263,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_line_and_escaping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_long_message_cut_valid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_levels_and_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reinit_keeps_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_whole_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_banner, setup, teardown),
     };
