@@ -10,7 +10,7 @@
 #   make demo            zero-install demo on librdkafka's embedded mock cluster
 
 CC       ?= cc
-PKGS     := rdkafka jansson zlib
+PKGS     := rdkafka jansson zlib libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 OPT      ?= -O2
@@ -58,8 +58,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB) $(wildcard tests/unit/*.
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; JD_TEST_DATA=tests/data $$t; done
 
-e2e: $(BIN)
-	@JOURNEYD=$(BIN) bash tests/e2e/run.sh
+e2e: $(BIN) $(BUILD)/tests/test_metrics $(BUILD)/tests/test_http
+	@JOURNEYD=$(BIN) JD_BUILD=$(BUILD) bash tests/e2e/run.sh
 
 test: unit e2e
 	@echo "make test: all unit and end-to-end tests passed"
@@ -96,6 +96,7 @@ kafka-down:
 kafka-e2e: $(BIN)
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_state.sh
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka_consumer.sh
 
 check:
 	$(MAKE) test

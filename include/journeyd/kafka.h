@@ -1,7 +1,7 @@
 /*
  * Private: the Kafka side of journeyd, shared by `run`, `produce` and `demo`.
  *
- *  - logging (one macro, level checked inside, librdkafka's log routed here);
+ *  - librdkafka's log routed to journeyd/log.h;
  *  - rd_kafka_conf_t construction from conf->kafka, with every
  *    rd_kafka_conf_set checked and librdkafka's own message reported;
  *  - the stream runner (src/kafka/runner.c): consumer group -> decoder -> engine
@@ -16,23 +16,9 @@
 #include <librdkafka/rdkafka.h>
 #include "journeyd/common.h"
 #include "journeyd/config.h"
+#include "journeyd/log.h"
 
-/* ---- logging ---------------------------------------------------------- */
-
-enum { JD_LOG_ERR = 0, JD_LOG_WARN, JD_LOG_INFO, JD_LOG_DEBUG };
-
-/* Level threshold (default INFO; JOURNEYD_LOG=error|warn|info|debug) and the
- * "journeyd <cmd>" prefix. Set once by the command before any thread runs. */
-extern int jd_log_level;
-extern const char *jd_log_prefix;
-
-void jd_log_init(const char *prefix);
-void jd_log_emit(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-#define JD_LOG(lvl, ...)                                   \
-    do {                                                   \
-        if ((lvl) <= jd_log_level) jd_log_emit((lvl), __VA_ARGS__); \
-    } while (0)
+/* Logging (JD_LOG, jd_log_*) lives in journeyd/log.h. */
 
 /* ---- configuration ---------------------------------------------------- */
 

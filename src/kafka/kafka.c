@@ -1,5 +1,5 @@
 /*
- * Shared Kafka helpers: logging, configuration, produce with backpressure.
+ * Shared Kafka helpers: librdkafka's log callback, configuration, produce with backpressure.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,44 +9,6 @@
 #include <strings.h>
 #include <jansson.h>
 #include "journeyd/kafka.h"
-
-int jd_log_level = JD_LOG_INFO;
-const char *jd_log_prefix = "journeyd";
-
-void jd_log_init(const char *prefix)
-{
-    const char *env = getenv("JOURNEYD_LOG");
-    jd_log_prefix = prefix;
-    if (!env || !*env)
-        return;
-    if (!strcasecmp(env, "error"))
-        jd_log_level = JD_LOG_ERR;
-    else if (!strcasecmp(env, "warn"))
-        jd_log_level = JD_LOG_WARN;
-    else if (!strcasecmp(env, "info"))
-        jd_log_level = JD_LOG_INFO;
-    else if (!strcasecmp(env, "debug"))
-        jd_log_level = JD_LOG_DEBUG;
-}
-
-void jd_log_emit(int level, const char *fmt, ...)
-{
-    static const char *const names[] = { "error", "warning", "info", "debug" };
-    char line[2048];
-    va_list ap;
-    int n;
-
-    n = snprintf(line, sizeof(line), "%s: %s%s", jd_log_prefix,
-                 level <= JD_LOG_WARN ? names[level] : "",
-                 level <= JD_LOG_WARN ? ": " : "");
-    if (n < 0 || (size_t)n >= sizeof(line))
-        n = 0;
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
-    /* One fputs per line: librdkafka threads log concurrently. */
-    fprintf(stderr, "%s\n", line);
-}
 
 /* librdkafka calls this from its own threads. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
