@@ -318,6 +318,7 @@ static int burst_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
 }
 
 const jd_rule_ops_t jd_rule_burst_ops = {
+    .name = "burst",
     .on_event = burst_on_event,
     .on_timer = burst_on_timer,
     .merge = burst_merge,

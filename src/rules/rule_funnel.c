@@ -153,6 +153,8 @@ static jd_timer_t *funnel_timer(void *state)
 }
 
 const jd_rule_ops_t jd_rule_funnel_ops = {
+    .name = "funnel",
+    .step_stats = 1,
     .timer = funnel_timer,
     .on_event = funnel_on_event,
     .on_timer = funnel_on_timer,

@@ -108,8 +108,17 @@ static void seq_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     }
 }
 
-void rule_sequence_on_alert(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
-                            void **state, const jd_evid_t *alert)
+static int seq_listens_to(const jd_rule_t *r, uint32_t src)
+{
+    for (uint32_t f = 0; f < r->nfirst; f++)
+        for (uint32_t k = 0; r->first[f].is_alert && k < r->first[f].nrules; k++)
+            if (r->first[f].rules[k] == src)
+                return 1;
+    return 0;
+}
+
+static void seq_on_alert(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
+                         void **state, const jd_evid_t *alert)
 {
     (void)e; (void)r; (void)j;
     jd_evid_t occ = *alert;
@@ -162,6 +171,9 @@ static int seq_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
 }
 
 const jd_rule_ops_t jd_rule_sequence_ops = {
+    .name = "sequence",
+    .listens_to = seq_listens_to,
+    .on_alert = seq_on_alert,
     .on_event = seq_on_event,
     .on_timer = seq_on_timer,
     .merge = seq_merge,
