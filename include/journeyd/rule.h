@@ -58,6 +58,8 @@ struct jd_journey {
     uint16_t hist_head, hist_len; /* ring: oldest record at hist_head */
     uint16_t hist_cap;      /* grows 4, 8, ... up to conf->history */
     jd_hist_t *hist;        /* ring of hist_cap records (own allocation) */
+    struct jd_idset *seen;  /* recent event-id hashes (journey.dedupe_ids),
+                               own allocation, NULL until the first id */
     void **rstate;          /* per rule, lazily created, NULL when idle */
     int64_t *last_alert;    /* per rule WITH a cooldown (engine cooldown
                                slots); INT64_MIN = never */
@@ -127,6 +129,8 @@ int engine_emit(jd_engine_t *e, const jd_alert_req_t *req, char *alert_id);
 void engine_timer_set(jd_engine_t *e, jd_timer_t *t, jd_journey_t *j,
                       uint32_t rule, int64_t deadline);
 void engine_timer_cancel(jd_engine_t *e, jd_timer_t *t);
+/* Counts n groups (windows, partial matches) dropped at journey.max_groups. */
+void engine_group_evicted(jd_engine_t *e, uint64_t n);
 /* The step counters of a rule whose kind has step_stats. */
 jd_funnel_stats_t *engine_funnel_stats(jd_engine_t *e, uint32_t rule);
 

@@ -80,7 +80,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
  * forgets them. */
 static const char *identity(jd_producer_t *p, const jd_event_t *ev)
 {
-    jd_identity_expire(&p->links, ev->ts - p->conf->retention_ms, NULL, NULL);
+    jd_identity_expire(&p->links, jd_time_sub(ev->ts, p->conf->retention_ms), NULL, NULL);
     const char *c = jd_identity_resolve(&p->links, ev->customer_id, ev->anonymous_id, ev->ts, -1);
     return c ? c : ev->anonymous_id ? ev->anonymous_id : "";
 }

@@ -8,7 +8,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "journeyd/timeutil.h"
 #include "engine_priv.h"
+#include "idset.h"
 
 /* A journey record: {"t":last_ts,"h":[[ts,type,channel,page,"eidhash"],..],
  * "a":{rule:last_alert_ts,..},"r":{rule:<kind state>,..}}. Rule states are
@@ -56,7 +58,8 @@ static void engine_state_save_journey(jd_engine_t *e, const jd_journey_t *j,
         idx[1] = h->channel ? save_tab_index(tab, ntab, h->channel) : UINT32_MAX;
         idx[2] = h->page ? save_tab_index(tab, ntab, h->page) : UINT32_MAX;
         jd_strbuf_puts(sb, i ? ",[" : "[");
-        jd_strbuf_i64(sb, h->ts - prev);
+        /* modular: the exact inverse of restore's sum, whatever the times */
+        jd_strbuf_i64(sb, (int64_t)((uint64_t)h->ts - (uint64_t)prev));
         prev = h->ts;
         for (int f = 0; f < 3; f++) {
             jd_strbuf_putc(sb, ',');
@@ -70,7 +73,15 @@ static void engine_state_save_journey(jd_engine_t *e, const jd_journey_t *j,
             jd_strbuf_puts(sb, ",0]");
         }
     }
-    jd_strbuf_puts(sb, "],\"a\":{");
+    jd_strbuf_putc(sb, ']');
+    if (j->seen && j->seen->n) {
+        /* the de-duplication ids, oldest first, 16 hex digits each */
+        jd_strbuf_puts(sb, ",\"d\":\"");
+        for (uint32_t i = 0; i < j->seen->n; i++)
+            jd_strbuf_hex64(sb, jd_idset_at(j->seen, i));
+        jd_strbuf_putc(sb, '"');
+    }
+    jd_strbuf_puts(sb, ",\"a\":{");
     int first = 1;
     for (uint32_t i = 0; i < c->nrules; i++) {
         int32_t cd = e->cd_slot[i];
@@ -104,6 +115,18 @@ static const char *intern_or_null(const jd_config_t *c, json_t *v)
     return s ? jd_intern_str(c->intern, s) : NULL;
 }
 
+/* The de-duplication ids beyond the history ("d", oldest first). */
+static void restore_seen(jd_engine_t *e, jd_journey_t *j, json_t *d)
+{
+    const char *hex = json_string_value(d);
+    char buf[17];
+    buf[16] = 0;
+    for (size_t len = hex ? strlen(hex) : 0; len >= 16; len -= 16, hex += 16) {
+        memcpy(buf, hex, 16);
+        journey_remember_id(e, j, strtoull(buf, NULL, 16));
+    }
+}
+
 static int engine_restore_journey(jd_engine_t *e, int32_t tag, const char *key,
                                   size_t keylen, json_t *o, jd_err_t *err)
 {
@@ -120,6 +143,7 @@ static int engine_restore_journey(jd_engine_t *e, int32_t tag, const char *key,
         return jd_err_set(err, "out of memory");
     j->source_tag = tag;
     j->last_ts = json_integer_value(json_object_get(o, "t"));
+    restore_seen(e, j, json_object_get(o, "d"));
     json_t *hist = json_object_get(o, "h");
     size_t n = json_array_size(hist);
     size_t skip = n > c->history ? n - c->history : 0;
@@ -132,10 +156,14 @@ static int engine_restore_journey(jd_engine_t *e, int32_t tag, const char *key,
     int64_t ts = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *h = json_array_get(hist, i);
-        ts = tab ? ts + json_integer_value(json_array_get(h, 0))
+        ts = tab ? (int64_t)((uint64_t)ts + (uint64_t)json_integer_value(json_array_get(h, 0)))
                  : json_integer_value(json_array_get(h, 0));
-        if (i < skip)
+        if (i < skip) {
+            /* a longer history than this config keeps: its ids move on */
+            const char *hx = json_string_value(json_array_get(h, 4));
+            journey_remember_id(e, j, hx ? strtoull(hx, NULL, 16) : 0);
             continue;
+        }
         jd_hist_t *dst = &j->hist[j->hist_len++];
         uint32_t ids[3];
         for (int f = 0; f < 3; f++) {

@@ -76,7 +76,7 @@ static void engine_fire(jd_engine_t *e, jd_timer_t *t)
     /* A journey idle for longer than the retention at the deadline has
      * expired, whether or not other customers' events came by to notice:
      * decided per journey, so shards and a single engine agree. */
-    if (j->last_ts < t->deadline - e->conf->retention_ms) {
+    if (j->last_ts < jd_time_sub(t->deadline, e->conf->retention_ms)) {
         e->st.expired++;
         journey_destroy(e, j, 1);
         return;
@@ -114,6 +114,11 @@ const jd_config_t *engine_conf(const jd_engine_t *e)
     return e->conf;
 }
 
+void engine_group_evicted(jd_engine_t *e, uint64_t n)
+{
+    e->st.groups_evicted += n;
+}
+
 jd_funnel_stats_t *engine_funnel_stats(jd_engine_t *e, uint32_t rule)
 {
     return &e->st.funnels[rule];
@@ -126,7 +131,7 @@ int engine_emit(jd_engine_t *e, const jd_alert_req_t *req, char *alert_id)
     int32_t cd = e->cd_slot[r->index];
     if (cd >= 0) {
         int64_t last = j->last_alert[cd];
-        if (last != INT64_MIN && req->ts - last < r->cooldown_ms) {
+        if (last != INT64_MIN && req->ts < jd_time_add(last, r->cooldown_ms)) {
             e->st.suppressed++;
             return 0;
         }
@@ -264,8 +269,20 @@ jd_dl_reason_t jd_engine_push(jd_engine_t *e, jd_event_t *ev)
     }
     if (ev->ts > e->st.max_ts)
         e->st.max_ts = ev->ts;
-    if (e->opts.auto_watermark && e->st.max_ts - e->conf->lateness_ms > e->st.watermark)
-        jd_engine_advance(e, e->st.max_ts - e->conf->lateness_ms);
+    int64_t wm = jd_time_sub(e->st.max_ts, e->conf->lateness_ms);
+    if (e->opts.auto_watermark && wm > e->st.watermark)
+        jd_engine_advance(e, wm);
+    /* time.max_buffered: rather than hold more, move the watermark just far
+     * enough to release the oldest event (contract section 4). Nothing is
+     * dropped; later events older than the new watermark are late. */
+    uint64_t max = e->conf->max_buffered;
+    while (max && e->evh.n > max) {
+        int64_t ts = jd_evheap_top(&e->evh)->ts;
+        e->st.forced_advances++;
+        if (ts > e->st.watermark)
+            e->st.watermark = ts;
+        engine_release(e);
+    }
     return JD_DL_NONE;
 }
 
@@ -348,6 +365,7 @@ void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
         if (!j)
             return;
         __builtin_prefetch(j->hist);
+        __builtin_prefetch(j->seen);
         for (uint32_t i = 0; i < e->conf->nrules; i++)
             if (j->rstate[i])
                 __builtin_prefetch(j->rstate[i]);

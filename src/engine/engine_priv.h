@@ -85,6 +85,8 @@ void journey_destroy(jd_engine_t *e, jd_journey_t *j, int tombstone);
 int journey_hist_reserve(jd_engine_t *e, jd_journey_t *j, uint32_t n);
 /* Records ev as j's newest event (history, activity, change). */
 void journey_record(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev, uint64_t eid_hash);
+/* Adds event-id hash h to the ids j remembers beyond its history. */
+void journey_remember_id(jd_engine_t *e, jd_journey_t *j, uint64_t h);
 /* 1 when j has seen an event whose event_id hashes to h. */
 int journey_seen(const jd_engine_t *e, const jd_journey_t *j, uint64_t h);
 /* Folds anonymous journey a into j and frees a. */

@@ -8,7 +8,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "journeyd/timeutil.h"
 #include "engine_priv.h"
+#include "idset.h"
 
 void engine_tomb(jd_engine_t *e, int32_t tag, const char *key)
 {
@@ -157,6 +159,7 @@ void journey_destroy(jd_engine_t *e, jd_journey_t *j, int tombstone)
         engine_tomb(e, j->source_tag, j->key);
     e->st.customers--;
     free(j->hist);
+    jd_idset_free(j->seen);
     free(j);
 }
 
@@ -186,6 +189,27 @@ int journey_hist_reserve(jd_engine_t *e, jd_journey_t *j, uint32_t n)
     return 0;
 }
 
+/* Event ids beyond the history: the history holds the newest ones, the id
+ * set those that left it, so together they hold the last
+ * max(journey.history, journey.dedupe_ids) and a customer with no more
+ * events than the history allocates no set at all. */
+static uint32_t seen_bound(const jd_config_t *c)
+{
+    return c->dedupe_ids > c->history ? c->dedupe_ids - c->history : 0;
+}
+
+void journey_remember_id(jd_engine_t *e, jd_journey_t *j, uint64_t h)
+{
+    if (h && !jd_idset_has(j->seen, h))
+        jd_idset_add(&j->seen, h, seen_bound(e->conf)); /* OOM: forgotten */
+}
+
+/* Moves the id of a history record that is being dropped into the set. */
+static void journey_forget_hist(jd_engine_t *e, jd_journey_t *j, const jd_hist_t *h)
+{
+    journey_remember_id(e, j, h->eid_hash);
+}
+
 static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev,
                            uint64_t eid_hash)
 {
@@ -198,6 +222,7 @@ static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev
         j->hist_len++;
     } else {
         h = &j->hist[j->hist_head];
+        journey_forget_hist(e, j, h);
         j->hist_head = (uint16_t)((j->hist_head + 1) % j->hist_cap);
     }
     h->ts = ev->ts;
@@ -207,15 +232,15 @@ static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev
     h->eid_hash = eid_hash;
 }
 
-/* De-duplication looks at the customer's retained history: a redelivery or
- * a replayed file repeats an event close to the original. */
+/* De-duplication (contract section 2): the event ids of the history and
+ * of the set of those that left it (see seen_bound). */
 int journey_seen(const jd_engine_t *e, const jd_journey_t *j, uint64_t h)
 {
     (void)e;
     for (uint32_t i = 0; i < j->hist_len; i++)
         if (jd_journey_hist(j, i)->eid_hash == h)
             return 1;
-    return 0;
+    return jd_idset_has(j->seen, h);
 }
 
 /* Folds anonymous journey a into customer journey j (contract section 3):
@@ -237,6 +262,10 @@ void journey_merge(jd_engine_t *e, jd_journey_t *j, jd_journey_t *a)
         }
     }
     uint32_t skip = n > cap ? n - cap : 0;
+    jd_idset_merge(&j->seen, a->seen, seen_bound(c));
+    a->seen = NULL;
+    for (uint32_t i = 0; i < skip; i++)
+        journey_forget_hist(e, j, &tmp[i]);
     if (journey_hist_reserve(e, j, n - skip) == 0) {
         for (uint32_t i = skip; i < n; i++)
             j->hist[i - skip] = tmp[i];
@@ -326,7 +355,7 @@ static void engine_link_gone(void *opaque, const jd_link_t *l)
  * first one still alive. */
 void engine_expire(jd_engine_t *e, int64_t now)
 {
-    int64_t limit = now - e->conf->retention_ms;
+    int64_t limit = jd_time_sub(now, e->conf->retention_ms);
     jd_journey_t *j;
     while ((j = TAILQ_FIRST(&e->lru)) && j->last_ts < limit) {
         e->st.expired++;

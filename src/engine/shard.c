@@ -27,6 +27,7 @@
 #include "journeyd/identity.h"
 #include "journeyd/shard.h"
 #include "journeyd/strbuf.h"
+#include "journeyd/timeutil.h"
 #include "engine_priv.h"
 
 /* Events per epoch: large enough that the per-epoch hand-offs (one lock
@@ -405,7 +406,7 @@ static void route_handover(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev,
  * to a customer held elsewhere. */
 static unsigned route_identity(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev)
 {
-    jd_identity_expire(&s->ids, ev->ts - s->conf->retention_ms, NULL, NULL);
+    jd_identity_expire(&s->ids, jd_time_sub(ev->ts, s->conf->retention_ms), NULL, NULL);
     if (ev->customer_id) {
         unsigned to = shard_of(s, ev->customer_id);
         jd_link_t *l = ev->anonymous_id ? jd_identity_get(&s->ids, ev->anonymous_id) : NULL;
@@ -519,8 +520,17 @@ jd_dl_reason_t jd_shards_push(jd_shards_t *s, jd_event_t *ev)
         route(s, ev); /* no room to re-order: evaluate now rather than lose it */
         return JD_DL_NONE;
     }
-    if (s->st.max_ts - s->conf->lateness_ms > s->st.watermark) {
-        s->st.watermark = s->st.max_ts - s->conf->lateness_ms;
+    if (jd_time_sub(s->st.max_ts, s->conf->lateness_ms) > s->st.watermark) {
+        s->st.watermark = jd_time_sub(s->st.max_ts, s->conf->lateness_ms);
+        release(s);
+    }
+    /* time.max_buffered, as in jd_engine_push: the router is what buffers */
+    uint64_t max = s->conf->max_buffered;
+    while (max && s->heap.n > max) {
+        int64_t ts = jd_evheap_top(&s->heap)->ts;
+        s->st.forced_advances++;
+        if (ts > s->st.watermark)
+            s->st.watermark = ts;
         release(s);
     }
     return JD_DL_NONE;

@@ -52,6 +52,8 @@ void engine_stats_add(const jd_config_t *c, jd_engine_stats_t *sum, const jd_eng
     sum->customers_total += x->customers_total;
     sum->evicted += x->evicted;
     sum->expired += x->expired;
+    sum->groups_evicted += x->groups_evicted;
+    sum->forced_advances += x->forced_advances;
     sum->links += x->links;
     sum->merges += x->merges;
     sum->timers += x->timers;
@@ -96,9 +98,11 @@ json_t *jd_engine_stats_to_json(const jd_config_t *c, const jd_engine_stats_t *s
     json_object_set_new(o, "customers_total", json_integer((json_int_t)s->customers_total));
     json_object_set_new(o, "evicted", json_integer((json_int_t)s->evicted));
     json_object_set_new(o, "expired", json_integer((json_int_t)s->expired));
+    json_object_set_new(o, "groups_evicted", json_integer((json_int_t)s->groups_evicted));
     json_object_set_new(o, "links", json_integer((json_int_t)s->links));
     json_object_set_new(o, "merges", json_integer((json_int_t)s->merges));
     json_object_set_new(o, "buffered", json_integer((json_int_t)s->buffered));
+    json_object_set_new(o, "forced_advances", json_integer((json_int_t)s->forced_advances));
     char buf[JD_TIME_BUFSZ];
     json_object_set_new(o, "watermark", s->watermark == INT64_MIN ? json_null() :
                         json_string(jd_time_format_rfc3339(s->watermark, buf)));

@@ -2,50 +2,131 @@
  * burst: `count` matching events of one customer (per "same" group), either
  * chained by `gap` or inside a sliding `within` window. Firing consumes the
  * events, so the next alert needs `count` new ones.
+ *
+ * Group state is exact (contract section 5): a group is forgotten only when
+ * none of its events can still chain, i.e. its newest event is more than
+ * `gap` (or `within`) before now. Groups sit in a list ordered by their
+ * newest event, oldest first, so the dead ones are always a prefix of it
+ * and go in O(1) each; a hash index finds a group by its values once a
+ * customer has more than a few. journey.max_groups bounds the live groups
+ * against hostile key spaces: beyond it the least recently active group is
+ * dropped and counted (groups_evicted).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include "journeyd/rule.h"
+#include "journeyd/timeutil.h"
 
-/* A customer rarely has more than a handful of live groups; the bound
- * keeps a pathological stream of distinct pages from growing state. */
-#define BURST_MAX_GROUPS 32
+/* Up to this many groups a lookup scans the list; beyond it the index. */
+#define BURST_SCAN 8
 
 typedef struct burst_group {
-    uint32_t n;            /* pending events */
-    const char **vals;     /* nsame interned values (NULL = absent) */
-    jd_evid_t *ev;         /* capacity rule->count */
+    TAILQ_ENTRY(burst_group) lru;  /* by newest event, oldest first */
+    uint64_t hash;                 /* of vals */
+    uint32_t n;                    /* pending events */
+    const char **vals;             /* nsame interned values (NULL = absent) */
+    jd_evid_t *ev;                 /* capacity rule->count, oldest first */
 } burst_group_t;
 
+TAILQ_HEAD(burst_list, burst_group);
+
 typedef struct burst_state {
-    uint32_t ngroups, cap;
-    burst_group_t *groups[];  /* grows up to BURST_MAX_GROUPS */
+    struct burst_list lru;
+    uint32_t ngroups;
+    uint32_t icap;                 /* index slots, a power of two; 0 = none yet */
+    burst_group_t **index;         /* open addressing, linear probing */
 } burst_state_t;
 
-static burst_state_t *state_new(void)
+/* The most time between an event and a later one it can still chain with. */
+static int64_t burst_window(const jd_rule_t *r)
 {
-    burst_state_t *s = calloc(1, sizeof(*s) + 2 * sizeof(burst_group_t *));
-    if (s)
-        s->cap = 2;
-    return s;
+    return r->gap_ms > 0 ? r->gap_ms : r->within_ms;
 }
 
-/* Room for one more group; may move the state (hence **sp). */
-static int state_reserve(burst_state_t **sp)
+static int64_t group_last_ts(const burst_group_t *g)
 {
-    burst_state_t *s = *sp;
-    if (s->ngroups < s->cap || s->cap == BURST_MAX_GROUPS)
+    return g->ev[g->n - 1].ts;
+}
+
+/* Values are interned: pointer equality is string equality, and a hash of
+ * the pointers only ever serves lookups, never an order. */
+static uint64_t vals_hash(const char *const *vals, uint32_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < n; i++)
+        h = (h ^ (uint64_t)(uintptr_t)vals[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static int group_is(const burst_group_t *g, const jd_rule_t *r, const char *const *vals,
+                    uint64_t h)
+{
+    return g->hash == h && memcmp(g->vals, vals, r->nsame * sizeof(char *)) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The index                                                          */
+
+static size_t idx_slot(const burst_state_t *s, const jd_rule_t *r, const char *const *vals,
+                       uint64_t h)
+{
+    size_t mask = s->icap - 1, i = h & mask;
+    while (s->index[i] && !group_is(s->index[i], r, vals, h))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void idx_put(burst_state_t *s, burst_group_t *g)
+{
+    size_t mask = s->icap - 1, i = g->hash & mask;
+    while (s->index[i])
+        i = (i + 1) & mask;
+    s->index[i] = g;
+}
+
+/* Backward-shift deletion keeps every probe chain unbroken. */
+static void idx_del(burst_state_t *s, const burst_group_t *g)
+{
+    size_t mask = s->icap - 1, i = g->hash & mask;
+    while (s->index[i] != g)
+        i = (i + 1) & mask;
+    for (size_t j = (i + 1) & mask; s->index[j]; j = (j + 1) & mask) {
+        size_t home = s->index[j]->hash & mask;
+        /* j's entry may move to the hole at i unless its home lies in (i, j] */
+        if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+            s->index[i] = s->index[j];
+            i = j;
+        }
+    }
+    s->index[i] = NULL;
+}
+
+/* Keeps the index at most half full once groups outgrow a scan; -1 when out
+ * of memory (the lookup then scans). */
+static int idx_reserve(burst_state_t *s, uint32_t ngroups)
+{
+    if (ngroups <= BURST_SCAN || (s->icap && 2 * (size_t)ngroups <= s->icap))
         return 0;
-    uint32_t cap = s->cap * 2 > BURST_MAX_GROUPS ? BURST_MAX_GROUPS : s->cap * 2;
-    burst_state_t *g = realloc(s, sizeof(*s) + cap * sizeof(burst_group_t *));
-    if (!g)
+    uint32_t cap = s->icap ? s->icap : 4 * BURST_SCAN;
+    while (2 * (size_t)ngroups > cap)
+        cap *= 2;
+    burst_group_t **n = calloc(cap, sizeof(*n));
+    if (!n)
         return -1;
-    g->cap = cap;
-    *sp = g;
+    free(s->index);
+    s->index = n;
+    s->icap = cap;
+    burst_group_t *g;
+    TAILQ_FOREACH(g, &s->lru, lru)
+        idx_put(s, g);
     return 0;
 }
 
-static burst_group_t *group_new(const jd_rule_t *r)
+/* ------------------------------------------------------------------ */
+/* Groups                                                             */
+
+static burst_group_t *group_new(const jd_rule_t *r, const char *const *vals)
 {
     burst_group_t *g = calloc(1, sizeof(*g) + r->nsame * sizeof(char *) +
                                  r->count * sizeof(jd_evid_t));
@@ -53,6 +134,8 @@ static burst_group_t *group_new(const jd_rule_t *r)
         return NULL;
     g->vals = (const char **)(g + 1);
     g->ev = (jd_evid_t *)(g->vals + r->nsame);
+    memcpy(g->vals, vals, r->nsame * sizeof(char *));
+    g->hash = vals_hash(vals, r->nsame);
     return g;
 }
 
@@ -70,63 +153,102 @@ static void group_prune(const jd_rule_t *r, burst_group_t *g, int64_t now)
     if (g->n == 0)
         return;
     if (r->gap_ms > 0) {
-        if (now - g->ev[g->n - 1].ts > r->gap_ms)
+        if (now > jd_time_add(group_last_ts(g), r->gap_ms))
             group_drop_front(g, g->n);
         return;
     }
     uint32_t k = 0;
-    while (k < g->n && now - g->ev[k].ts > r->within_ms)
+    while (k < g->n && now > jd_time_add(g->ev[k].ts, r->within_ms))
         k++;
     group_drop_front(g, k);
 }
 
-static void state_remove_group(burst_state_t *s, uint32_t i)
+static burst_state_t *state_new(void)
 {
-    free(s->groups[i]);
-    s->groups[i] = s->groups[--s->ngroups];
-    s->groups[s->ngroups] = NULL;
+    burst_state_t *s = calloc(1, sizeof(*s));
+    if (s)
+        TAILQ_INIT(&s->lru);
+    return s;
+}
+
+static burst_group_t *state_find(const burst_state_t *s, const jd_rule_t *r,
+                                 const char *const *vals, uint64_t h)
+{
+    if (s->icap)
+        return s->index[idx_slot(s, r, vals, h)];
+    burst_group_t *g;
+    TAILQ_FOREACH(g, &s->lru, lru)
+        if (group_is(g, r, vals, h))
+            return g;
+    return NULL;
+}
+
+/* Takes g out of s and frees it. */
+static void state_remove(burst_state_t *s, burst_group_t *g)
+{
+    if (s->icap)
+        idx_del(s, g);
+    TAILQ_REMOVE(&s->lru, g, lru);
+    s->ngroups--;
+    group_drop_front(g, g->n);
+    free(g);
+}
+
+/* Puts g into s at its place by newest event (from the tail: usually it
+ * is the newest), then drops the least recently active beyond the bound. */
+static void state_insert(jd_engine_t *e, const jd_rule_t *r, burst_state_t *s,
+                         burst_group_t *g)
+{
+    burst_group_t *q = TAILQ_LAST(&s->lru, burst_list);
+    while (q && group_last_ts(q) > group_last_ts(g))
+        q = TAILQ_PREV(q, burst_list, lru);
+    if (q)
+        TAILQ_INSERT_AFTER(&s->lru, q, g, lru);
+    else
+        TAILQ_INSERT_HEAD(&s->lru, g, lru);
+    s->ngroups++;
+    if (idx_reserve(s, s->ngroups) != 0) {
+        free(s->index); /* out of memory: back to scanning */
+        s->index = NULL;
+        s->icap = 0;
+    } else if (s->icap && s->index[idx_slot(s, r, g->vals, g->hash)] != g) {
+        idx_put(s, g);
+    }
+    uint64_t max = engine_conf(e)->max_groups;
+    while (max && s->ngroups > max) {
+        state_remove(s, TAILQ_FIRST(&s->lru));
+        engine_group_evicted(e, 1);
+    }
+}
+
+/* Forgets the groups none of whose events can chain at now: a prefix of
+ * the list, which is ordered by newest event. */
+static void state_expire(const jd_rule_t *r, burst_state_t *s, int64_t now)
+{
+    burst_group_t *g;
+    while ((g = TAILQ_FIRST(&s->lru)) && now > jd_time_add(group_last_ts(g), burst_window(r)))
+        state_remove(s, g);
+}
+
+static void burst_free(jd_engine_t *e, const jd_rule_t *r, void *state)
+{
+    burst_state_t *s = state;
+    (void)e; (void)r;
+    while (!TAILQ_EMPTY(&s->lru))
+        state_remove(s, TAILQ_FIRST(&s->lru));
+    free(s->index);
+    free(s);
 }
 
 static int burst_idle(const jd_rule_t *r, void *state, int64_t now)
 {
     burst_state_t *s = state;
-    for (uint32_t i = 0; i < s->ngroups;) {
-        group_prune(r, s->groups[i], now);
-        if (s->groups[i]->n == 0)
-            state_remove_group(s, i);
-        else
-            i++;
-    }
+    state_expire(r, s, now);
     return s->ngroups == 0;
 }
 
-static burst_group_t *state_group(burst_state_t **sp, const jd_rule_t *r,
-                                  const char *const *vals)
-{
-    burst_state_t *s = *sp;
-    for (uint32_t i = 0; i < s->ngroups; i++)
-        if (memcmp(s->groups[i]->vals, vals, r->nsame * sizeof(char *)) == 0)
-            return s->groups[i];
-    if (state_reserve(sp) != 0)
-        return NULL;
-    s = *sp;
-    if (s->ngroups == s->cap) {
-        /* Make room by dropping the group whose newest event is oldest. */
-        uint32_t victim = 0;
-        for (uint32_t i = 1; i < s->ngroups; i++)
-            if (s->groups[i]->ev[s->groups[i]->n - 1].ts <
-                s->groups[victim]->ev[s->groups[victim]->n - 1].ts)
-                victim = i;
-        group_drop_front(s->groups[victim], s->groups[victim]->n);
-        state_remove_group(s, victim);
-    }
-    burst_group_t *g = group_new(r);
-    if (!g)
-        return NULL;
-    memcpy(g->vals, vals, r->nsame * sizeof(char *));
-    s->groups[s->ngroups++] = g;
-    return g;
-}
+/* ------------------------------------------------------------------ */
+/* Evaluation                                                         */
 
 static void burst_fire(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
                        burst_group_t *g, int64_t ts)
@@ -141,7 +263,6 @@ static void burst_fire(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         .group_names = names, .group_values = g->vals, .ngroup = ng,
     };
     engine_emit(e, &req, NULL);
-    group_drop_front(g, g->n);
 }
 
 static void burst_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
@@ -152,25 +273,33 @@ static void burst_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     burst_state_t *s = *state;
     if (!s && !(s = *state = state_new()))
         return;
-    burst_idle(r, s, ev->ts);
+    state_expire(r, s, ev->ts);
     const char *vals[16] = {0};
     for (uint32_t i = 0; i < r->nsame && i < 16; i++)
         vals[i] = ev->slot[r->same[i]];
-    burst_group_t *g = state_group((burst_state_t **)state, r, vals);
-    s = *state;
-    if (!g)
-        return;
+    uint64_t h = vals_hash(vals, r->nsame);
+    burst_group_t *g = state_find(s, r, vals, h);
+    if (g) {
+        group_prune(r, g, ev->ts);
+        TAILQ_REMOVE(&s->lru, g, lru);
+        TAILQ_INSERT_TAIL(&s->lru, g, lru);
+    } else {
+        if (!(g = group_new(r, vals)))
+            goto out;
+        jd_evid_from_event(&g->ev[g->n++], ev);
+        state_insert(e, r, s, g); /* the newest: at the tail, never evicted */
+        goto check;
+    }
     jd_evid_from_event(&g->ev[g->n++], ev);
-    if (g->n < r->count)
-        return;
-    /* Firing consumes g's events; the other groups were pruned above, so
-     * g is the only one that can be empty now. */
-    burst_fire(e, r, j, g, ev->ts);
-    for (uint32_t i = 0; i < s->ngroups; i++)
-        if (s->groups[i] == g)
-            state_remove_group(s, i);
+check:
+    if (g->n >= r->count) {
+        /* Firing consumes g's events, which leaves g empty. */
+        burst_fire(e, r, j, g, ev->ts);
+        state_remove(s, g);
+    }
+out:
     if (s->ngroups == 0) {
-        free(s);
+        burst_free(e, r, s);
         *state = NULL;
     }
 }
@@ -181,93 +310,89 @@ static void burst_on_timer(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     (void)e; (void)r; (void)j; (void)state; (void)t; /* bursts set no timers */
 }
 
-static void burst_free(jd_engine_t *e, const jd_rule_t *r, void *state)
+/* Pending events of equal groups interleave by time; then only the events
+ * that can still chain with the newest are kept, at most count-1 of them,
+ * so a merge never fires by itself. 0, or -1 when out of memory (dg keeps
+ * its own events). */
+static int group_combine(const jd_rule_t *r, burst_group_t *dg, burst_group_t *sg)
 {
-    burst_state_t *s = state;
-    (void)e;
-    for (uint32_t i = 0; i < s->ngroups; i++) {
-        group_drop_front(s->groups[i], s->groups[i]->n);
-        free(s->groups[i]);
+    jd_evid_t *all = malloc((dg->n + sg->n) * sizeof(jd_evid_t));
+    if (!all)
+        return -1;
+    uint32_t n = 0, a = 0, b = 0;
+    while (a < dg->n || b < sg->n) {
+        if (a < dg->n && (b >= sg->n || dg->ev[a].ts <= sg->ev[b].ts))
+            all[n++] = dg->ev[a++];
+        else
+            all[n++] = sg->ev[b++];
     }
-    (void)r;
-    free(s);
+    /* keep the tail that still forms a valid chain/window */
+    uint32_t start = n ? n - 1 : 0;
+    while (start > 0) {
+        int64_t from = r->gap_ms > 0 ? all[start].ts : all[n - 1].ts;
+        if (from > jd_time_add(all[start - 1].ts, burst_window(r)))
+            break;
+        start--;
+    }
+    if (n - start > r->count - 1)
+        start = n - (r->count - 1);
+    for (uint32_t i = 0; i < start; i++)
+        jd_evid_clear(&all[i]);
+    dg->n = n - start;
+    memcpy(dg->ev, all + start, dg->n * sizeof(jd_evid_t));
+    sg->n = 0; /* its ids moved to dg or were cleared */
+    free(all);
+    return 0;
 }
 
-/* Identity merge: pending events of equal groups interleave by time; then
- * only the events that can still chain with the newest are kept, at most
- * count-1 of them, so a merge never fires by itself. */
+/* Identity merge: src's groups move into dst; equal groups combine. */
 static void burst_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
                         void **dst_state, void **src_state)
 {
     (void)dst;
-    burst_state_t *src = *src_state;
-    if (!*dst_state) {
+    burst_state_t *src = *src_state, *d = *dst_state;
+    *src_state = NULL;
+    if (!d) {
         *dst_state = src;
-        *src_state = NULL;
         return;
     }
-    burst_state_t *d = *dst_state;
-    while (src->ngroups) {
-        burst_group_t *sg = src->groups[src->ngroups - 1];
-        src->groups[--src->ngroups] = NULL;
-        burst_group_t *dg = NULL;
-        for (uint32_t i = 0; i < d->ngroups && !dg; i++)
-            if (memcmp(d->groups[i]->vals, sg->vals, r->nsame * sizeof(char *)) == 0)
-                dg = d->groups[i];
+    burst_group_t *sg;
+    while ((sg = TAILQ_FIRST(&src->lru))) {
+        if (src->icap)
+            idx_del(src, sg);
+        TAILQ_REMOVE(&src->lru, sg, lru);
+        src->ngroups--;
+        burst_group_t *dg = state_find(d, r, sg->vals, sg->hash);
         if (!dg) {
-            int room = state_reserve((burst_state_t **)dst_state) == 0;
-            d = *dst_state;
-            if (room && d->ngroups < d->cap) {
-                d->groups[d->ngroups++] = sg;
-                continue;
-            }
-            group_drop_front(sg, sg->n);
-            free(sg);
+            state_insert(e, r, d, sg);
             continue;
         }
-        jd_evid_t *all = malloc((dg->n + sg->n) * sizeof(jd_evid_t));
-        if (!all) {
-            group_drop_front(sg, sg->n);
-            free(sg);
-            continue;
-        }
-        uint32_t n = 0, a = 0, b = 0;
-        while (a < dg->n || b < sg->n) {
-            if (a < dg->n && (b >= sg->n || dg->ev[a].ts <= sg->ev[b].ts))
-                all[n++] = dg->ev[a++];
-            else
-                all[n++] = sg->ev[b++];
-        }
-        /* keep the tail that still forms a valid chain/window */
-        uint32_t start = n ? n - 1 : 0;
-        while (start > 0) {
-            int64_t span = r->gap_ms > 0 ? all[start].ts - all[start - 1].ts
-                                         : all[n - 1].ts - all[start - 1].ts;
-            if (span > (r->gap_ms > 0 ? r->gap_ms : r->within_ms))
-                break;
-            start--;
-        }
-        if (n - start > r->count - 1)
-            start = n - (r->count - 1);
-        for (uint32_t i = 0; i < start; i++)
-            jd_evid_clear(&all[i]);
-        dg->n = n - start;
-        memcpy(dg->ev, all + start, dg->n * sizeof(jd_evid_t));
-        free(all);
+        group_combine(r, dg, sg);
+        group_drop_front(sg, sg->n);
         free(sg);
+        /* dg's newest event may have changed: back to its place */
+        if (d->icap)
+            idx_del(d, dg);
+        TAILQ_REMOVE(&d->lru, dg, lru);
+        d->ngroups--;
+        state_insert(e, r, d, dg);
     }
-    free(src);
-    *src_state = NULL;
-    (void)e;
+    burst_free(e, r, src);
 }
 
+/* ------------------------------------------------------------------ */
+/* Changelog                                                          */
+
+/* [{"v":[values],"e":[evidence]}, ...], least recently active first. */
 static void burst_save(const jd_rule_t *r, const void *state, jd_strbuf_t *sb)
 {
     const burst_state_t *s = state;
+    const burst_group_t *g;
+    int first = 1;
     jd_strbuf_putc(sb, '[');
-    for (uint32_t i = 0; i < s->ngroups; i++) {
-        const burst_group_t *g = s->groups[i];
-        jd_strbuf_puts(sb, i ? ",{\"v\":[" : "{\"v\":[");
+    TAILQ_FOREACH(g, &s->lru, lru) {
+        jd_strbuf_puts(sb, first ? "{\"v\":[" : ",{\"v\":[");
+        first = 0;
         for (uint32_t k = 0; k < r->nsame; k++) {
             if (k)
                 jd_strbuf_putc(sb, ',');
@@ -298,20 +423,27 @@ static int burst_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     json_t *gv;
     json_array_foreach(v, i, gv) {
         json_t *vals = json_object_get(gv, "v"), *evs = json_object_get(gv, "e");
-        if (state_reserve(&s) != 0 || s->ngroups == s->cap || !json_is_array(vals) ||
-            json_array_size(vals) != r->nsame || !json_is_array(evs))
+        if (!json_is_array(vals) || json_array_size(vals) != r->nsame || !json_is_array(evs) ||
+            r->nsame > 16)
             continue;
-        burst_group_t *g = group_new(r);
-        if (!g)
-            break;
+        const char *gvals[16] = {0};
         for (uint32_t k = 0; k < r->nsame; k++) {
             const char *sv = json_string_value(json_array_get(vals, k));
-            g->vals[k] = sv ? jd_intern_str(c->intern, sv) : NULL;
+            gvals[k] = sv ? jd_intern_str(c->intern, sv) : NULL;
         }
+        if (state_find(s, r, gvals, vals_hash(gvals, r->nsame)))
+            continue; /* a record never holds a group twice */
+        burst_group_t *g = group_new(r, gvals);
+        if (!g)
+            break;
         for (size_t k = 0; k < json_array_size(evs) && g->n < r->count; k++)
             if (jd_evid_load(&g->ev[g->n], json_array_get(evs, k), c) == 0)
                 g->n++;
-        s->groups[s->ngroups++] = g;
+        if (g->n == 0) {
+            free(g);
+            continue;
+        }
+        state_insert(e, r, s, g);
     }
     *state = s;
     return 0;

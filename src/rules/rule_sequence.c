@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "journeyd/rule.h"
+#include "journeyd/timeutil.h"
 
 /* Occurrences older than `within` are useless; the cap bounds a customer
  * who errors thousands of times before calling. */
@@ -28,7 +29,7 @@ static int seq_idle(const jd_rule_t *r, void *state, int64_t now)
 {
     seq_state_t *s = state;
     uint32_t k = 0;
-    while (k < s->n && now - s->occ[k].ts > r->within_ms)
+    while (k < s->n && now > jd_time_add(s->occ[k].ts, r->within_ms))
         k++;
     seq_drop_front(s, k);
     return s->n == 0;
