@@ -11,32 +11,92 @@
  * customer has more than a few. journey.max_groups bounds the live groups
  * against hostile key spaces: beyond it the least recently active group is
  * dropped and counted (groups_evicted).
+ *
+ * Most customers hold one or two small groups, so the structs are lean: a
+ * circular list with one head pointer, and each group's values and events
+ * in the group's own allocation, found by offset rather than by pointer.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include "journeyd/rule.h"
 #include "journeyd/timeutil.h"
 
 /* Up to this many groups a lookup scans the list; beyond it the index. */
 #define BURST_SCAN 8
 
+/* Followed in the same allocation by nsame interned values (NULL =
+ * absent) and room for rule->count events, oldest first. */
 typedef struct burst_group {
-    TAILQ_ENTRY(burst_group) lru;  /* by newest event, oldest first */
-    uint64_t hash;                 /* of vals */
-    uint32_t n;                    /* pending events */
-    const char **vals;             /* nsame interned values (NULL = absent) */
-    jd_evid_t *ev;                 /* capacity rule->count, oldest first */
+    struct burst_group *next, *prev;  /* circular, by newest event */
+    uint32_t n;                       /* pending events */
 } burst_group_t;
 
-TAILQ_HEAD(burst_list, burst_group);
-
 typedef struct burst_state {
-    struct burst_list lru;
+    burst_group_t *head;           /* least recently active; head->prev the most */
     uint32_t ngroups;
     uint32_t icap;                 /* index slots, a power of two; 0 = none yet */
     burst_group_t **index;         /* open addressing, linear probing */
 } burst_state_t;
+
+static const char **g_vals(const burst_group_t *g)
+{
+    return (const char **)(g + 1);
+}
+
+static jd_evid_t *g_ev(const jd_rule_t *r, const burst_group_t *g)
+{
+    return (jd_evid_t *)(g_vals(g) + r->nsame);
+}
+
+/* The list: first, last, next and previous, NULL past either end. */
+static burst_group_t *l_first(const burst_state_t *s)
+{
+    return s->head;
+}
+
+static burst_group_t *l_last(const burst_state_t *s)
+{
+    return s->head ? s->head->prev : NULL;
+}
+
+static burst_group_t *l_next(const burst_state_t *s, const burst_group_t *g)
+{
+    return g->next == s->head ? NULL : g->next;
+}
+
+static burst_group_t *l_prev(const burst_state_t *s, const burst_group_t *g)
+{
+    return g == s->head ? NULL : g->prev;
+}
+
+static void l_remove(burst_state_t *s, burst_group_t *g)
+{
+    if (g->next == g) {
+        s->head = NULL;
+        return;
+    }
+    g->prev->next = g->next;
+    g->next->prev = g->prev;
+    if (s->head == g)
+        s->head = g->next;
+}
+
+/* Inserts g after q, or at the head when q is NULL. */
+static void l_insert_after(burst_state_t *s, burst_group_t *q, burst_group_t *g)
+{
+    if (!s->head) {
+        g->next = g->prev = g;
+        s->head = g;
+        return;
+    }
+    burst_group_t *after = q ? q : s->head->prev;
+    g->prev = after;
+    g->next = after->next;
+    after->next->prev = g;
+    after->next = g;
+    if (!q)
+        s->head = g;
+}
 
 /* The most time between an event and a later one it can still chain with. */
 static int64_t burst_window(const jd_rule_t *r)
@@ -44,9 +104,9 @@ static int64_t burst_window(const jd_rule_t *r)
     return r->gap_ms > 0 ? r->gap_ms : r->within_ms;
 }
 
-static int64_t group_last_ts(const burst_group_t *g)
+static int64_t group_last_ts(const jd_rule_t *r, const burst_group_t *g)
 {
-    return g->ev[g->n - 1].ts;
+    return g_ev(r, g)[g->n - 1].ts;
 }
 
 /* Values are interned: pointer equality is string equality, and a hash of
@@ -59,10 +119,14 @@ static uint64_t vals_hash(const char *const *vals, uint32_t n)
     return h ^ (h >> 29);
 }
 
-static int group_is(const burst_group_t *g, const jd_rule_t *r, const char *const *vals,
-                    uint64_t h)
+static uint64_t group_hash(const jd_rule_t *r, const burst_group_t *g)
 {
-    return g->hash == h && memcmp(g->vals, vals, r->nsame * sizeof(char *)) == 0;
+    return vals_hash(g_vals(g), r->nsame);
+}
+
+static int group_is(const burst_group_t *g, const jd_rule_t *r, const char *const *vals)
+{
+    return memcmp(g_vals(g), vals, r->nsame * sizeof(char *)) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -72,27 +136,27 @@ static size_t idx_slot(const burst_state_t *s, const jd_rule_t *r, const char *c
                        uint64_t h)
 {
     size_t mask = s->icap - 1, i = h & mask;
-    while (s->index[i] && !group_is(s->index[i], r, vals, h))
+    while (s->index[i] && !group_is(s->index[i], r, vals))
         i = (i + 1) & mask;
     return i;
 }
 
-static void idx_put(burst_state_t *s, burst_group_t *g)
+static void idx_put(burst_state_t *s, const jd_rule_t *r, burst_group_t *g)
 {
-    size_t mask = s->icap - 1, i = g->hash & mask;
+    size_t mask = s->icap - 1, i = group_hash(r, g) & mask;
     while (s->index[i])
         i = (i + 1) & mask;
     s->index[i] = g;
 }
 
 /* Backward-shift deletion keeps every probe chain unbroken. */
-static void idx_del(burst_state_t *s, const burst_group_t *g)
+static void idx_del(burst_state_t *s, const jd_rule_t *r, const burst_group_t *g)
 {
-    size_t mask = s->icap - 1, i = g->hash & mask;
+    size_t mask = s->icap - 1, i = group_hash(r, g) & mask;
     while (s->index[i] != g)
         i = (i + 1) & mask;
     for (size_t j = (i + 1) & mask; s->index[j]; j = (j + 1) & mask) {
-        size_t home = s->index[j]->hash & mask;
+        size_t home = group_hash(r, s->index[j]) & mask;
         /* j's entry may move to the hole at i unless its home lies in (i, j] */
         if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
             s->index[i] = s->index[j];
@@ -104,7 +168,7 @@ static void idx_del(burst_state_t *s, const burst_group_t *g)
 
 /* Keeps the index at most half full once groups outgrow a scan; -1 when out
  * of memory (the lookup then scans). */
-static int idx_reserve(burst_state_t *s, uint32_t ngroups)
+static int idx_reserve(burst_state_t *s, const jd_rule_t *r, uint32_t ngroups)
 {
     if (ngroups <= BURST_SCAN || (s->icap && 2 * (size_t)ngroups <= s->icap))
         return 0;
@@ -117,9 +181,8 @@ static int idx_reserve(burst_state_t *s, uint32_t ngroups)
     free(s->index);
     s->index = n;
     s->icap = cap;
-    burst_group_t *g;
-    TAILQ_FOREACH(g, &s->lru, lru)
-        idx_put(s, g);
+    for (burst_group_t *g = l_first(s); g; g = l_next(s, g))
+        idx_put(s, r, g);
     return 0;
 }
 
@@ -132,18 +195,16 @@ static burst_group_t *group_new(const jd_rule_t *r, const char *const *vals)
                                  r->count * sizeof(jd_evid_t));
     if (!g)
         return NULL;
-    g->vals = (const char **)(g + 1);
-    g->ev = (jd_evid_t *)(g->vals + r->nsame);
-    memcpy(g->vals, vals, r->nsame * sizeof(char *));
-    g->hash = vals_hash(vals, r->nsame);
+    memcpy(g_vals(g), vals, r->nsame * sizeof(char *));
     return g;
 }
 
-static void group_drop_front(burst_group_t *g, uint32_t k)
+static void group_drop_front(const jd_rule_t *r, burst_group_t *g, uint32_t k)
 {
+    jd_evid_t *ev = g_ev(r, g);
     for (uint32_t i = 0; i < k; i++)
-        jd_evid_clear(&g->ev[i]);
-    memmove(g->ev, g->ev + k, (g->n - k) * sizeof(jd_evid_t));
+        jd_evid_clear(&ev[i]);
+    memmove(ev, ev + k, (g->n - k) * sizeof(jd_evid_t));
     g->n -= k;
 }
 
@@ -153,44 +214,42 @@ static void group_prune(const jd_rule_t *r, burst_group_t *g, int64_t now)
     if (g->n == 0)
         return;
     if (r->gap_ms > 0) {
-        if (now > jd_time_add(group_last_ts(g), r->gap_ms))
-            group_drop_front(g, g->n);
+        if (now > jd_time_add(group_last_ts(r, g), r->gap_ms))
+            group_drop_front(r, g, g->n);
         return;
     }
+    const jd_evid_t *ev = g_ev(r, g);
     uint32_t k = 0;
-    while (k < g->n && now > jd_time_add(g->ev[k].ts, r->within_ms))
+    while (k < g->n && now > jd_time_add(ev[k].ts, r->within_ms))
         k++;
-    group_drop_front(g, k);
-}
-
-static burst_state_t *state_new(void)
-{
-    burst_state_t *s = calloc(1, sizeof(*s));
-    if (s)
-        TAILQ_INIT(&s->lru);
-    return s;
+    group_drop_front(r, g, k);
 }
 
 static burst_group_t *state_find(const burst_state_t *s, const jd_rule_t *r,
-                                 const char *const *vals, uint64_t h)
+                                 const char *const *vals)
 {
     if (s->icap)
-        return s->index[idx_slot(s, r, vals, h)];
-    burst_group_t *g;
-    TAILQ_FOREACH(g, &s->lru, lru)
-        if (group_is(g, r, vals, h))
+        return s->index[idx_slot(s, r, vals, vals_hash(vals, r->nsame))];
+    for (burst_group_t *g = l_first(s); g; g = l_next(s, g))
+        if (group_is(g, r, vals))
             return g;
     return NULL;
 }
 
-/* Takes g out of s and frees it. */
-static void state_remove(burst_state_t *s, burst_group_t *g)
+/* Takes g out of s (list and index), keeping it. */
+static void state_unlink(burst_state_t *s, const jd_rule_t *r, burst_group_t *g)
 {
     if (s->icap)
-        idx_del(s, g);
-    TAILQ_REMOVE(&s->lru, g, lru);
+        idx_del(s, r, g);
+    l_remove(s, g);
     s->ngroups--;
-    group_drop_front(g, g->n);
+}
+
+/* Takes g out of s and frees it. */
+static void state_remove(burst_state_t *s, const jd_rule_t *r, burst_group_t *g)
+{
+    state_unlink(s, r, g);
+    group_drop_front(r, g, g->n);
     free(g);
 }
 
@@ -199,24 +258,21 @@ static void state_remove(burst_state_t *s, burst_group_t *g)
 static void state_insert(jd_engine_t *e, const jd_rule_t *r, burst_state_t *s,
                          burst_group_t *g)
 {
-    burst_group_t *q = TAILQ_LAST(&s->lru, burst_list);
-    while (q && group_last_ts(q) > group_last_ts(g))
-        q = TAILQ_PREV(q, burst_list, lru);
-    if (q)
-        TAILQ_INSERT_AFTER(&s->lru, q, g, lru);
-    else
-        TAILQ_INSERT_HEAD(&s->lru, g, lru);
+    burst_group_t *q = l_last(s);
+    while (q && group_last_ts(r, q) > group_last_ts(r, g))
+        q = l_prev(s, q);
+    l_insert_after(s, q, g);
     s->ngroups++;
-    if (idx_reserve(s, s->ngroups) != 0) {
+    if (idx_reserve(s, r, s->ngroups) != 0) {
         free(s->index); /* out of memory: back to scanning */
         s->index = NULL;
         s->icap = 0;
-    } else if (s->icap && s->index[idx_slot(s, r, g->vals, g->hash)] != g) {
-        idx_put(s, g);
+    } else if (s->icap && s->index[idx_slot(s, r, g_vals(g), group_hash(r, g))] != g) {
+        idx_put(s, r, g);
     }
     uint64_t max = engine_conf(e)->max_groups;
     while (max && s->ngroups > max) {
-        state_remove(s, TAILQ_FIRST(&s->lru));
+        state_remove(s, r, l_first(s));
         engine_group_evicted(e, 1);
     }
 }
@@ -226,16 +282,16 @@ static void state_insert(jd_engine_t *e, const jd_rule_t *r, burst_state_t *s,
 static void state_expire(const jd_rule_t *r, burst_state_t *s, int64_t now)
 {
     burst_group_t *g;
-    while ((g = TAILQ_FIRST(&s->lru)) && now > jd_time_add(group_last_ts(g), burst_window(r)))
-        state_remove(s, g);
+    while ((g = l_first(s)) && now > jd_time_add(group_last_ts(r, g), burst_window(r)))
+        state_remove(s, r, g);
 }
 
 static void burst_free(jd_engine_t *e, const jd_rule_t *r, void *state)
 {
     burst_state_t *s = state;
-    (void)e; (void)r;
-    while (!TAILQ_EMPTY(&s->lru))
-        state_remove(s, TAILQ_FIRST(&s->lru));
+    (void)e;
+    while (s->head)
+        state_remove(s, r, s->head);
     free(s->index);
     free(s);
 }
@@ -259,8 +315,8 @@ static void burst_fire(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     for (size_t i = 0; i < ng; i++)
         names[i] = c->slots[r->same[i]].name;
     jd_alert_req_t req = {
-        .rule = r, .journey = j, .ts = ts, .evid = g->ev, .nevid = g->n,
-        .group_names = names, .group_values = g->vals, .ngroup = ng,
+        .rule = r, .journey = j, .ts = ts, .evid = g_ev(r, g), .nevid = g->n,
+        .group_names = names, .group_values = (const char *const *)g_vals(g), .ngroup = ng,
     };
     engine_emit(e, &req, NULL);
 }
@@ -271,33 +327,28 @@ static void burst_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     if (!jd_match_event(&r->match, ev))
         return;
     burst_state_t *s = *state;
-    if (!s && !(s = *state = state_new()))
+    if (!s && !(s = *state = calloc(1, sizeof(*s))))
         return;
     state_expire(r, s, ev->ts);
     const char *vals[16] = {0};
     for (uint32_t i = 0; i < r->nsame && i < 16; i++)
         vals[i] = ev->slot[r->same[i]];
-    uint64_t h = vals_hash(vals, r->nsame);
-    burst_group_t *g = state_find(s, r, vals, h);
+    burst_group_t *g = state_find(s, r, vals);
     if (g) {
         group_prune(r, g, ev->ts);
-        TAILQ_REMOVE(&s->lru, g, lru);
-        TAILQ_INSERT_TAIL(&s->lru, g, lru);
-    } else {
-        if (!(g = group_new(r, vals)))
-            goto out;
-        jd_evid_from_event(&g->ev[g->n++], ev);
+        jd_evid_from_event(&g_ev(r, g)[g->n++], ev);
+        /* now the most recently active: to the tail */
+        l_remove(s, g);
+        l_insert_after(s, l_last(s), g);
+    } else if ((g = group_new(r, vals))) {
+        jd_evid_from_event(&g_ev(r, g)[g->n++], ev);
         state_insert(e, r, s, g); /* the newest: at the tail, never evicted */
-        goto check;
     }
-    jd_evid_from_event(&g->ev[g->n++], ev);
-check:
-    if (g->n >= r->count) {
+    if (g && g->n >= r->count) {
         /* Firing consumes g's events, which leaves g empty. */
         burst_fire(e, r, j, g, ev->ts);
-        state_remove(s, g);
+        state_remove(s, r, g);
     }
-out:
     if (s->ngroups == 0) {
         burst_free(e, r, s);
         *state = NULL;
@@ -312,19 +363,22 @@ static void burst_on_timer(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
 
 /* Pending events of equal groups interleave by time; then only the events
  * that can still chain with the newest are kept, at most count-1 of them,
- * so a merge never fires by itself. 0, or -1 when out of memory (dg keeps
- * its own events). */
-static int group_combine(const jd_rule_t *r, burst_group_t *dg, burst_group_t *sg)
+ * so a merge never fires by itself. Out of memory dg keeps its own events.
+ * sg's events move to dg or are cleared either way. */
+static void group_combine(const jd_rule_t *r, burst_group_t *dg, burst_group_t *sg)
 {
+    jd_evid_t *de = g_ev(r, dg), *se = g_ev(r, sg);
     jd_evid_t *all = malloc((dg->n + sg->n) * sizeof(jd_evid_t));
-    if (!all)
-        return -1;
+    if (!all) {
+        group_drop_front(r, sg, sg->n);
+        return;
+    }
     uint32_t n = 0, a = 0, b = 0;
     while (a < dg->n || b < sg->n) {
-        if (a < dg->n && (b >= sg->n || dg->ev[a].ts <= sg->ev[b].ts))
-            all[n++] = dg->ev[a++];
+        if (a < dg->n && (b >= sg->n || de[a].ts <= se[b].ts))
+            all[n++] = de[a++];
         else
-            all[n++] = sg->ev[b++];
+            all[n++] = se[b++];
     }
     /* keep the tail that still forms a valid chain/window */
     uint32_t start = n ? n - 1 : 0;
@@ -339,10 +393,9 @@ static int group_combine(const jd_rule_t *r, burst_group_t *dg, burst_group_t *s
     for (uint32_t i = 0; i < start; i++)
         jd_evid_clear(&all[i]);
     dg->n = n - start;
-    memcpy(dg->ev, all + start, dg->n * sizeof(jd_evid_t));
-    sg->n = 0; /* its ids moved to dg or were cleared */
+    memcpy(de, all + start, dg->n * sizeof(jd_evid_t));
+    sg->n = 0;
     free(all);
-    return 0;
 }
 
 /* Identity merge: src's groups move into dst; equal groups combine. */
@@ -357,24 +410,17 @@ static void burst_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
         return;
     }
     burst_group_t *sg;
-    while ((sg = TAILQ_FIRST(&src->lru))) {
-        if (src->icap)
-            idx_del(src, sg);
-        TAILQ_REMOVE(&src->lru, sg, lru);
-        src->ngroups--;
-        burst_group_t *dg = state_find(d, r, sg->vals, sg->hash);
+    while ((sg = l_first(src))) {
+        state_unlink(src, r, sg);
+        burst_group_t *dg = state_find(d, r, (const char *const *)g_vals(sg));
         if (!dg) {
             state_insert(e, r, d, sg);
             continue;
         }
         group_combine(r, dg, sg);
-        group_drop_front(sg, sg->n);
         free(sg);
         /* dg's newest event may have changed: back to its place */
-        if (d->icap)
-            idx_del(d, dg);
-        TAILQ_REMOVE(&d->lru, dg, lru);
-        d->ngroups--;
+        state_unlink(d, r, dg);
         state_insert(e, r, d, dg);
     }
     burst_free(e, r, src);
@@ -387,22 +433,21 @@ static void burst_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
 static void burst_save(const jd_rule_t *r, const void *state, jd_strbuf_t *sb)
 {
     const burst_state_t *s = state;
-    const burst_group_t *g;
-    int first = 1;
     jd_strbuf_putc(sb, '[');
-    TAILQ_FOREACH(g, &s->lru, lru) {
-        jd_strbuf_puts(sb, first ? "{\"v\":[" : ",{\"v\":[");
-        first = 0;
+    for (const burst_group_t *g = l_first(s); g; g = l_next(s, g)) {
+        const char *const *vals = (const char *const *)g_vals(g);
+        const jd_evid_t *ev = g_ev(r, g);
+        jd_strbuf_puts(sb, g == l_first(s) ? "{\"v\":[" : ",{\"v\":[");
         for (uint32_t k = 0; k < r->nsame; k++) {
             if (k)
                 jd_strbuf_putc(sb, ',');
-            jd_strbuf_json_str(sb, g->vals[k]);
+            jd_strbuf_json_str(sb, vals[k]);
         }
         jd_strbuf_puts(sb, "],\"e\":[");
         for (uint32_t k = 0; k < g->n; k++) {
             if (k)
                 jd_strbuf_putc(sb, ',');
-            jd_evid_save(&g->ev[k], sb);
+            jd_evid_save(&ev[k], sb);
         }
         jd_strbuf_puts(sb, "]}");
     }
@@ -416,7 +461,7 @@ static int burst_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     const jd_config_t *c = engine_conf(e);
     if (!json_is_array(v))
         return -1;
-    burst_state_t *s = state_new();
+    burst_state_t *s = calloc(1, sizeof(*s));
     if (!s)
         return -1;
     size_t i;
@@ -431,13 +476,13 @@ static int burst_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
             const char *sv = json_string_value(json_array_get(vals, k));
             gvals[k] = sv ? jd_intern_str(c->intern, sv) : NULL;
         }
-        if (state_find(s, r, gvals, vals_hash(gvals, r->nsame)))
+        if (state_find(s, r, gvals))
             continue; /* a record never holds a group twice */
         burst_group_t *g = group_new(r, gvals);
         if (!g)
             break;
         for (size_t k = 0; k < json_array_size(evs) && g->n < r->count; k++)
-            if (jd_evid_load(&g->ev[g->n], json_array_get(evs, k), c) == 0)
+            if (jd_evid_load(&g_ev(r, g)[g->n], json_array_get(evs, k), c) == 0)
                 g->n++;
         if (g->n == 0) {
             free(g);
