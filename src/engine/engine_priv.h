@@ -6,8 +6,10 @@
  *   journey.c    journeys: store, LRU, retention and eviction, history ring,
  *                de-duplication, identity merge, change tracking
  *   identity.c   anonymous -> customer links (journeyd/identity.h)
+ *   idset.c      a customer's event ids beyond its history (idset.h)
  *   changelog.c  journey and link records: save, restore, drain, drop
  *   stats.c      counters and their JSON
+ *   alert.c      alert rendering; evheap.c the event heap; shard.c the shards
  * Rule kinds (src/rules/) see only journeyd/rule.h, never this header.
  */
 #ifndef JOURNEYD_ENGINE_PRIV_H
