@@ -3,7 +3,7 @@
 
     compare.py [-c CONFIG] [-X key=value ...] [--flush-at-end] [--limit N]
                [--json OUT] [--keep DIR] [--alerts FILE [--summary FILE]]
-               INPUT.ndjson [...]
+               [--model SCRIPT] INPUT.ndjson [...]
 
 Runs `$JOURNEYD replay` (a command line, default build/journeyd; it may be
 wrapped, e.g. in valgrind) and tests/reference/journeyd_ref.py on the same
@@ -16,8 +16,8 @@ Two alerts are the same when rule, identity (kind and value), ts, first_ts,
 the evidence event ids (in order), the sequence's first occurrences (ts plus
 event id, or ts plus rule for an alert) and the funnel's last step agree.
 alert_id is left out: README names its inputs but not the hash. The counts
-duplicates, late and pending (funnel windows open at the end) are compared
-too, when journeyd's summary has them.
+duplicates, late, pending (funnel windows open at the end), funnel attempts
+and completions are compared too, when journeyd's summary has them.
 
 Exit status: 0 identical, 1 any difference, 2 a run failed.
 """
@@ -92,7 +92,9 @@ def jd_counts(summary):
         if k in e:
             out[k] = e[k]
     if "funnels" in e:
-        out["pending"] = sum(f.get("pending", 0) for f in e["funnels"].values())
+        for k, ref_k in (("pending", "pending"), ("attempts", "funnel_attempts"),
+                         ("completed", "funnel_completed")):
+            out[ref_k] = sum(f.get(k, 0) for f in e["funnels"].values())
     return out
 
 
@@ -107,6 +109,10 @@ def main():
     p.add_argument("--keep", help="keep both alert files and summaries in this directory")
     p.add_argument("--alerts", help="journeyd's alerts from an earlier replay")
     p.add_argument("--summary", help="with --alerts: that replay's --summary-json")
+    p.add_argument("--model", default=REF, help="the model to run (default journeyd_ref.py; "
+                   "explain_bounds.py checks what journeyd's known limits explain)")
+    p.add_argument("--model-arg", action="append", default=[],
+                   help="an extra argument for the model only (e.g. --no-burst-cap)")
     args = p.parse_args()
 
     tmp = args.keep or tempfile.mkdtemp(prefix="jd-compare-")
@@ -129,7 +135,7 @@ def main():
             cmd += ["-i", i]
         run(cmd, "journeyd replay")
     ref_alerts, ref_sum = os.path.join(tmp, "ref.alerts"), os.path.join(tmp, "ref.sum")
-    run([sys.executable, REF] + common + ["-o", ref_alerts, "--summary-json", ref_sum]
+    run([sys.executable, args.model] + args.model_arg + common + ["-o", ref_alerts, "--summary-json", ref_sum]
         + args.inputs, "reference")
 
     want, got = Counter(load(ref_alerts)), Counter(load(jd_alerts))
@@ -153,10 +159,10 @@ def main():
     ref_s = json.load(open(ref_sum))
     counts_diff = []
     jc = jd_counts(jd_sum)
-    for k in ("duplicates", "late", "pending"):
+    for k in ("duplicates", "late", "pending", "funnel_attempts", "funnel_completed"):
         if k in jc:
             flag = "ok" if jc[k] == ref_s[k] else "DIFFERENT"
-            print("count %-14s expected %9d got %9d  %s" % (k, ref_s[k], jc[k], flag))
+            print("count %-16s expected %9d got %9d  %s" % (k, ref_s[k], jc[k], flag))
             if jc[k] != ref_s[k]:
                 counts_diff.append(k)
     if jc.get("groups_evicted"):

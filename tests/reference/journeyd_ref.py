@@ -227,7 +227,7 @@ class Burst(Rule):
         if not g:
             del groups[key]
 
-    def merge(self, into, other):
+    def merge(self, eng, into, other):
         """README: interleave, keep what can still chain with the newest,
         at most count - 1, so a merge never fires by itself."""
         a, b = into.bursts[self.name], other.bursts[self.name]
@@ -281,14 +281,14 @@ class Funnel(Rule):
                  {"funnel": {"steps": len(self.steps), "last_step": last,
                              "last_step_name": self.steps[last - 1][0]}})
 
-    def merge(self, into, other):
+    def merge(self, eng, into, other):
         """README: the attempt furthest along survives, the earlier on a tie;
         the other is forgotten as if it never started."""
         a, b = into.funnels.get(self.name), other.funnels.get(self.name)
         if b is None:
             return
         if a is not None:
-            into.forgotten_attempts += 1
+            eng.stats["funnel_attempts"] -= 1     # "as if it never started"
             if (len(a["events"]), -a["start"]) >= (len(b["events"]), -b["start"]):
                 return          # the customer's own attempt survives
         into.funnels[self.name] = b   # its timer resolves to `into` via live()
@@ -327,7 +327,7 @@ class Sequence(Rule):
         if rule_name in self.first_alerts:
             j.firsts[self.name].append({"t": t, "rule": rule_name})
 
-    def merge(self, into, other):
+    def merge(self, eng, into, other):
         both = into.firsts[self.name] + other.firsts[self.name]
         both.sort(key=lambda o: o["t"])
         into.firsts[self.name] = both
@@ -340,7 +340,7 @@ KINDS = {"burst": Burst, "funnel": Funnel, "sequence": Sequence}
 
 class Journey:
     __slots__ = ("kind", "ident", "ids", "bursts", "funnels", "firsts", "last_alert",
-                 "merged_into", "forgotten_attempts", "last_t")
+                 "merged_into")
 
     def __init__(self, kind, ident):
         self.kind, self.ident = kind, ident
@@ -350,8 +350,6 @@ class Journey:
         self.firsts = defaultdict(list)    # sequence rule -> unconsumed firsts
         self.last_alert = {}               # rule -> ts of the last emitted alert
         self.merged_into = None
-        self.forgotten_attempts = 0
-        self.last_t = None
 
     def live(self):
         j = self
@@ -448,7 +446,7 @@ class Engine:
         self.stats["merges"] += 1
         for r in self.rules:
             if hasattr(r, "merge"):
-                r.merge(cj, aj)
+                r.merge(self, cj, aj)
         for k, v in aj.ids.items():
             if cj.ids.get(k, -1 << 62) < v:
                 cj.ids[k] = v
