@@ -107,11 +107,11 @@ def die(msg):
 def duration_ms(v):
     if isinstance(v, int) and not isinstance(v, bool):
         return v
-    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)", str(v))
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", str(v))   # no unit: ms (-X gives strings)
     if not m:
         die("unsupported duration %r" % (v,))
     return int(m.group(1)) * {"ms": 1, "s": 1000, "m": 60000,
-                              "h": 3600000, "d": 86400000}[m.group(2)]
+                              "h": 3600000, "d": 86400000}[m.group(2) or "ms"]
 
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
