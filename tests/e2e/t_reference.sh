@@ -5,7 +5,11 @@
 #     ~30k events: one heavy customer with half of them, crawls, stitched
 #     customers, late events, duplicates and re-stamped retries), with
 #     threads 1 and 2, and with cooldowns on;
+#   - tests/reference/cases/edges.ndjson (boundaries: deadline ties, exact
+#     gap / within, the lateness edge, a retry, a link arriving late);
 #   - the minimal repro inputs in tests/reference/repro/ (one per bug found).
+# First the model itself is checked against hand-derived alerts (cases/ and
+# tests/e2e/scenarios/*.expect).
 # Any missing or unexpected alert, or a different duplicates / late / pending
 # / funnel count, fails the test; compare.py prints which.
 #
@@ -53,6 +57,23 @@ check() { # LABEL ARGS...
     echo
 }
 
+# The model itself against alerts derived by hand from the contract
+# (tests/reference/cases and the replay scenarios), without journeyd.
+for f in "$REF"/cases/*.ndjson "$ROOT"/tests/e2e/scenarios/*.ndjson; do
+    python3 "$REF/journeyd_ref.py" -o "$tmp/model.alerts" "$f" 2>/dev/null
+    python3 - "$tmp/model.alerts" > "$tmp/model.got" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    a = json.loads(line)
+    print("%s\t%s\t%s" % (a["rule"], a.get("customer_id") or a.get("anonymous_id"), a["ts"]))
+PY
+    if ! diff <(LC_ALL=C sort "${f%.ndjson}.expect") <(LC_ALL=C sort "$tmp/model.got"); then
+        echo "model: $(basename "$f") differs from its hand-derived .expect"; fail=1
+    fi
+done
+echo "model: $(ls "$REF"/cases/*.ndjson "$ROOT"/tests/e2e/scenarios/*.ndjson | wc -l) hand-derived cases checked"
+echo
+
 check "load, threads=1" "$tmp/load.ndjson"
 if (( fail )); then
     # Diagnostic only: do journeyd's known limits (tests/reference/README.md)
@@ -64,6 +85,7 @@ fi
 check "load, threads=2" -X processing.threads=2 "$tmp/load.ndjson"
 check "load, cooldowns" -c "$tmp/cooldown.json" "$tmp/load.ndjson"
 check "load, --flush-at-end" --flush-at-end "$tmp/load.ndjson"
+check "cases edges" "$REF/cases/edges.ndjson"
 for f in "$REF"/repro/*.ndjson; do
     check "repro $(basename "$f" .ndjson)" "$f"
 done
