@@ -115,8 +115,14 @@ def main():
                    help="an extra argument for the model only (e.g. --no-burst-cap)")
     args = p.parse_args()
 
-    tmp = args.keep or tempfile.mkdtemp(prefix="jd-compare-")
-    os.makedirs(tmp, exist_ok=True)
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        return compare(args, args.keep)
+    with tempfile.TemporaryDirectory(prefix="jd-compare-") as tmp:
+        return compare(args, tmp)
+
+
+def compare(args, tmp):
     common = []
     if args.config:
         common += ["-c", args.config]
