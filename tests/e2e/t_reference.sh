@@ -13,10 +13,11 @@
 # Any missing or unexpected alert, or a different duplicates / late / pending
 # / funnel count, fails the test; compare.py prints which.
 #
-# On 86b2ac9 this FAILS, on purpose: journeyd keeps 32 burst groups and 32
-# sequence first occurrences per customer, and checks duplicates against the
-# last 16 events only (tests/reference/README.md). The diagnostic line after
-# the first load says whether those known limits explain every difference.
+# On 86b2ac9 this failed, on purpose: journeyd kept 32 burst groups and 32
+# sequence first occurrences per customer, and checked duplicates against the
+# last 16 events only (tests/reference/README.md); all three are fixed since.
+# On a failure, the diagnostic line after the first load says whether those
+# old limits explain every difference (a regression to one of them).
 #
 # Needs $JOURNEYD (binary, possibly wrapped) and $ROOT (repo root).
 set -u
@@ -90,8 +91,8 @@ for f in "$REF"/repro/*.ndjson; do
     check "repro $(basename "$f" .ndjson)" "$f"
 done
 if (( fail )); then
-    echo "t_reference: journeyd differs from the contract's model. Known on 86b2ac9:"
-    echo "  burst groups capped at 32, sequence first occurrences capped at 32, duplicates"
-    echo "  checked against the last 16 events only (tests/reference/README.md, repro/)."
+    echo "t_reference: journeyd differs from the contract's model. Known on 86b2ac9 (fixed"
+    echo "  since): burst groups capped at 32, sequence first occurrences capped at 32,"
+    echo "  duplicates checked against the last 16 events only (tests/reference/README.md, repro/)."
 fi
 exit $fail

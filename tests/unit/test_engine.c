@@ -691,6 +691,122 @@ static void test_burst_many_groups_merge_and_restore(void **st)
     fx_close(&b);
 }
 
+static void payment_failed(fixture_t *fx, const char *who, const char *idkey, int64_t ms, int k)
+{
+    fx_push(fx, "{\"ts\":%lld,\"%s\":\"%s\",\"type\":\"payment_failed\",\"event_id\":\"f%d\"}",
+            (long long)(T0 + ms), idkey, who, k);
+}
+
+static void call(fixture_t *fx, const char *who, int64_t ms)
+{
+    fx_push(fx, "{\"ts\":%lld,\"customer_id\":\"%s\",\"type\":\"support_contact\","
+            "\"channel\":\"call\",\"event_id\":\"call\"}", (long long)(T0 + ms), who);
+}
+
+/* The one channel_escalation alert: asserts its evidence.first event ids
+ * are f<from>..f<to-1> in order, and its first_ts. */
+static void assert_escalation(const fixture_t *fx, int from, int to, const char *first_ts)
+{
+    assert_int_equal(fx->sink.n, 1);
+    json_t *a = json_loads(fx->sink.alerts[0], 0, NULL);
+    assert_non_null(a);
+    assert_string_equal(json_string_value(json_object_get(a, "rule")), "channel_escalation");
+    assert_string_equal(json_string_value(json_object_get(a, "first_ts")), first_ts);
+    json_t *first = json_object_get(json_object_get(a, "evidence"), "first");
+    assert_int_equal(json_array_size(first), to - from);
+    for (int k = from; k < to; k++) {
+        char want[16];
+        snprintf(want, sizeof want, "f%d", k);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(first, k - from),
+                                                              "event_id")), want);
+    }
+    json_decref(a);
+}
+
+/* channel_escalation (within 24h) after 40 payment failures: the call
+ * consumes all 40 and names every one in evidence.first (the old 32-cap
+ * dropped the oldest 8, and with them first_ts and the alert_id); one
+ * failure 1 ms more than 24h before the call can never fire and is not. */
+static void test_sequence_many_firsts_exact(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    int64_t call_at = 86400000 + 60000;
+    payment_failed(&fx, "c", "customer_id", call_at - 86400001, 99);
+    for (int k = 0; k < 40; k++)
+        payment_failed(&fx, "c", "customer_id", call_at - 86400000 + k * 1000, k);
+    call(&fx, "c", call_at);
+    jd_engine_finish(fx.eng, 0);
+    assert_escalation(&fx, 0, 40, "2026-11-22T10:01:00.000Z");
+    assert_int_equal(stat_of(fx.eng, "groups_evicted"), 0);
+    fx_close(&fx);
+}
+
+/* journey.max_groups bounds the first occurrences: the oldest go, counted;
+ * the ring wraps and still renders oldest first. */
+static void test_sequence_max_groups_evicts(void **st)
+{
+    (void)st;
+    const char *xs[] = {"journey.max_groups=4"};
+    fixture_t fx;
+    fx_open(&fx, NULL, xs, 1);
+    for (int k = 0; k < 7; k++)
+        payment_failed(&fx, "c", "customer_id", k * 1000, k);
+    call(&fx, "c", 60000);
+    jd_engine_finish(fx.eng, 0);
+    assert_escalation(&fx, 3, 7, "2026-11-22T10:00:03.000Z");
+    assert_int_equal(stat_of(fx.eng, "groups_evicted"), 3);
+    fx_close(&fx);
+}
+
+/* First occurrences on both sides of a stitch interleave by time, and all
+ * of them survive the changelog; with journey.max_groups=16 each side
+ * drops its 4 oldest, then the merge keeps the newest 16 of the 32. */
+static void test_sequence_firsts_merge_and_restore(void **st)
+{
+    (void)st;
+    for (int bounded = 0; bounded <= 1; bounded++) {
+        const char *xs[] = {"journey.max_groups=16"};
+        size_t nx = bounded ? 1 : 0;
+        fixture_t a, b;
+        kv_t kv = {0};
+        jd_err_t err;
+        fx_open(&a, NULL, xs, nx);
+        jd_engine_destroy(a.eng);
+        jd_engine_opts_t o = {.on_alert = sink_alert, .opaque = &a.sink, .track_changes = 1,
+                              .fixed_emitted_at = T0};
+        a.eng = jd_engine_new(a.conf, &o, &err);
+        for (int k = 0; k < 40; k++) /* even ones anonymous, odd ones the customer's */
+            payment_failed(&a, k % 2 ? "c" : "d", k % 2 ? "customer_id" : "anonymous_id",
+                           k * 10, k);
+        fx_push(&a, "{\"ts\":%lld,\"anonymous_id\":\"d\",\"customer_id\":\"c\",\"type\":\"login\"}",
+                (long long)(T0 + 500));
+        jd_engine_advance(a.eng, T0 + 1000);
+        assert_int_equal(stat_of(a.eng, "groups_evicted"), bounded ? 24 : 0);
+        jd_engine_drain_changes(a.eng, kv_put, &kv);
+        assert_int_equal(a.sink.n, 0);
+
+        fx_open(&b, NULL, xs, nx);
+        for (int i = 0; i < kv.n; i++)
+            assert_int_equal(jd_engine_restore(b.eng, 0, kv.key[i], strlen(kv.key[i]), kv.val[i],
+                                               kv.val[i] ? strlen(kv.val[i]) : 0, &err), 0);
+        call(&b, "c", 60000);
+        jd_engine_finish(b.eng, 0);
+        if (bounded)
+            assert_escalation(&b, 24, 40, "2026-11-22T10:00:00.240Z");
+        else
+            assert_escalation(&b, 0, 40, "2026-11-22T10:00:00.000Z");
+        assert_int_equal(stat_of(b.eng, "groups_evicted"), 0);
+        for (int i = 0; i < kv.n; i++) {
+            free(kv.key[i]);
+            free(kv.val[i]);
+        }
+        fx_close(&a);
+        fx_close(&b);
+    }
+}
+
 static void typed(fixture_t *fx, const char *idkey, const char *who, int64_t ms, const char *eid)
 {
     fx_push(fx, "{\"ts\":%lld,\"%s\":\"%s\",\"type\":\"x\",\"event_id\":\"%s\"}",
@@ -879,6 +995,9 @@ int main(void)
         cmocka_unit_test(test_burst_max_groups_evicts),
         cmocka_unit_test(test_burst_group_kept_while_chainable),
         cmocka_unit_test(test_burst_many_groups_merge_and_restore),
+        cmocka_unit_test(test_sequence_many_firsts_exact),
+        cmocka_unit_test(test_sequence_max_groups_evicts),
+        cmocka_unit_test(test_sequence_firsts_merge_and_restore),
         cmocka_unit_test(test_dedupe_beyond_history),
         cmocka_unit_test(test_dedupe_bound),
         cmocka_unit_test(test_dedupe_merge_and_restore),
