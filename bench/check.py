@@ -19,7 +19,9 @@
           check.py --reference ev.ndjson -o ref.ndjson && check.py ref.ndjson truth
       It assumes what the generator guarantees: no late events, no
       duplicates, and every anonymous event of a stitched identity either
-      before its link or harmless. Not a second engine.
+      before its link or harmless. Not a second engine. The check of every
+      alert, on any input, is tests/reference/compare.py (bench/run.sh runs
+      it after this one).
 """
 import argparse
 import collections

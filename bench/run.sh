@@ -9,7 +9,9 @@
 #   ceiling   two independent threads=1 replays at once, in the same rounds:
 #             what the machine gives two processes that share nothing
 #   ratio     replay / floor — the headline figure
-#   detection every injected pattern alerted, nothing else   (bench/check.py)
+#   detection every injected pattern alerted, nothing else   (bench/check.py),
+#             and every alert equal to tests/reference's model, on this input
+#             and on a skewed load of the same size (tests/reference/compare.py)
 #   memory    peak RSS and bytes per active customer at MEM_CUSTOMERS customers
 #   kafka     produce + run through a real broker, when one answers, then
 #             alert latency at half the measured run rate (bench/latency.py)
@@ -22,6 +24,7 @@
 #   BENCH_LATENCY=auto|0  BENCH_LATENCY_CONFIGS=default,lateness0
 #   BENCH_LATENCY_DURATION=20  BENCH_LATENCY_JSON=build/bench-latency.json
 #   BENCH_OUT=build/bench  BENCH_JSON=build/bench.json
+#   BENCH_REFERENCE=1 (0 skips the reference comparison, ~2 min at 1M events)
 set -u -o pipefail
 
 JOURNEYD=${1:?usage: bash bench/run.sh path/to/journeyd}
@@ -336,14 +339,51 @@ fi
 
 # ---- detection ----------------------------------------------------------------
 
+# The truth file covers the injected patterns only; the reference comparison
+# checks every alert (tests/reference/compare.py) on the same input and on a
+# skewed load of the same size (tests/reference/gen_load.py: one heavy
+# customer with half the events, stitches, late events, duplicates).
+
+REFDIR="$HERE/../tests/reference"
+reference_check() { # LABEL COMPARE-ARGS...: sets R_RC
+    local label=$1; shift
+    python3 "$REFDIR/compare.py" --keep "$OUT/reference-$label" \
+        --json "$OUT/reference-$label.json" "$@" > "$OUT/reference-$label.txt" 2>&1
+    R_RC=$?
+    put "detection.reference_$label.ok" "$(( R_RC == 0 ))"
+    put "detection.reference_$label.report" "$OUT/reference-$label.txt"
+    sed -n '1,14p' "$OUT/reference-$label.txt" >&2
+}
+
 if [[ -f $OUT/alerts.ndjson ]] && (( REPLAY_OK )); then
     say "detection check"
     python3 "$HERE/check.py" "$OUT/alerts.ndjson" "$TRUTH" --events "$FILE" \
         --json "$OUT/detection.json" > "$OUT/detection.txt" 2>&1
     rc=$?
-    put detection.ok "$(( rc == 0 ))"
     put detection.report "$OUT/detection.txt"
     sed -n '1,40p' "$OUT/detection.txt" >&2
+    ref_ok=1
+    if [[ ${BENCH_REFERENCE:-1} != 0 ]]; then
+        say "detection: every alert of $OUT/alerts.ndjson against tests/reference"
+        sumargs=()
+        [[ -s $OUT/summary.json ]] && sumargs=(--summary "$OUT/summary.json")
+        reference_check bench --alerts "$OUT/alerts.ndjson" "${sumargs[@]}" "$FILE"
+        (( R_RC == 0 )) || ref_ok=0
+        HEAVY="$OUT/heavy-n$EVENTS-s$SEED-g$(sha1sum "$REFDIR/gen_load.py" | cut -c1-8).ndjson"
+        if [[ ! -s $HEAVY ]]; then
+            rm -f "$OUT"/heavy-n"$EVENTS"-s"$SEED"-g*.ndjson
+            say "generating the skewed load $HEAVY"
+            python3 "$REFDIR/gen_load.py" -n "$EVENTS" -s "$SEED" -o "$HEAVY.tmp" && mv "$HEAVY.tmp" "$HEAVY"
+        fi
+        if [[ -s $HEAVY ]]; then
+            say "detection: journeyd replay of $HEAVY against tests/reference"
+            JOURNEYD="$JOURNEYD" reference_check heavy "$HEAVY"
+            (( R_RC == 0 )) || ref_ok=0
+        else
+            note "detection: could not generate the skewed load"; ref_ok=0
+        fi
+    fi
+    put detection.ok "$(( rc == 0 && ref_ok ))"
 fi
 
 # ---- memory ------------------------------------------------------------------
@@ -557,7 +597,14 @@ if "latency_file" in kaf:
     kaf["latency"] = load(kaf["latency_file"])
 det = load(os.path.join(outdir, "detection.json"))
 if det is not None:
+    ok = r.get("detection", {}).get("ok", 1)     # includes the reference checks
     r.setdefault("detection", {}).update(det)
+    r["detection"]["patterns_ok"] = bool(det.get("ok"))
+    r["detection"]["ok"] = bool(det.get("ok")) and bool(ok)
+for label in ("bench", "heavy"):
+    ref = load(os.path.join(outdir, f"reference-{label}.json"))
+    if ref is not None:
+        r.setdefault("detection", {}).setdefault(f"reference_{label}", {}).update(ref)
 
 floor = r.get("floor", {}).get("events_per_s")
 t1 = rep.get("threads_1", rep.get("threads_default", {}))
@@ -629,9 +676,20 @@ if "same_alerts_1_vs_2_threads" in rep:
     rows.append(("same alerts at 1 and 2 threads", "yes" if rep["same_alerts_1_vs_2_threads"] else "NO"))
 d = r.get("detection")
 if d and "expected" in d:
-    rows.append(("detection", f"{'PASS' if d['ok'] else 'FAIL'}: {d['detected']}/{d['expected']} "
+    rows.append(("detection", f"{'PASS' if d.get('patterns_ok', d['ok']) else 'FAIL'}: {d['detected']}/{d['expected']} "
                               f"patterns alerted, {d['missed']} missed, {d['unexpected']} unexpected, "
                               f"{d['controls']} negative controls"))
+for label, what in (("bench", "every alert, this input"), ("heavy", "every alert, skewed load")):
+    ref = (d or {}).get(f"reference_{label}")
+    if ref and "expected" in ref:
+        bad = [f"{n} -{v['missing']} +{v['unexpected']}" for n, v in ref["by_rule"].items()
+               if v["missing"] or v["unexpected"]]
+        bad += [f"{n} {v['got']} vs {v['expected']}" for n, v in ref.get("counts", {}).items()
+                if v["got"] != v["expected"]]
+        rows.append((f"detection: reference, {what}",
+                     f"{'PASS' if ref['ok'] else 'FAIL'}: {ref['got']}/{ref['expected']} alerts, "
+                     f"{ref['missing']} missing, {ref['unexpected']} unexpected"
+                     + (f" ({'; '.join(bad)})" if bad else "")))
 mem = r.get("memory")
 if mem and "peak_rss_kib" in mem:
     rows.append((f"memory at {fmt(mem['customers'])} customers",
@@ -678,6 +736,6 @@ if ! grep -q $'^replay.available\t1$' "$KV"; then
     say "FAILED: journeyd replay is not available"; exit 1
 fi
 if grep -q $'^detection.ok\t0$' "$KV"; then
-    say "FAILED: detection check (see $OUT/detection.txt)"; exit 1
+    say "FAILED: detection check (see $OUT/detection.txt and $OUT/reference-*.txt)"; exit 1
 fi
 exit 0

@@ -86,9 +86,11 @@ typedef struct jd_engine_stats {
     uint64_t customers_total; /* journeys ever created */
     uint64_t evicted;         /* by journey.max_customers */
     uint64_t expired;         /* by journey.retention */
+    uint64_t groups_evicted;  /* rule groups dropped by journey.max_groups */
     uint64_t links;           /* anonymous -> customer links made */
     uint64_t merges;          /* anonymous journeys merged into customers */
     uint64_t buffered;        /* events waiting for the watermark */
+    uint64_t forced_advances; /* watermark advances forced by time.max_buffered */
     uint64_t timers;          /* timeouts scheduled and not yet fired */
     int64_t watermark;        /* INT64_MIN before any event */
     int64_t max_ts;           /* INT64_MIN before any event */

@@ -1,6 +1,10 @@
 /*
  * Private to the engine and its rule kinds: journeys, timers, evidence and
  * the per-kind rule interface. Shared by src/engine/ and src/rules/ only.
+ *
+ * A rule kind is one file in src/rules/ that defines a jd_rule_ops_t, plus
+ * one row in the kind table (src/rules/rule_kinds.c). The engine reaches
+ * every kind through its ops and names none (docs/adding-a-rule-kind.md).
  */
 #ifndef JOURNEYD_ENGINE_INT_H
 #define JOURNEYD_ENGINE_INT_H
@@ -54,6 +58,8 @@ struct jd_journey {
     uint16_t hist_head, hist_len; /* ring: oldest record at hist_head */
     uint16_t hist_cap;      /* grows 4, 8, ... up to conf->history */
     jd_hist_t *hist;        /* ring of hist_cap records (own allocation) */
+    struct jd_idset *seen;  /* recent event-id hashes (journey.dedupe_ids),
+                               own allocation, NULL until the first id */
     void **rstate;          /* per rule, lazily created, NULL when idle */
     int64_t *last_alert;    /* per rule WITH a cooldown (engine cooldown
                                slots); INT64_MIN = never */
@@ -67,7 +73,8 @@ typedef struct jd_alert_req {
     int64_t ts;
     const jd_evid_t *evid;   /* evidence events/alerts, oldest first */
     size_t nevid;
-    const jd_evid_t *first;  /* sequence: the "first" occurrences */
+    const jd_evid_t *first;  /* non-NULL: the alert carries evidence.first
+                                (a sequence's "first" occurrences) */
     size_t nfirst;
     const char *const *group_names;  /* burst "same": names and values */
     const char *const *group_values;
@@ -77,6 +84,11 @@ typedef struct jd_alert_req {
 
 /* Per-kind behaviour. state is a jd_journey_t.rstate[i] slot. */
 typedef struct jd_rule_ops {
+    /* the kind's name in alerts ("kind": "burst") */
+    const char *name;
+    /* 1: the engine keeps step counters (jd_funnel_stats_t, r->nsteps) for
+     * rules of this kind and counts their pending timers at the end */
+    int step_stats;
     /* event evaluated on journey j (already appended to its history) */
     void (*on_event)(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
                      void **state, const jd_event_t *ev);
@@ -96,11 +108,18 @@ typedef struct jd_rule_ops {
     void (*save)(const jd_rule_t *r, const void *state, jd_strbuf_t *sb);
     int (*load)(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
                 void **state, json_t *v);
+    /* Kinds fed by other rules' alerts (NULL otherwise): listens_to says
+     * whether r takes the alerts of rule index src; on_alert then gets each
+     * one on the same journey, after it is emitted (alert->id = alert_id,
+     * alert->rule = the emitting rule's name; borrowed). */
+    int (*listens_to)(const jd_rule_t *r, uint32_t src);
+    void (*on_alert)(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
+                     void **state, const jd_evid_t *alert);
 } jd_rule_ops_t;
 
-extern const jd_rule_ops_t jd_rule_burst_ops;
-extern const jd_rule_ops_t jd_rule_funnel_ops;
-extern const jd_rule_ops_t jd_rule_sequence_ops;
+/* The ops of a kind (src/rules/rule_kinds.c); never NULL for a kind the
+ * config compiles. */
+const jd_rule_ops_t *jd_rule_ops_for(jd_rule_kind_t kind);
 
 /* Engine services for the rule kinds. */
 const jd_config_t *engine_conf(const jd_engine_t *e);
@@ -110,10 +129,10 @@ int engine_emit(jd_engine_t *e, const jd_alert_req_t *req, char *alert_id);
 void engine_timer_set(jd_engine_t *e, jd_timer_t *t, jd_journey_t *j,
                       uint32_t rule, int64_t deadline);
 void engine_timer_cancel(jd_engine_t *e, jd_timer_t *t);
+/* Counts n groups (windows, partial matches) dropped at journey.max_groups. */
+void engine_group_evicted(jd_engine_t *e, uint64_t n);
+/* The step counters of a rule whose kind has step_stats. */
 jd_funnel_stats_t *engine_funnel_stats(jd_engine_t *e, uint32_t rule);
-/* Sequence rules learn of other rules' alerts through this hook. */
-void rule_sequence_on_alert(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
-                            void **state, const jd_evid_t *alert);
 
 /* Match helpers shared by the rule kinds. */
 int jd_match_event(const jd_match_t *m, const jd_event_t *ev);

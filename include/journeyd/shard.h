@@ -47,8 +47,9 @@ jd_dl_reason_t jd_shards_push(jd_shards_t *s, jd_event_t *ev);
 void jd_shards_finish(jd_shards_t *s, int flush);
 
 /* Before finish: the router's counters (events_in, late, alerts delivered,
- * watermark, max_ts, buffered). After finish: every counter, summed over
- * the shards. customers_peak is the largest total seen at an epoch end. */
+ * watermark, max_ts, buffered, forced_advances). After finish: every
+ * counter, summed over the shards. customers_peak is the largest total seen
+ * at an epoch end. */
 const jd_engine_stats_t *jd_shards_stats(jd_shards_t *s);
 json_t *jd_shards_stats_json(jd_shards_t *s);
 

@@ -39,6 +39,24 @@ char *jd_time_format_rfc3339(int64_t ms, char *buf);
  * integer of milliseconds. 0 on success, -1 if malformed or overflowing. */
 int jd_duration_parse(const char *s, int64_t *out_ms);
 
+/* Event time plus/minus a duration, saturating at INT64_MAX / INT64_MIN
+ * instead of wrapping: an extreme ts (epoch ms is any int64) must not turn
+ * a deadline or a retention limit into its opposite. */
+static inline int64_t jd_time_add(int64_t t, int64_t d)
+{
+    int64_t r;
+    if (__builtin_add_overflow(t, d, &r))
+        return d > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+static inline int64_t jd_time_sub(int64_t t, int64_t d)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(t, d, &r))
+        return d > 0 ? INT64_MIN : INT64_MAX;
+    return r;
+}
+
 /* Wall clock in epoch ms (CLOCK_REALTIME) and a monotonic ms counter. */
 int64_t jd_now_ms(void);
 int64_t jd_mono_ms(void);

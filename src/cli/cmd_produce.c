@@ -31,20 +31,15 @@
 #include "journeyd/records.h"
 #include "journeyd/timeutil.h"
 #include "journeyd/kafka.h"
-#include "journeyd/map.h"
+#include "journeyd/identity.h"
 #include "options.h"
-
-typedef struct jd_link {
-    jd_map_node_t node;   /* key: the anonymous id */
-    char *customer;
-} jd_link_t;
 
 typedef struct jd_producer {
     const jd_config_t *conf;
     const char *topic;
     rd_kafka_t *rk;
     jd_decoder_t *dec;
-    jd_map_t links;
+    jd_identity_t links;        /* anonymous -> customer, as the engine links them */
     rd_kafka_headers_t *csv_hdrs;
     double speed;
     double rate;
@@ -88,65 +83,16 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     JD_LOG(JD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
 }
 
-static void link_free_all(jd_map_t *m)
-{
-    for (size_t b = 0; m->buckets && b < m->nbuckets; b++) {
-        jd_map_node_t *n = m->buckets[b];
-        while (n) {
-            jd_map_node_t *next = n->next;
-            jd_link_t *l = (jd_link_t *)n;
-            free(l->customer);
-            free(l);
-            n = next;
-        }
-    }
-    jd_map_free(m);
-}
-
-/* Remember anonymous -> customer (the newest link wins). */
-static int link_put(jd_producer_t *p, const char *anon, const char *cust)
-{
-    size_t alen = strlen(anon);
-    jd_link_t *l = (jd_link_t *)jd_map_get(&p->links, anon, alen);
-    char *c = strdup(cust);
-    if (!c)
-        return -1;
-    if (l) {
-        free(l->customer);
-        l->customer = c;
-        return 0;
-    }
-    l = calloc(1, sizeof(*l) + alen + 1);
-    if (!l) {
-        free(c);
-        return -1;
-    }
-    memcpy((char *)(l + 1), anon, alen + 1);
-    l->node.key = (const char *)(l + 1);
-    l->node.keylen = alen;
-    l->customer = c;
-    if (jd_map_put(&p->links, &l->node)) {
-        free(c);
-        free(l);
-        return -1;
-    }
-    return 0;
-}
-
+/* The customer the engine will file ev under (journeyd/identity.h): links
+ * idle for longer than journey.retention are forgotten, as the engine
+ * forgets them. */
 static const char *identity(jd_producer_t *p, const jd_event_t *ev)
 {
-    jd_link_t *l;
     if (p->key_raw)
         return ev->customer_id ? ev->customer_id : ev->anonymous_id ? ev->anonymous_id : "";
-    if (ev->customer_id) {
-        if (ev->anonymous_id && link_put(p, ev->anonymous_id, ev->customer_id))
-            JD_LOG(JD_LOG_WARN, "out of memory: link %s not kept", ev->anonymous_id);
-        return ev->customer_id;
-    }
-    if (!ev->anonymous_id)
-        return "";
-    l = (jd_link_t *)jd_map_get(&p->links, ev->anonymous_id, strlen(ev->anonymous_id));
-    return l ? l->customer : ev->anonymous_id;
+    jd_identity_expire(&p->links, jd_time_sub(ev->ts, p->conf->retention_ms), NULL, NULL);
+    const char *c = jd_identity_resolve(&p->links, ev->customer_id, ev->anonymous_id, ev->ts, -1);
+    return c ? c : ev->anonymous_id ? ev->anonymous_id : "";
 }
 
 static void progress(jd_producer_t *p, jd_reader_t *rd, int force)
@@ -374,7 +320,7 @@ int jd_cmd_produce(int argc, char **argv)
     memset(&p, 0, sizeof(p));
     jd_log_init("journeyd produce");
     inputs = calloc((size_t)argc + 1, sizeof(*inputs));
-    if (!inputs || jd_map_init(&p.links)) {
+    if (!inputs || jd_identity_init(&p.links, 0)) {
         fprintf(stderr, "journeyd produce: out of memory\n");
         rc = 1;
         goto out;
@@ -443,7 +389,7 @@ out:
     if (p.rk)
         rd_kafka_destroy(p.rk);
     jd_decoder_destroy(p.dec);
-    link_free_all(&p.links);
+    jd_identity_free(&p.links);
     jd_config_destroy(conf);
     jd_opts_free(&o);
     free(inputs);

@@ -212,6 +212,8 @@ static void replay_print_summary(replay_t *rp, json_t *sum)
     fprintf(f, "  customers          %12" PRIu64 "  (peak active %" PRIu64 ", linked %" PRIu64
                ", merged %" PRIu64 ")\n", st->customers_total, st->customers_peak,
             st->links, st->merges);
+    fprintf(f, "  groups evicted     %12" PRIu64 "  (forced watermark advances %" PRIu64 ")\n",
+            st->groups_evicted, st->forced_advances);
     fprintf(f, "  alerts             %12" PRIu64 "\n", st->alerts);
     for (uint32_t i = 0; i < c->nrules; i++)
         fprintf(f, "    %-17s%12" PRIu64 "\n", c->rules[i].name, st->alerts_by_rule[i]);

@@ -156,8 +156,9 @@ const config_prop_t config_props[] = {
       .desc = "Journeys kept in memory; beyond it the least recently active is evicted" },
     { .path = "journey.max_groups", .type = CONFIG_T_INT, .dflt = "4096",
       .min = 1, .max = INT64_MAX, CONFIG_AT(max_groups),
-      .desc = "Live groups (burst), open windows (absence) or partial matches (pattern) per customer "
-              "per rule; beyond it the least recently active is dropped (`groups_evicted`)" },
+      .desc = "Live groups (burst), first occurrences (sequence), open windows (absence) or partial "
+              "matches (pattern) per customer per rule; beyond it the least recently active is "
+              "dropped (`groups_evicted`)" },
     { .path = "journey.dedupe_ids", .type = CONFIG_T_INT, .dflt = "1024",
       .min = 0, .max = 1048576, CONFIG_AT(dedupe_ids),
       .desc = "Recent event ids remembered per customer for de-duplication, whatever `journey.history` is" },

@@ -7,7 +7,6 @@
 #include <string.h>
 #include "journeyd/rule.h"
 
-static const char *const alert_kind_names[] = {"burst", "funnel", "sequence"};
 static const char *const alert_sev_names[] = {"low", "medium", "high"};
 
 typedef struct alert_hash {
@@ -127,7 +126,7 @@ void jd_alert_render(const jd_config_t *conf, const jd_alert_req_t *req,
     jd_strbuf_puts(out, "\",\"rule\":");
     jd_strbuf_json_str(out, r->name);
     jd_strbuf_puts(out, ",\"kind\":\"");
-    jd_strbuf_puts(out, alert_kind_names[r->kind]);
+    jd_strbuf_puts(out, jd_rule_ops_for(r->kind)->name);
     jd_strbuf_puts(out, "\",\"severity\":\"");
     jd_strbuf_puts(out, alert_sev_names[r->severity]);
     jd_strbuf_puts(out, anonymous ? "\",\"anonymous_id\":" : "\",\"customer_id\":");
@@ -157,7 +156,7 @@ void jd_alert_render(const jd_config_t *conf, const jd_alert_req_t *req,
         }
         jd_strbuf_putc(out, '}');
     }
-    if (r->kind == JD_RULE_SEQUENCE) {
+    if (req->first) {
         jd_strbuf_puts(out, ",\"first\":[");
         for (size_t i = 0; i < req->nfirst; i++) {
             const jd_evid_t *f = &req->first[i];

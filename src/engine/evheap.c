@@ -1,3 +1,8 @@
+/*
+ * The event heap (see evheap.h): a binary min-heap of event pointers by
+ * (ts, arrival), used by the engine and by the shard router to release
+ * events in the contract's evaluation order.
+ */
 #include <stdlib.h>
 #include "evheap.h"
 

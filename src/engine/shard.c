@@ -24,10 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include "journeyd/identity.h"
 #include "journeyd/shard.h"
-#include "evheap.h"
-#include "journeyd/map.h"
 #include "journeyd/strbuf.h"
+#include "journeyd/timeutil.h"
+#include "engine_priv.h"
 
 /* Events per epoch: large enough that the per-epoch hand-offs (one lock
  * round per shard) vanish in the work, small enough to keep alerts close
@@ -88,23 +89,6 @@ typedef struct shard {
     shard_lane_t *out;      /* where alerts go now */
 } shard_t;
 
-/* What the router knows of an anonymous identity. Linked (customer set):
- * a copy of the engine's anonymous -> customer link, kept exactly as the
- * engine keeps its own (link_set, engine_resolve, engine_expire), so the
- * router resolves an event as one engine would at that point. Unlinked
- * (customer NULL): events of it went to its own shard since its last link,
- * so an anonymous journey may be there; last_ts is that journey's, which
- * the engine expires at the same limit. No entry: no state anywhere, and a
- * stitch needs no hand-over. */
-typedef struct mlink {
-    jd_map_node_t node;
-    TAILQ_ENTRY(mlink) lru;     /* by last_ts, oldest first */
-    int64_t last_ts;
-    unsigned shard;             /* where the identity's state lives */
-    char *customer;             /* owned; NULL = unlinked */
-    char key[];
-} mlink_t;
-
 struct jd_shards {
     const jd_config_t *conf;
     jd_engine_opts_t opts;
@@ -120,40 +104,19 @@ struct jd_shards {
 
     jd_evheap_t heap;
     uint64_t seq;
-    jd_map_t links;
-    TAILQ_HEAD(mlink_list, mlink) lru;
+    /* The router's own copy of the links, kept by the same code the engines
+     * keep theirs with (journeyd/identity.h), so it resolves an event as one
+     * engine would at that point. It also remembers anonymous identities
+     * seen without a link (events of them went to their own shard since,
+     * so an anonymous journey may be there, expiring at the same limit);
+     * an identity with no entry has no state anywhere, and a stitch of it
+     * needs no hand-over. */
+    jd_identity_t ids;
     jd_engine_stats_t st;
 };
 
 /* ------------------------------------------------------------------ */
 /* Shard side                                                         */
-
-static void stats_add(const jd_config_t *c, jd_engine_stats_t *sum, const jd_engine_stats_t *x)
-{
-    sum->events_evaluated += x->events_evaluated;
-    sum->duplicates += x->duplicates;
-    sum->suppressed += x->suppressed;
-    sum->customers += x->customers;
-    sum->customers_total += x->customers_total;
-    sum->evicted += x->evicted;
-    sum->expired += x->expired;
-    sum->links += x->links;
-    sum->merges += x->merges;
-    sum->timers += x->timers;
-    for (uint32_t r = 0; r < c->nrules; r++) {
-        sum->alerts_by_rule[r] += x->alerts_by_rule[r];
-        jd_funnel_stats_t *f = &sum->funnels[r];
-        const jd_funnel_stats_t *g = &x->funnels[r];
-        f->attempts += g->attempts;
-        f->completed += g->completed;
-        f->pending += g->pending;
-        for (uint32_t k = 0; c->rules[r].kind == JD_RULE_FUNNEL && k < c->rules[r].nsteps; k++) {
-            f->reached[k] += g->reached[k];
-            f->dropped[k] += g->dropped[k];
-        }
-    }
-}
-
 
 static void lane_alert(void *opaque, const char *key, size_t keylen,
                        const char *json, size_t jsonlen, int64_t ts)
@@ -280,7 +243,7 @@ static void *shard_main(void *arg)
         int final = ep->final;
         pthread_mutex_lock(&s->mu);
         if (final && s->st.alerts_by_rule && s->st.funnels)
-            stats_add(s->conf, &s->st, jd_engine_stats(sh->eng));
+            engine_stats_add(s->conf, &s->st, jd_engine_stats(sh->eng));
         if (++ep->ndone == s->n)
             pthread_cond_broadcast(&s->done);
         pthread_mutex_unlock(&s->mu);
@@ -410,77 +373,11 @@ static unsigned shard_of(const jd_shards_t *s, const char *id)
     return (unsigned)(jd_map_hash(id, strlen(id)) % s->n);
 }
 
-static void mlink_unlink(jd_shards_t *s, mlink_t *l)
+/* Where an identity's state lives: its customer's shard once linked, its
+ * own shard before. */
+static unsigned shard_of_link(const jd_shards_t *s, const jd_link_t *l)
 {
-    TAILQ_REMOVE(&s->lru, l, lru);
-}
-
-static void mlink_append(jd_shards_t *s, mlink_t *l)
-{
-    TAILQ_INSERT_TAIL(&s->lru, l, lru);
-}
-
-static void mlink_destroy(jd_shards_t *s, mlink_t *l)
-{
-    jd_map_del(&s->links, &l->node);
-    mlink_unlink(s, l);
-    free(l->customer);
-    free(l);
-}
-
-static void mlink_touch(jd_shards_t *s, mlink_t *l, int64_t ts)
-{
-    if (ts > l->last_ts) {
-        l->last_ts = ts;
-        mlink_unlink(s, l);
-        mlink_append(s, l);
-    }
-}
-
-static mlink_t *mlink_new(jd_shards_t *s, const char *anon, size_t alen,
-                          const char *customer, unsigned shard)
-{
-    mlink_t *l = calloc(1, sizeof(*l) + alen + 1);
-    if (!l)
-        return NULL;
-    memcpy(l->key, anon, alen + 1);
-    l->customer = customer ? strdup(customer) : NULL;
-    l->shard = shard;
-    l->node.key = l->key;
-    l->node.keylen = alen;
-    if ((customer && !l->customer) || jd_map_put(&s->links, &l->node) != 0) {
-        free(l->customer);
-        free(l);
-        return NULL;
-    }
-    l->last_ts = INT64_MIN;
-    mlink_append(s, l);
-    return l;
-}
-
-/* As the engine's link_set (an unlinked entry counts as no link). */
-static void mlink_set(jd_shards_t *s, mlink_t *l, const char *anon, size_t alen,
-                      const char *customer, unsigned shard, int64_t ts)
-{
-    if (l && (!l->customer || strcmp(l->customer, customer) != 0)) {
-        char *c = strdup(customer);
-        if (!c)
-            return;
-        if (!l->customer) {
-            /* a new link: the engine's starts from last_ts 0 */
-            l->last_ts = 0;
-            mlink_unlink(s, l);
-            mlink_append(s, l);
-        }
-        free(l->customer);
-        l->customer = c;
-        l->shard = shard;
-    } else if (!l) {
-        if (!(l = mlink_new(s, anon, alen, customer, shard)))
-            return;
-        l->last_ts = 0;
-    }
-    mlink_touch(s, l, ts);
+    return shard_of(s, l->customer ? l->customer : l->anon);
 }
 
 /* Queues the move of ev's anonymous identity from shard `from` to `to`.
@@ -509,30 +406,18 @@ static void route_handover(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev,
  * to a customer held elsewhere. */
 static unsigned route_identity(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev)
 {
-    int64_t limit = ev->ts - s->conf->retention_ms;
-    mlink_t *old;
-    while ((old = TAILQ_FIRST(&s->lru)) && old->last_ts < limit)
-        mlink_destroy(s, old);
+    jd_identity_expire(&s->ids, jd_time_sub(ev->ts, s->conf->retention_ms), NULL, NULL);
     if (ev->customer_id) {
         unsigned to = shard_of(s, ev->customer_id);
-        if (ev->anonymous_id) {
-            size_t alen = strlen(ev->anonymous_id);
-            mlink_t *l = (mlink_t *)jd_map_get(&s->links, ev->anonymous_id, alen);
-            if (l && l->shard != to)
-                route_handover(s, ep, ev, l->shard, to);
-            mlink_set(s, l, ev->anonymous_id, alen, ev->customer_id, to, ev->ts);
-        }
+        jd_link_t *l = ev->anonymous_id ? jd_identity_get(&s->ids, ev->anonymous_id) : NULL;
+        if (l && shard_of_link(s, l) != to)
+            route_handover(s, ep, ev, shard_of_link(s, l), to);
+        jd_identity_resolve(&s->ids, ev->customer_id, ev->anonymous_id, ev->ts, -1);
         return to;
     }
-    size_t alen = strlen(ev->anonymous_id);
-    mlink_t *l = (mlink_t *)jd_map_get(&s->links, ev->anonymous_id, alen);
-    if (!l)
-        l = mlink_new(s, ev->anonymous_id, alen, NULL,
-                      (unsigned)(jd_map_hash(ev->anonymous_id, alen) % s->n));
-    if (!l)
-        return shard_of(s, ev->anonymous_id); /* out of memory: hand-overs may miss it */
-    mlink_touch(s, l, ev->ts);
-    return l->shard;
+    /* out of memory the entry may be missing: hand-overs may miss it */
+    const char *cust = jd_identity_resolve(&s->ids, NULL, ev->anonymous_id, ev->ts, -1);
+    return shard_of(s, cust ? cust : ev->anonymous_id);
 }
 
 /* Sends a released event to the shard that holds its journey. */
@@ -577,13 +462,12 @@ jd_shards_t *jd_shards_new(const jd_config_t *conf, unsigned nshards,
     s->n = nshards ? nshards : 1;
     s->st.watermark = INT64_MIN;
     s->st.max_ts = INT64_MIN;
-    TAILQ_INIT(&s->lru);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
     pthread_cond_init(&s->handoff, NULL);
     s->sh = calloc(s->n, sizeof(*s->sh));
-    int ok = s->sh && jd_map_init(&s->links) == 0;
+    int ok = s->sh && jd_identity_init(&s->ids, JD_IDENTITY_ANON) == 0;
     for (unsigned k = 0; ok && k < SHARD_RING; k++) {
         s->ring[k].lane = calloc(s->n, sizeof(shard_lane_t));
         ok = s->ring[k].lane != NULL;
@@ -636,8 +520,17 @@ jd_dl_reason_t jd_shards_push(jd_shards_t *s, jd_event_t *ev)
         route(s, ev); /* no room to re-order: evaluate now rather than lose it */
         return JD_DL_NONE;
     }
-    if (s->st.max_ts - s->conf->lateness_ms > s->st.watermark) {
-        s->st.watermark = s->st.max_ts - s->conf->lateness_ms;
+    if (jd_time_sub(s->st.max_ts, s->conf->lateness_ms) > s->st.watermark) {
+        s->st.watermark = jd_time_sub(s->st.max_ts, s->conf->lateness_ms);
+        release(s);
+    }
+    /* time.max_buffered, as in jd_engine_push: the router is what buffers */
+    uint64_t max = s->conf->max_buffered;
+    while (max && s->heap.n > max) {
+        int64_t ts = jd_evheap_top(&s->heap)->ts;
+        s->st.forced_advances++;
+        if (ts > s->st.watermark)
+            s->st.watermark = ts;
         release(s);
     }
     return JD_DL_NONE;
@@ -662,18 +555,8 @@ void jd_shards_finish(jd_shards_t *s, int flush)
 
     /* Room for the sums, which each shard adds in after its last epoch
      * (then frees its engine). */
-    const jd_config_t *c = s->conf;
-    uint32_t n = c->nrules ? c->nrules : 1;
-    int ok = (s->st.alerts_by_rule = calloc(n, sizeof(uint64_t))) != NULL &&
-             (s->st.funnels = calloc(n, sizeof(jd_funnel_stats_t))) != NULL;
-    for (uint32_t r = 0; ok && r < c->nrules; r++)
-        if (c->rules[r].kind == JD_RULE_FUNNEL)
-            ok = (s->st.funnels[r].reached = calloc(c->rules[r].nsteps, sizeof(uint64_t))) &&
-                 (s->st.funnels[r].dropped = calloc(c->rules[r].nsteps, sizeof(uint64_t)));
-    if (!ok) {
-        free(s->st.alerts_by_rule);
-        s->st.alerts_by_rule = NULL; /* stats_json then reports nothing */
-    }
+    if (engine_stats_alloc(s->conf, &s->st) != 0)
+        engine_stats_free(s->conf, &s->st); /* stats_json then reports nothing */
     s->st.buffered = 0;
     shards_stop(s, flush);
     s->finished = 1;
@@ -736,16 +619,8 @@ void jd_shards_destroy(jd_shards_t *s)
         }
         free(s->ring[k].lane);
     }
-    while (!TAILQ_EMPTY(&s->lru))
-        mlink_destroy(s, TAILQ_FIRST(&s->lru));
-    jd_map_free(&s->links);
-    if (s->st.funnels)
-        for (uint32_t r = 0; r < s->conf->nrules; r++) {
-            free(s->st.funnels[r].reached);
-            free(s->st.funnels[r].dropped);
-        }
-    free(s->st.funnels);
-    free(s->st.alerts_by_rule);
+    jd_identity_free(&s->ids);
+    engine_stats_free(s->conf, &s->st);
     free(s->sh);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->done);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "journeyd/rule.h"
+#include "journeyd/timeutil.h"
 
 typedef struct funnel_state {
     jd_timer_t timer;      /* deadline = start + within */
@@ -45,7 +46,7 @@ static void funnel_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         s->start = ev->ts;
         s->step = 1;
         jd_evid_from_event(&s->ev[0], ev);
-        engine_timer_set(e, &s->timer, j, r->index, ev->ts + r->within_ms);
+        engine_timer_set(e, &s->timer, j, r->index, jd_time_add(ev->ts, r->within_ms));
         fs->attempts++;
         fs->reached[0]++;
         return;
@@ -98,7 +99,7 @@ static void funnel_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
         funnel_free(e, r, drop);
     }
     if (keep == a)
-        engine_timer_set(e, &a->timer, dst, r->index, a->start + r->within_ms);
+        engine_timer_set(e, &a->timer, dst, r->index, jd_time_add(a->start, r->within_ms));
     *dst_state = keep;
     *src_state = NULL;
 }
@@ -142,7 +143,7 @@ static int funnel_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         free(s);
         return -1;
     }
-    engine_timer_set(e, &s->timer, j, r->index, s->start + r->within_ms);
+    engine_timer_set(e, &s->timer, j, r->index, jd_time_add(s->start, r->within_ms));
     *state = s;
     return 0;
 }
@@ -153,6 +154,8 @@ static jd_timer_t *funnel_timer(void *state)
 }
 
 const jd_rule_ops_t jd_rule_funnel_ops = {
+    .name = "funnel",
+    .step_stats = 1,
     .timer = funnel_timer,
     .on_event = funnel_on_event,
     .on_timer = funnel_on_timer,

@@ -11,6 +11,7 @@
 #include "journeyd/config.h"
 #include "journeyd/decode.h"
 #include "journeyd/engine.h"
+#include "journeyd/timeutil.h"
 
 #define MAX_ALERTS 256
 #define T0 1795341600000LL /* 2026-11-22T10:00:00Z */
@@ -565,6 +566,395 @@ static void test_changelog_partial_drain(void **st)
     fx_close(&a);
 }
 
+/* ------------------------------------------------------------------ */
+/* Exact under heavy customers                                        */
+
+static uint64_t stat_of(jd_engine_t *e, const char *key)
+{
+    json_t *o = jd_engine_stats_json(e);
+    uint64_t v = (uint64_t)json_integer_value(json_object_get(o, key));
+    json_decref(o);
+    return v;
+}
+
+static void view(fixture_t *fx, const char *who, const char *idkey, int64_t ms, int page)
+{
+    fx_push(fx, "{\"ts\":%lld,\"%s\":\"%s\",\"type\":\"page_view\",\"page\":\"/p%d\"}",
+            (long long)(T0 + ms), idkey, who, page);
+}
+
+/* page_loop (count 3 within 15s, same page) on one customer who loops over
+ * 40 pages: every page fires, however many groups are live at once (the
+ * old 32-group cap dropped the oldest and lost nearly all of them). */
+static void test_burst_many_groups_exact(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    for (int round = 0; round < 3; round++)
+        for (int p = 0; p < 40; p++)
+            view(&fx, "c", "customer_id", round * 1000 + p * 10, p);
+    /* rage_click (gap 1s, same page+element) over 40 elements */
+    for (int round = 0; round < 3; round++)
+        for (int k = 0; k < 40; k++) {
+            char el[16];
+            snprintf(el, sizeof el, "#e%d", k);
+            click(&fx, "c", 5000 + round * 500 + k * 10, el);
+        }
+    jd_engine_finish(fx.eng, 0);
+    const jd_engine_stats_t *s = jd_engine_stats(fx.eng);
+    assert_int_equal(s->alerts_by_rule[jd_config_rule(fx.conf, "page_loop")->index], 40);
+    assert_int_equal(s->alerts_by_rule[jd_config_rule(fx.conf, "rage_click")->index], 40);
+    assert_int_equal(stat_of(fx.eng, "groups_evicted"), 0);
+    fx_close(&fx);
+}
+
+/* journey.max_groups bounds live groups: the least recently active goes
+ * and is counted; below the bound nothing is lost. */
+static void test_burst_max_groups_evicts(void **st)
+{
+    (void)st;
+    for (int bounded = 0; bounded <= 1; bounded++) {
+        const char *xs[] = {"journey.max_groups=4"};
+        fixture_t fx;
+        fx_open(&fx, NULL, xs, bounded ? 1 : 0);
+        for (int p = 0; p < 5; p++) /* /p4 drops /p0 when bounded */
+            view(&fx, "c", "customer_id", p, p);
+        view(&fx, "c", "customer_id", 5, 0); /* /p0 again: drops /p1 */
+        view(&fx, "c", "customer_id", 6, 0);
+        jd_engine_finish(fx.eng, 0);
+        assert_int_equal(fx.sink.n, bounded ? 0 : 1);
+        assert_int_equal(stat_of(fx.eng, "groups_evicted"), bounded ? 2 : 0);
+        fx_close(&fx);
+    }
+}
+
+/* A group is forgotten only when none of its events can still chain:
+ * within 15s, a view 14s after the previous keeps the group alive (its
+ * first event can no longer count, the second still can). */
+static void test_burst_group_kept_while_chainable(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    view(&fx, "c", "customer_id", 0, 1);
+    view(&fx, "c", "customer_id", 14000, 1);
+    for (int p = 2; p < 50; p++) /* many other groups in between */
+        view(&fx, "c", "customer_id", 14000 + p, p);
+    view(&fx, "c", "customer_id", 16000, 1); /* /p1 at 0 is out, 14s and 16s in */
+    view(&fx, "c", "customer_id", 17000, 1); /* 14, 16, 17: fires */
+    jd_engine_finish(fx.eng, 0);
+    assert_int_equal(fx.sink.n, 1);
+    json_t *a = json_loads(fx.sink.alerts[0], 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(a, "first_ts")),
+                        "2026-11-22T10:00:14.000Z");
+    json_decref(a);
+    fx_close(&fx);
+}
+
+/* Burst groups survive stitching and the changelog, all of them. */
+static void test_burst_many_groups_merge_and_restore(void **st)
+{
+    (void)st;
+    fixture_t a, b;
+    kv_t kv = {0};
+    jd_err_t err;
+    fx_open(&a, NULL, NULL, 0);
+    jd_engine_destroy(a.eng);
+    jd_engine_opts_t o = {.on_alert = sink_alert, .opaque = &a.sink, .track_changes = 1,
+                          .fixed_emitted_at = T0};
+    a.eng = jd_engine_new(a.conf, &o, &err);
+    for (int p = 0; p < 40; p++) /* one anonymous view of 40 pages */
+        view(&a, "d", "anonymous_id", p * 10, p);
+    fx_push(&a, "{\"ts\":%lld,\"anonymous_id\":\"d\",\"customer_id\":\"c\",\"type\":\"login\"}",
+            (long long)(T0 + 500));
+    for (int p = 0; p < 40; p++) /* a second one, now as the customer */
+        view(&a, "c", "customer_id", 1000 + p * 10, p);
+    jd_engine_advance(a.eng, T0 + 2000);
+    jd_engine_drain_changes(a.eng, kv_put, &kv);
+    assert_int_equal(a.sink.n, 0);
+
+    fx_open(&b, NULL, NULL, 0);
+    for (int i = 0; i < kv.n; i++)
+        assert_int_equal(jd_engine_restore(b.eng, 0, kv.key[i], strlen(kv.key[i]), kv.val[i],
+                                           kv.val[i] ? strlen(kv.val[i]) : 0, &err), 0);
+    for (int p = 0; p < 40; p++) /* the third view fires every page */
+        view(&b, "d", "anonymous_id", 3000 + p * 10, p);
+    jd_engine_finish(b.eng, 0);
+    assert_int_equal(jd_engine_stats(b.eng)->alerts_by_rule[
+                         jd_config_rule(b.conf, "page_loop")->index], 40);
+    for (int i = 0; i < kv.n; i++) {
+        free(kv.key[i]);
+        free(kv.val[i]);
+    }
+    fx_close(&a);
+    fx_close(&b);
+}
+
+static void payment_failed(fixture_t *fx, const char *who, const char *idkey, int64_t ms, int k)
+{
+    fx_push(fx, "{\"ts\":%lld,\"%s\":\"%s\",\"type\":\"payment_failed\",\"event_id\":\"f%d\"}",
+            (long long)(T0 + ms), idkey, who, k);
+}
+
+static void call(fixture_t *fx, const char *who, int64_t ms)
+{
+    fx_push(fx, "{\"ts\":%lld,\"customer_id\":\"%s\",\"type\":\"support_contact\","
+            "\"channel\":\"call\",\"event_id\":\"call\"}", (long long)(T0 + ms), who);
+}
+
+/* The one channel_escalation alert: asserts its evidence.first event ids
+ * are f<from>..f<to-1> in order, and its first_ts. */
+static void assert_escalation(const fixture_t *fx, int from, int to, const char *first_ts)
+{
+    assert_int_equal(fx->sink.n, 1);
+    json_t *a = json_loads(fx->sink.alerts[0], 0, NULL);
+    assert_non_null(a);
+    assert_string_equal(json_string_value(json_object_get(a, "rule")), "channel_escalation");
+    assert_string_equal(json_string_value(json_object_get(a, "first_ts")), first_ts);
+    json_t *first = json_object_get(json_object_get(a, "evidence"), "first");
+    assert_int_equal(json_array_size(first), to - from);
+    for (int k = from; k < to; k++) {
+        char want[16];
+        snprintf(want, sizeof want, "f%d", k);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(first, k - from),
+                                                              "event_id")), want);
+    }
+    json_decref(a);
+}
+
+/* channel_escalation (within 24h) after 40 payment failures: the call
+ * consumes all 40 and names every one in evidence.first (the old 32-cap
+ * dropped the oldest 8, and with them first_ts and the alert_id); one
+ * failure 1 ms more than 24h before the call can never fire and is not. */
+static void test_sequence_many_firsts_exact(void **st)
+{
+    (void)st;
+    fixture_t fx;
+    fx_open(&fx, NULL, NULL, 0);
+    int64_t call_at = 86400000 + 60000;
+    payment_failed(&fx, "c", "customer_id", call_at - 86400001, 99);
+    for (int k = 0; k < 40; k++)
+        payment_failed(&fx, "c", "customer_id", call_at - 86400000 + k * 1000, k);
+    call(&fx, "c", call_at);
+    jd_engine_finish(fx.eng, 0);
+    assert_escalation(&fx, 0, 40, "2026-11-22T10:01:00.000Z");
+    assert_int_equal(stat_of(fx.eng, "groups_evicted"), 0);
+    fx_close(&fx);
+}
+
+/* journey.max_groups bounds the first occurrences: the oldest go, counted;
+ * the ring wraps and still renders oldest first. */
+static void test_sequence_max_groups_evicts(void **st)
+{
+    (void)st;
+    const char *xs[] = {"journey.max_groups=4"};
+    fixture_t fx;
+    fx_open(&fx, NULL, xs, 1);
+    for (int k = 0; k < 7; k++)
+        payment_failed(&fx, "c", "customer_id", k * 1000, k);
+    call(&fx, "c", 60000);
+    jd_engine_finish(fx.eng, 0);
+    assert_escalation(&fx, 3, 7, "2026-11-22T10:00:03.000Z");
+    assert_int_equal(stat_of(fx.eng, "groups_evicted"), 3);
+    fx_close(&fx);
+}
+
+/* First occurrences on both sides of a stitch interleave by time, and all
+ * of them survive the changelog; with journey.max_groups=16 each side
+ * drops its 4 oldest, then the merge keeps the newest 16 of the 32. */
+static void test_sequence_firsts_merge_and_restore(void **st)
+{
+    (void)st;
+    for (int bounded = 0; bounded <= 1; bounded++) {
+        const char *xs[] = {"journey.max_groups=16"};
+        size_t nx = bounded ? 1 : 0;
+        fixture_t a, b;
+        kv_t kv = {0};
+        jd_err_t err;
+        fx_open(&a, NULL, xs, nx);
+        jd_engine_destroy(a.eng);
+        jd_engine_opts_t o = {.on_alert = sink_alert, .opaque = &a.sink, .track_changes = 1,
+                              .fixed_emitted_at = T0};
+        a.eng = jd_engine_new(a.conf, &o, &err);
+        for (int k = 0; k < 40; k++) /* even ones anonymous, odd ones the customer's */
+            payment_failed(&a, k % 2 ? "c" : "d", k % 2 ? "customer_id" : "anonymous_id",
+                           k * 10, k);
+        fx_push(&a, "{\"ts\":%lld,\"anonymous_id\":\"d\",\"customer_id\":\"c\",\"type\":\"login\"}",
+                (long long)(T0 + 500));
+        jd_engine_advance(a.eng, T0 + 1000);
+        assert_int_equal(stat_of(a.eng, "groups_evicted"), bounded ? 24 : 0);
+        jd_engine_drain_changes(a.eng, kv_put, &kv);
+        assert_int_equal(a.sink.n, 0);
+
+        fx_open(&b, NULL, xs, nx);
+        for (int i = 0; i < kv.n; i++)
+            assert_int_equal(jd_engine_restore(b.eng, 0, kv.key[i], strlen(kv.key[i]), kv.val[i],
+                                               kv.val[i] ? strlen(kv.val[i]) : 0, &err), 0);
+        call(&b, "c", 60000);
+        jd_engine_finish(b.eng, 0);
+        if (bounded)
+            assert_escalation(&b, 24, 40, "2026-11-22T10:00:00.240Z");
+        else
+            assert_escalation(&b, 0, 40, "2026-11-22T10:00:00.000Z");
+        assert_int_equal(stat_of(b.eng, "groups_evicted"), 0);
+        for (int i = 0; i < kv.n; i++) {
+            free(kv.key[i]);
+            free(kv.val[i]);
+        }
+        fx_close(&a);
+        fx_close(&b);
+    }
+}
+
+static void typed(fixture_t *fx, const char *idkey, const char *who, int64_t ms, const char *eid)
+{
+    fx_push(fx, "{\"ts\":%lld,\"%s\":\"%s\",\"type\":\"x\",\"event_id\":\"%s\"}",
+            (long long)(T0 + ms), idkey, who, eid);
+}
+
+/* An event id re-sent after more events than journey.history is still a
+ * duplicate (journey.dedupe_ids); with dedupe_ids 0 only history counts. */
+static void test_dedupe_beyond_history(void **st)
+{
+    (void)st;
+    for (int ids = 0; ids <= 1; ids++) {
+        const char *xs[] = {"journey.dedupe_ids=0"};
+        fixture_t fx;
+        fx_open(&fx, NULL, xs, ids ? 0 : 1);
+        typed(&fx, "customer_id", "c", 0, "first");
+        for (int i = 0; i < 20; i++) {
+            char eid[16];
+            snprintf(eid, sizeof eid, "e%d", i);
+            typed(&fx, "customer_id", "c", 1 + i, eid);
+        }
+        typed(&fx, "customer_id", "c", 100, "first");
+        typed(&fx, "customer_id", "c", 101, "e19"); /* in history either way */
+        jd_engine_finish(fx.eng, 0);
+        assert_int_equal(jd_engine_stats(fx.eng)->duplicates, ids ? 2 : 1);
+        fx_close(&fx);
+    }
+}
+
+/* The ids are bounded: the oldest go once dedupe_ids are held. */
+static void test_dedupe_bound(void **st)
+{
+    (void)st;
+    const char *xs[] = {"journey.dedupe_ids=40", "journey.history=10"};
+    fixture_t fx;
+    fx_open(&fx, NULL, xs, 2);
+    for (int i = 0; i < 50; i++) {
+        char eid[16];
+        snprintf(eid, sizeof eid, "e%d", i);
+        typed(&fx, "customer_id", "c", i, eid);
+    }
+    typed(&fx, "customer_id", "c", 100, "e10"); /* the 40th newest: remembered */
+    typed(&fx, "customer_id", "c", 101, "e9");  /* the 41st: forgotten */
+    jd_engine_finish(fx.eng, 0);
+    assert_int_equal(jd_engine_stats(fx.eng)->duplicates, 1);
+    assert_int_equal(jd_engine_stats(fx.eng)->events_evaluated, 51);
+    fx_close(&fx);
+}
+
+/* De-duplication ids survive stitching and the changelog. */
+static void test_dedupe_merge_and_restore(void **st)
+{
+    (void)st;
+    fixture_t a, b;
+    kv_t kv = {0};
+    jd_err_t err;
+    fx_open(&a, NULL, NULL, 0);
+    jd_engine_destroy(a.eng);
+    jd_engine_opts_t o = {.track_changes = 1};
+    a.eng = jd_engine_new(a.conf, &o, &err);
+    typed(&a, "anonymous_id", "d", 0, "anon-1");
+    for (int i = 0; i < 20; i++) {
+        char eid[16];
+        snprintf(eid, sizeof eid, "c%d", i);
+        typed(&a, "customer_id", "c", 1 + i, eid);
+    }
+    fx_push(&a, "{\"ts\":%lld,\"anonymous_id\":\"d\",\"customer_id\":\"c\",\"type\":\"login\"}",
+            (long long)(T0 + 30));
+    for (int i = 0; i < 20; i++) {
+        char eid[16];
+        snprintf(eid, sizeof eid, "k%d", i);
+        typed(&a, "customer_id", "c", 40 + i, eid);
+    }
+    typed(&a, "customer_id", "c", 70, "anon-1"); /* merged in from d */
+    jd_engine_advance(a.eng, T0 + 1000);
+    assert_int_equal(jd_engine_stats(a.eng)->duplicates, 1);
+    jd_engine_drain_changes(a.eng, kv_put, &kv);
+
+    fx_open(&b, NULL, NULL, 0);
+    for (int i = 0; i < kv.n; i++)
+        assert_int_equal(jd_engine_restore(b.eng, 0, kv.key[i], strlen(kv.key[i]), kv.val[i],
+                                           kv.val[i] ? strlen(kv.val[i]) : 0, &err), 0);
+    typed(&b, "customer_id", "c", 2000, "c0");
+    typed(&b, "anonymous_id", "d", 2001, "anon-1");
+    typed(&b, "customer_id", "c", 2002, "new");
+    jd_engine_finish(b.eng, 0);
+    assert_int_equal(jd_engine_stats(b.eng)->duplicates, 2);
+    assert_int_equal(jd_engine_stats(b.eng)->events_evaluated, 1);
+    for (int i = 0; i < kv.n; i++) {
+        free(kv.key[i]);
+        free(kv.val[i]);
+    }
+    fx_close(&a);
+    fx_close(&b);
+}
+
+/* Event time plus a duration saturates: a funnel attempt (restored from a
+ * changelog record) started near the end of int64 time has its deadline at
+ * the end of time, not wrapped into the past, where it fired at once. */
+static void test_time_arithmetic_saturates(void **st)
+{
+    (void)st;
+    assert_true(jd_time_add(INT64_MAX - 5, 10) == INT64_MAX);
+    assert_true(jd_time_add(INT64_MIN + 5, -10) == INT64_MIN);
+    assert_true(jd_time_sub(INT64_MIN + 5, 10) == INT64_MIN);
+    assert_true(jd_time_sub(INT64_MAX - 5, -10) == INT64_MAX);
+    assert_int_equal(jd_time_add(1000, 10), 1010);
+    fixture_t fx;
+    jd_err_t err;
+    char rec[512];
+    long long big = INT64_MAX - 1000;
+    snprintf(rec, sizeof rec, "{\"t\":%lld,\"h\":[],\"a\":{},\"r\":{\"checkout_dropoff\":"
+             "{\"s\":%lld,\"e\":[[%lld,\"web\",null,null]]}}}", big, big, big);
+    fx_open(&fx, NULL, NULL, 0);
+    assert_int_equal(jd_engine_restore(fx.eng, 0, "c:a", 3, rec, strlen(rec), &err), 0);
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"b\",\"type\":\"x\"}", (long long)T0);
+    fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"b\",\"type\":\"x\"}", (long long)T0 + 60000);
+    jd_engine_finish(fx.eng, 0);
+    uint32_t fr = jd_config_rule(fx.conf, "checkout_dropoff")->index;
+    assert_int_equal(fx.sink.n, 0);
+    assert_int_equal(jd_engine_stats(fx.eng)->funnels[fr].pending, 1);
+    fx_close(&fx);
+}
+
+/* time.max_buffered: beyond it the watermark moves just enough to release
+ * the oldest event; each such advance is counted; nothing is dropped. */
+static void test_max_buffered_forces_watermark(void **st)
+{
+    (void)st;
+    const char *xs[] = {"time.max_buffered=3", "time.lateness=1h"};
+    fixture_t fx;
+    fx_open(&fx, NULL, xs, 2);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"c%d\",\"type\":\"x\"}",
+                                 (long long)(T0 + i * 1000), i), JD_DL_NONE);
+    const jd_engine_stats_t *s = jd_engine_stats(fx.eng);
+    assert_int_equal(s->events_evaluated, 2); /* the 4th and 5th pushes each released one */
+    assert_int_equal(s->buffered, 3);
+    assert_int_equal(s->watermark, T0 + 1000);
+    assert_int_equal(stat_of(fx.eng, "forced_advances"), 2);
+    /* older than the forced watermark: late, as any event behind it */
+    assert_int_equal(fx_push(&fx, "{\"ts\":%lld,\"customer_id\":\"z\",\"type\":\"x\"}",
+                             (long long)(T0 + 999)), JD_DL_LATE);
+    jd_engine_finish(fx.eng, 0);
+    assert_int_equal(jd_engine_stats(fx.eng)->events_evaluated, 5);
+    fx_close(&fx);
+}
+
 static void test_numeric_match(void **st)
 {
     (void)st;
@@ -601,6 +991,18 @@ int main(void)
         cmocka_unit_test(test_changelog_partial_drain),
         cmocka_unit_test(test_changelog_reads_spelled_out_records),
         cmocka_unit_test(test_numeric_match),
+        cmocka_unit_test(test_burst_many_groups_exact),
+        cmocka_unit_test(test_burst_max_groups_evicts),
+        cmocka_unit_test(test_burst_group_kept_while_chainable),
+        cmocka_unit_test(test_burst_many_groups_merge_and_restore),
+        cmocka_unit_test(test_sequence_many_firsts_exact),
+        cmocka_unit_test(test_sequence_max_groups_evicts),
+        cmocka_unit_test(test_sequence_firsts_merge_and_restore),
+        cmocka_unit_test(test_dedupe_beyond_history),
+        cmocka_unit_test(test_dedupe_bound),
+        cmocka_unit_test(test_dedupe_merge_and_restore),
+        cmocka_unit_test(test_time_arithmetic_saturates),
+        cmocka_unit_test(test_max_buffered_forces_watermark),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

@@ -179,6 +179,7 @@ static void assert_same(const outcome_t *a, const outcome_t *b, const char *what
     SAME(events_in); SAME(events_evaluated); SAME(late); SAME(duplicates); SAME(alerts);
     SAME(suppressed); SAME(customers); SAME(customers_total); SAME(evicted); SAME(expired);
     SAME(links); SAME(merges); SAME(timers); SAME(watermark); SAME(max_ts); SAME(buffered);
+    SAME(groups_evicted); SAME(forced_advances);
 #undef SAME
     assert_memory_equal(a->by_rule, b->by_rule, sizeof a->by_rule);
     assert_memory_equal(a->funnel, b->funnel, sizeof a->funnel);
@@ -186,13 +187,17 @@ static void assert_same(const outcome_t *a, const outcome_t *b, const char *what
     assert_memory_equal(a->late, b->late, sizeof a->late);
 }
 
-static void differential(const char *const *xs, size_t nx, size_t nevents, int seeds)
+/* expect: what the streams must also exercise, 'x' expiry, 'b' bounds
+ * (forced advances, evicted groups). */
+static void differential(const char *const *xs, size_t nx, size_t nevents, int seeds,
+                         char expect)
 {
     jd_err_t err;
     jd_config_t *conf = jd_config_load(NULL, xs, nx, &err);
     if (!conf)
         fail_msg("config: %s", err.msg);
     uint64_t total_alerts = 0, total_merges = 0, total_late = 0, total_expired = 0;
+    uint64_t total_forced = 0, total_evicted = 0;
     for (int seed = 1; seed <= seeds; seed++) {
         char **lines = gen_stream((uint64_t)seed, nevents);
         for (int flush = 0; flush <= 1; flush++) {
@@ -204,6 +209,8 @@ static void differential(const char *const *xs, size_t nx, size_t nevents, int s
             total_merges += one->st.merges;
             total_late += one->st.late;
             total_expired += one->st.expired;
+            total_forced += one->st.forced_advances;
+            total_evicted += one->st.groups_evicted;
             for (unsigned k = 1; k <= 4; k++) {
                 char what[96];
                 snprintf(what, sizeof what, "seed %d, flush %d, %u shards", seed, flush, k);
@@ -223,15 +230,19 @@ static void differential(const char *const *xs, size_t nx, size_t nevents, int s
     assert_true(total_alerts > 100);
     assert_true(total_merges > 10);
     assert_true(total_late > 10);
-    if (nx)
+    if (expect == 'x')
         assert_true(total_expired > 10);
+    if (expect == 'b') {
+        assert_true(total_forced > 10);
+        assert_true(total_evicted > 10);
+    }
     jd_config_destroy(conf);
 }
 
 static void test_same_as_one_engine(void **st)
 {
     (void)st;
-    differential(NULL, 0, 3000, 6);
+    differential(NULL, 0, 3000, 6, 0);
 }
 
 /* Retention shorter than the funnel window and than the stream: journeys
@@ -240,7 +251,17 @@ static void test_same_with_expiry(void **st)
 {
     (void)st;
     static const char *const xs[] = {"journey.retention=90s"};
-    differential(xs, 1, 3000, 6);
+    differential(xs, 1, 3000, 6, 'x');
+}
+
+/* The bounds: time.max_buffered forces the watermark on, journey.max_groups
+ * drops groups, journey.dedupe_ids forgets ids; the shards still agree. */
+static void test_same_with_bounds(void **st)
+{
+    (void)st;
+    static const char *const xs[] = {"time.max_buffered=3", "journey.max_groups=1",
+                                     "journey.dedupe_ids=3", "journey.history=10"};
+    differential(xs, 4, 3000, 4, 'b');
 }
 
 /* Destroy before finish: buffered and routed events are dropped, nothing
@@ -282,6 +303,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_one_engine),
         cmocka_unit_test(test_same_with_expiry),
+        cmocka_unit_test(test_same_with_bounds),
         cmocka_unit_test(test_destroy_unfinished),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
