@@ -42,6 +42,7 @@ int jd_cmd_run(int argc, char **argv)
     }
     if (!(conf = jd_opts_load(&o)))
         goto out;
+    jd_log_banner(conf, "run", JD_VERSION);
     ro.cmd = "run";
     ro.stop = &run_stop;
     if (!(r = jd_runner_new(conf, &ro, &err))) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "journeyd/event.h"
+#include "journeyd/log.h"
 #include "options.h"
 
 /* Values for the shared long-only options, above any character. */
@@ -175,8 +176,17 @@ jd_config_t *jd_opts_load(jd_opts_t *o)
     if (o->format)
         o->format = NULL;   /* added once, even if called again */
     conf = jd_config_load(o->config, o->xs, o->nx, &err);
-    if (!conf)
+    if (!conf) {
         fprintf(stderr, "journeyd %s: %s\n", o->cmd, err.msg);
+        return NULL;
+    }
+    /* log.format, log.level and JOURNEYD_LOG (an unknown value is a
+     * configuration error like any other) */
+    if (jd_log_configure(conf, &err)) {
+        fprintf(stderr, "journeyd %s: %s\n", o->cmd, err.msg);
+        jd_config_destroy(conf);
+        return NULL;
+    }
     return conf;
 }
 

@@ -98,6 +98,7 @@ void jd_collector_dead_letter(jd_runner_t *r, jd_task_t *t, const rd_kafka_messa
     rd_kafka_resp_err_t e;
 
     r->dead_letters++;
+    r->dl_by_reason[reason]++;
     if (reason == JD_DL_LATE)
         r->late++;
     pos.topic = rd_kafka_topic_name(m->rkt);
@@ -135,7 +136,17 @@ void jd_collector_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
         r->fatal = 1;
         return;
     }
-    JD_LOG(JD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+    /* librdkafka retries by itself; say once that nothing answers, with
+     * the broker list, and once when something does again (runner.c) */
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        if (!r->brokers_down)
+            JD_LOG(JD_LOG_WARN, "no broker of %s answers; retrying until one does",
+                   json_string_value(json_object_get(r->conf->kafka, "bootstrap.servers")));
+        r->brokers_down = 1;
+        return;
+    }
+    JD_LOG(r->brokers_down ? JD_LOG_DEBUG : JD_LOG_WARN, "kafka: %s: %s",
+           rd_kafka_err2name(err), reason);
 }
 
 /* The task's transactional producer: transactional.id is

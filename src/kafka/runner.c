@@ -87,6 +87,7 @@ static int runner_task_start(jd_runner_t *r, jd_task_t *t)
     eo.auto_watermark = 0;
     eo.track_changes = 1;
     eo.fixed_emitted_at = r->opts.fixed_emitted_at;
+    jd_runner_metrics_retire(r, t);
     jd_engine_destroy(t->engine);
     t->engine = NULL;
     t->has_events = 0;
@@ -130,8 +131,11 @@ static void runner_task_stop(jd_runner_t *r, jd_task_t *t, int lost)
         rd_kafka_destroy(t->txp);
         t->txp = NULL;
     }
+    jd_runner_metrics_retire(r, t);
+    for (size_t i = 0; i < t->ntps; i++)
+        if (!t->tps[i].assigned)
+            jd_metrics_remove_partition(r->metrics, t->tps[i].topic, t->partition);
     jd_task_reset(t);
-    (void)r;
 }
 
 /* A task whose transaction aborted: back to its last committed state. */
@@ -203,13 +207,17 @@ static void runner_on_assign(jd_runner_t *r, rd_kafka_topic_partition_list_t *pa
     }
     for (int i = 0; i < parts->cnt && !r->fatal; i++) {
         jd_task_t *t = r->tasks[parts->elems[i].partition];
+        char why[128];
         if (t->state == JD_TASK_RUNNING)
             continue; /* another topic of a task already running */
+        snprintf(why, sizeof(why), "restoring task %" PRId32 " from the changelog", t->partition);
+        jd_http_set_ready(r->http, 0, why);
         if (runner_task_start(r, t)) {
             r->fatal = 1;
             return;
         }
     }
+    jd_http_set_ready(r->http, 1, NULL);
     runner_log_committed(r, parts);
 }
 
@@ -367,6 +375,11 @@ static void runner_handle_message(jd_runner_t *r, const rd_kafka_message_t *m, i
     tp = &t->tps[k];
     r->consumed++;
     t->consumed++;
+    tp->consumed++;
+    if (r->brokers_down) {
+        r->brokers_down = 0;
+        JD_LOG(JD_LOG_INFO, "brokers answer again");
+    }
     r->last_data_mono = t->last_mono = now;
     t->quiet_ms = 0;
     tp->eof = 0;
@@ -514,6 +527,7 @@ int jd_runner_run(jd_runner_t *r)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 100);
         int64_t now = jd_mono_ms();
         int n = 0;
+        jd_http_heartbeat(r->http);
         /* Take what is already queued before advancing the watermarks: each
          * engine orders by event time whatever the batch. */
         while (m) {
@@ -540,6 +554,7 @@ int jd_runner_run(jd_runner_t *r)
         jd_ckpt_progress(r);
         if (r->ckpt_state == JD_CKPT_NONE && now - r->last_commit_mono >= interval)
             jd_ckpt_begin(r, now);
+        jd_runner_metrics(r, now, 0);
         if (r->opts.stop_when_drained && runner_drained(r, now)) {
             stopped_drained = 1;
             break;
@@ -558,6 +573,8 @@ int jd_runner_run(jd_runner_t *r)
     }
     if (!r->fatal)
         jd_ckpt_sync(r, NULL, 0);
+    jd_runner_metrics(r, jd_mono_ms(), 1);
+    jd_http_set_ready(r->http, 0, "stopping");
     rd_kafka_consumer_close(r->consumer);
     if (!r->fatal)
         jd_ckpt_flush_all(r);
@@ -589,6 +606,14 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
     r->opts = *opts;
     r->epoch = 1;
     r->eos = conf->guarantee == JD_GUARANTEE_EXACTLY_ONCE;
+    r->metrics = jd_metrics_new(JD_VERSION);
+    r->ret_alerts = calloc(conf->nrules + 1, sizeof(*r->ret_alerts));
+    r->rep_alerts = calloc(conf->nrules + 1, sizeof(*r->rep_alerts));
+    if (!r->metrics || !r->ret_alerts || !r->rep_alerts) {
+        jd_err_set(err, "out of memory");
+        goto fail;
+    }
+    jd_metrics_declare_rules(r->metrics, conf);
     if (conf->ntopics == 0) {
         jd_err_set(err, "input.topics: at least one topic is required");
         goto fail;
@@ -639,6 +664,11 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
         jd_err_set(err, "out of memory");
         goto fail;
     }
+    /* last: a bad or busy http.listen fails start-up (exit 2) before any
+     * broker is contacted */
+    if (jd_http_start(conf->http_listen, r->metrics, &r->http, err))
+        goto fail;
+    jd_http_set_ready(r->http, 0, "waiting for a partition assignment");
     return r;
 fail:
     jd_runner_destroy(r);
@@ -663,5 +693,9 @@ void jd_runner_destroy(jd_runner_t *r)
     jd_decoder_destroy(r->dec);
     jd_csv_parser_destroy(r->csvp);
     free(r->csv_hdr);
+    jd_http_stop(r->http);
+    jd_metrics_destroy(r->metrics);
+    free(r->ret_alerts);
+    free(r->rep_alerts);
     free(r);
 }

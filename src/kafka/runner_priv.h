@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 #include "journeyd/decode.h"
+#include "journeyd/http.h"
+#include "journeyd/metrics.h"
 #include "journeyd/deadletter.h"
 #include "journeyd/kafka.h"
 #include "journeyd/reader.h"
@@ -53,7 +55,22 @@ typedef struct jd_runner {
     uint64_t out_old;       /* ... of earlier epochs (the checkpoint's) */
     int ckpt_state;
     uint64_t ckpt_alerts_produced;
+    /* operations (metrics.c of this folder) */
+    jd_metrics_t *metrics;
+    jd_http_t *http;
+    int brokers_down;       /* reported once; cleared when one answers */
+    int64_t last_metrics_mono;
+    uint64_t dl_by_reason[JD_DL__COUNT], dl_reported[JD_DL__COUNT];
+    /* engine counters: of engines already destroyed (retired) and as last
+     * reported, so the exported counters never go back */
+    uint64_t ret[4], rep[4];
+    uint64_t *ret_alerts, *rep_alerts;   /* per rule */
 } jd_runner_t;
+
+/* metrics.c (runner side): export the runner's numbers, at most once a
+ * second unless force; keep a task's counters before its engine goes. */
+void jd_runner_metrics(jd_runner_t *r, int64_t now, int force);
+void jd_runner_metrics_retire(jd_runner_t *r, jd_task_t *t);
 
 /* collector.c */
 void jd_collector_on_alert(void *opaque, const char *key, size_t keylen,

@@ -41,6 +41,7 @@ typedef struct jd_task_tp {
     char *topic;
     int assigned;
     int eof;                /* at the partition's end (last fetch) */
+    uint64_t consumed;      /* messages read since assigned (metrics) */
     int64_t next_offset;    /* last consumed + 1; -1 before the first message */
     int64_t committed;      /* last offset committed; -1 = none */
     int64_t restore_next;   /* from the snapshot: N (see above); -1 = none */

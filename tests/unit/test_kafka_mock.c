@@ -68,7 +68,7 @@ static int teardown(void **state)
 static jd_config_t *load_config(fixture_t *f, const char *extra)
 {
     char bs[300];
-    const char *ov[10];
+    const char *ov[12];
     size_t n = 0;
     jd_err_t err;
     jd_config_t *conf;
@@ -83,6 +83,7 @@ static jd_config_t *load_config(fixture_t *f, const char *extra)
     /* the mock cluster keeps a member that failed until its session
      * times out; keep that short for the restart test */
     ov[n++] = "kafka.session.timeout.ms=6000";
+    ov[n++] = "http.listen=off";
     if (extra)
         ov[n++] = extra;
     conf = jd_config_load(NULL, ov, n, &err);
