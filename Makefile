@@ -97,6 +97,7 @@ kafka-e2e: $(BIN)
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_state.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_consumer.sh
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka_ops.sh
 
 check:
 	$(MAKE) test
