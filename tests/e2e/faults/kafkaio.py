@@ -33,8 +33,11 @@ class Cluster:
 
     def meta(self):
         if self._meta is None:
+            # read_uncommitted: its watermark queries return high watermarks
+            # (librdkafka's default, read_committed, returns stable offsets)
             self._meta = Consumer(self._conf(**{"group.id": "faults-meta-" + uuid.uuid4().hex,
-                                               "enable.auto.commit": False}))
+                                               "enable.auto.commit": False,
+                                               "isolation.level": "read_uncommitted"}))
         return self._meta
 
     def close(self):
@@ -140,6 +143,14 @@ class Cluster:
             return False
         finally:
             rc.close()
+
+    def members(self, group):
+        """client.id of each member of the group; None when unanswered."""
+        try:
+            gs = AdminClient(self._conf()).list_groups(group, timeout=5)
+        except KafkaException:
+            return None
+        return {m.client_id for g in gs if g.id == group for m in g.members}
 
     def produce_raw(self, topic, records, max_bytes=8 << 20):
         """records: [(partition, key bytes, value bytes)]; all acknowledged or raise."""

@@ -126,8 +126,12 @@ class Scenario:
     def start(self, more=()):
         self.seq += 1
         name = "i%d" % self.seq
-        inst = Instance(self.ctx.journeyd, self.args() + list(more),
+        # a client.id per instance: the group's member list then says
+        # which instances have joined
+        inst = Instance(self.ctx.journeyd, self.args() + list(more) +
+                        ["-X", "kafka.client.id=%s-%s" % (self.id, name)],
                         os.path.join(self.dir, name + ".log"), name)
+        inst.client_id = "%s-%s" % (self.id, name)
         self.instances.append(inst)
         return inst
 
@@ -159,7 +163,20 @@ class Scenario:
         inst.stopped = True
         inst.kill9()
 
+    def joined(self, inst):
+        m = self.cluster.members(self.group)
+        return m is not None and inst.client_id in m
+
     def term(self, inst, deadline_s=60):
+        """SIGTERM once the instance is a member of the group (a signal
+        before journeyd has set up its handlers would test nothing), then
+        its exit status must be 0."""
+        if inst.alive() and not self.joined(inst):
+            try:
+                self.poll("%s joins the group" % inst.name, 60, lambda: self.joined(inst))
+            except TimeoutError:
+                self.notes.append("%s was not a member of the group within 60 s; SIGTERM anyway"
+                                  % inst.name)
         inst.stopped = True
         rc = inst.term(deadline_s)
         if rc != 0:
@@ -177,6 +194,16 @@ class Scenario:
         if c is None:
             return None
         return {p: max(0, o) for p, o in c.items()}
+
+    def backlog_left(self, at):
+        """At least 5% of the input still to commit (the tail alone, which
+        waits for idle_advance, is no backlog)."""
+        return at is not None and at <= self.total * 0.95
+
+    def require_backlog(self, at, fault):
+        if not self.backlog_left(at):
+            self.failures.append("inconclusive: %s came at %s of %d committed, with no "
+                                 "backlog left" % (fault, at, self.total))
 
     def committed_total(self):
         c = self.committed()
