@@ -23,6 +23,7 @@ class Cluster:
     def __init__(self, bootstrap):
         self.bootstrap = bootstrap
         self._meta = None
+        self._admin = None
         self._groups = {}
 
     def _conf(self, **extra):
@@ -48,6 +49,7 @@ class Cluster:
                 except Exception:
                     pass
         self._meta = None
+        self._admin = None
         self._groups = {}
 
     def answers(self, timeout=3.0):
@@ -146,8 +148,10 @@ class Cluster:
 
     def members(self, group):
         """client.id of each member of the group; None when unanswered."""
+        if self._admin is None:
+            self._admin = AdminClient(self._conf())
         try:
-            gs = AdminClient(self._conf()).list_groups(group, timeout=5)
+            gs = self._admin.list_groups(group, timeout=5)
         except KafkaException:
             return None
         return {m.client_id for g in gs if g.id == group for m in g.members}
