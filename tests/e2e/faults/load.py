@@ -30,23 +30,50 @@ def generate(gen, out, events, customers, seed, span_h=6):
     return r.stderr.strip()
 
 
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def parse_ts(ts):
+    """gen.c's "2026-11-22T06:00:00.020Z" as a naive UTC datetime."""
+    return datetime.datetime.strptime(ts[:23], TS_FORMAT + ".%f")
+
+
+def format_ts(t):
+    return t.strftime(TS_FORMAT) + ".%03dZ" % (t.microsecond // 1000)
+
+
 def per_customer(src, dst):
     """Gives every anonymous event of a customer who links later that
     customer's id, so `journeyd produce` keys all of a customer's events
     alike and they share a partition (input.keyed_by=customer, contract
     section 7). Re-keying across partitions (keyed_by=any) is not what this
-    harness tests."""
+    harness tests.
+    gen.c dates its events from 2026-11-22. On a clock earlier than the
+    tail (a day after the last event), every event would be a `future_ts`
+    dead letter (time.max_future), so the dates then move back by whole
+    days."""
     links = {}
+    last = ""
     with open(src, "rb") as f:
         for line in f:
             e = json.loads(line)
+            last = max(last, e["ts"])
             if "customer_id" in e and "anonymous_id" in e:
                 links.setdefault(e["anonymous_id"], e["customer_id"])
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    tail = parse_ts(last) + datetime.timedelta(days=1)
+    shift = datetime.timedelta(days=max(0, (tail - now).days + 2))
     with open(src, "rb") as f, open(dst, "wb") as out:
         for line in f:
             e = json.loads(line)
+            changed = False
             if "customer_id" not in e and e.get("anonymous_id") in links:
                 e["customer_id"] = links[e["anonymous_id"]]
+                changed = True
+            if shift:
+                e["ts"] = format_ts(parse_ts(e["ts"]) - shift)
+                changed = True
+            if changed:
                 line = (json.dumps(e, separators=(",", ":")) + "\n").encode()
             out.write(line)
 
@@ -120,11 +147,11 @@ def write_tail(path, after_ts, nparts):
     partition's watermark passes every window of the load (the longest
     timeout is checkout_dropoff's 30 m), in replay and in run alike. A lone
     page_view raises nothing. Returns the keys in partition order."""
-    t = datetime.datetime.strptime(after_ts[:19], "%Y-%m-%dT%H:%M:%S") + datetime.timedelta(days=1)
+    t = parse_ts(after_ts) + datetime.timedelta(days=1)
     keys = [key_on(p, nparts, "tail") for p in range(nparts)]
     with open(path, "w") as out:
         for k in keys:
-            out.write(json.dumps({"event_id": k, "ts": t.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            out.write(json.dumps({"event_id": k, "ts": format_ts(t),
                                   "customer_id": k, "type": "page_view", "channel": "web",
                                   "page": "/tail"}, separators=(",", ":")) + "\n")
     return keys
