@@ -7,6 +7,7 @@
 #   make fuzz            libFuzzer targets for the decoder and the config loader (clang)
 #   make bench           optimized build + benchmark (build/bench.json)
 #   make kafka-up / kafka-down   real single-node Apache Kafka on 127.0.0.1:9092
+#   make soak            the Kafka fault scenarios at full size (600k events, 20 kills)
 #   make demo            zero-install demo on librdkafka's embedded mock cluster
 
 CC       ?= cc
@@ -36,7 +37,7 @@ BIN      := $(BUILD)/journeyd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 
-.PHONY: all test unit e2e check valgrind fuzz bench kafka-up kafka-down kafka-e2e demo clean docs
+.PHONY: all test unit e2e check valgrind fuzz bench kafka-up kafka-down kafka-e2e soak demo clean docs
 
 all: $(BIN)
 
@@ -98,6 +99,11 @@ kafka-e2e: $(BIN)
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_state.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_consumer.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_ops.sh
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka_faults.sh
+
+soak: $(BIN)
+	$(MAKE) kafka-up
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka_faults.sh --scale soak
 
 check:
 	$(MAKE) test
