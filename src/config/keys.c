@@ -53,7 +53,8 @@ static const char *config_check_header(const json_t *v)
         : "expected true (only CSV input with a header row is supported)";
 }
 
-/* "off", or "host:port" with a port in 1..65535 ("[::1]:9646" for IPv6). */
+/* "off", or "host:port" with a port in 0..65535 ("[::1]:9646" for IPv6;
+ * port 0 = any free port, for instances side by side). */
 static const char *config_check_listen(const json_t *v)
 {
     const char *s = json_string_value(v), *colon = s ? strrchr(s, ':') : NULL;
@@ -63,8 +64,8 @@ static const char *config_check_listen(const json_t *v)
     if (!colon || colon == s || !colon[1] || colon[1] < '0' || colon[1] > '9')
         return "expected host:port (127.0.0.1:9646, 0.0.0.0:9646, [::1]:9646) or off";
     long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535)
-        return "expected host:port with a port in 1..65535, or off";
+    if (*end || port < 0 || port > 65535)
+        return "expected host:port with a port in 0..65535, or off";
     return NULL;
 }
 

@@ -669,6 +669,9 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
     if (jd_http_start(conf->http_listen, r->metrics, &r->http, err))
         goto fail;
     jd_http_set_ready(r->http, 0, "waiting for a partition assignment");
+    if (r->http)
+        JD_LOG(JD_LOG_INFO, "http: /metrics, /healthz and /readyz on port %d (http.listen=%s)",
+               jd_http_port(r->http), conf->http_listen);
     return r;
 fail:
     jd_runner_destroy(r);

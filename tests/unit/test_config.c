@@ -415,9 +415,14 @@ static void test_http_listen(void **state)
     jd_config_destroy(conf);
     static const char *const noport[] = { "http.listen=localhost" };
     load_fails(NULL, noport, 1, "-X http.listen=localhost: expected host:port", NULL);
+    /* port 0: any free port (instances side by side) */
     static const char *const port0[] = { "http.listen=0.0.0.0:0" };
-    load_fails(NULL, port0, 1, "-X http.listen=0.0.0.0:0: expected host:port with a port in 1..65535",
-               NULL);
+    conf = load_ok("{}", port0, 1);
+    assert_string_equal(conf->http_listen, "0.0.0.0:0");
+    jd_config_destroy(conf);
+    static const char *const port_big[] = { "http.listen=0.0.0.0:65536" };
+    load_fails(NULL, port_big, 1,
+               "-X http.listen=0.0.0.0:65536: expected host:port with a port in 0..65535", NULL);
 }
 
 /* A -X whose value or key is not UTF-8 is named precisely (it used to be

@@ -121,6 +121,8 @@ class Scenario:
                 "-X", "time.idle_advance=1s",
                 # a killed member's partitions move after 6 s (the broker's minimum)
                 "-X", "kafka.session.timeout.ms=6000",
+                # several instances run side by side: each takes a free port
+                "-X", "http.listen=127.0.0.1:0",
                 *self.extra_args]
 
     def start(self, more=()):
