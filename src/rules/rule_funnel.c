@@ -281,6 +281,9 @@ static int funnel_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     }
     if (seg && r->has_breakdown)
         s->seg = jd_intern_str(conf->intern, json_string_value(seg));
+    /* A fresh engine learns the segment now, so the attempt's later steps
+     * count under it rather than under "(other)". */
+    funnel_seg(e, r, s, 1);
     for (size_t i = 0; i < json_array_size(strs); i++) {
         jd_evid_t a;
         if (jd_evid_load(&a, json_array_get(strs, i), conf) != 0)
