@@ -105,6 +105,21 @@ fi
 if ! grep -q ',product_loop:[0-9a-f]\{16\}' "$tmp/rees46-brand/dropoffs.csv"; then
     echo "rees46-brand: no drop-off lists a struggle in --dropoffs-csv"; fail=1
 fi
+# A funnel with at most 256 values per segment table (category_code: 98)
+# has the same segments for any processing.threads.
+sed 's/"breakdown_by": "brand"/"breakdown_by": "category_code"/' "$tmp/rees46-brand.json" >"$tmp/rees46-cat.json"
+for t in 1 4; do
+    $JOURNEYD replay -c "$tmp/rees46-cat.json" -i "$REES46" -X processing.threads=$t -o /dev/null \
+        --summary-json "$tmp/cat$t.json" --no-progress 2>/dev/null
+done
+if ! python3 - "$tmp/cat1.json" "$tmp/cat4.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p))["engine"]["funnels"]["view_cart_purchase"] for p in sys.argv[1:])
+sys.exit(0 if a == b and len(a["segments"]) > 50 and a["other_segments"]["attempts"] == 0 else 1)
+PY
+then
+    echo "rees46 by category_code: segments differ between 1 and 4 threads"; fail=1
+fi
 
 # Every record rejected, and no record at all: the report says so. Most
 # input rejected is exit 3, and both files are still written.
