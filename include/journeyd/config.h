@@ -97,6 +97,8 @@ typedef struct jd_rule {
     /* funnel */
     uint32_t nsteps;
     jd_funnel_step_t *steps;
+    int has_breakdown;      /* "breakdown_by" given: counts split by the value */
+    uint32_t breakdown_slot;/* of this slot on the attempt's step-1 event */
     /* sequence */
     uint32_t nfirst;
     jd_seq_first_t *first;

@@ -66,13 +66,47 @@ int jd_step_cmp(const jd_step_t *a, const jd_step_t *b);
 /* Funnel counters for the summary: attempts started, how many reached each
  * step (reached[0] == attempts), completions, drop-offs by last step
  * reached (dropped[i] = dropped after reaching step i+1), still open. */
+/* The same counters for one value of the funnel's breakdown_by field on
+ * the attempts' step-1 events; pending = attempts - completed - dropped. */
+typedef struct jd_funnel_seg {
+    const char *value;   /* interned; NULL = the event lacked the field */
+    uint64_t attempts;
+    uint64_t completed;
+    uint64_t *reached;   /* nsteps entries */
+    uint64_t *dropped;   /* nsteps entries */
+} jd_funnel_seg_t;
+
+/* Distinct breakdown_by values one engine counts per funnel: the first
+ * ones seen on step-1 events; attempts of later values count under
+ * "(other)". Shards' sums keep the JD_FUNNEL_SEGMENTS_MAX with the most
+ * attempts (then by value) and add the rest to "(other)". */
+#define JD_FUNNEL_SEGMENTS_MAX 256
+
 typedef struct jd_funnel_stats {
     uint64_t attempts;
     uint64_t completed;
     uint64_t pending;
     uint64_t *reached;   /* nsteps entries */
     uint64_t *dropped;   /* nsteps entries */
+    /* breakdown_by only (else nsegs = 0 and other's arrays NULL) */
+    jd_funnel_seg_t *segs;
+    uint32_t nsegs, segcap;
+    jd_funnel_seg_t other;
 } jd_funnel_stats_t;
+
+/* The segment of value in fs (a funnel with nsteps steps and breakdown_by):
+ * found, or added when admit and fewer than JD_FUNNEL_SEGMENTS_MAX are
+ * held, else fs->other (also when out of memory). Never NULL. */
+jd_funnel_seg_t *jd_funnel_seg(jd_funnel_stats_t *fs, uint32_t nsteps,
+                               const char *value, int admit);
+/* Attempts of s neither completed nor dropped yet. */
+uint64_t jd_funnel_seg_pending(const jd_funnel_seg_t *s, uint32_t nsteps);
+/* The segments of fs in display order: attempts descending, then value
+ * (absent first, then byte order). out must hold fs->nsegs pointers;
+ * returns fs->nsegs. */
+uint32_t jd_funnel_segs_sorted(const jd_funnel_stats_t *fs, const jd_funnel_seg_t **out);
+/* Adds s's counters into acc (both of a funnel with nsteps steps). */
+void jd_funnel_seg_add(jd_funnel_seg_t *acc, const jd_funnel_seg_t *s, uint32_t nsteps);
 
 typedef struct jd_engine_stats {
     uint64_t events_in;       /* accepted by push (not late) */

@@ -84,8 +84,10 @@ int jd_report_write_html(const jd_report_t *r, const jd_report_run_t *run,
  * --dropoffs-csv: one row per funnel drop-off alert, written as alerts
  * come (nothing is kept). Columns: rule, alert_id, customer, identity,
  * start (the attempt's step-1 time), deadline, last_step, last_step_name,
- * segment, struggles. segment and struggles are empty until funnel
- * breakdown_by and evidence.struggles exist (contract 5a).
+ * segment (the funnel's breakdown_by value on the step-1 event; empty
+ * without breakdown_by, "(none)" when the event lacked the field),
+ * struggles (evidence.struggles as rule:alert_id;... then +N when N more
+ * were omitted; empty when none).
  */
 typedef struct jd_dropoffs jd_dropoffs_t;
 /* Opens path.tmp and writes the header row. NULL with err. */

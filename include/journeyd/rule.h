@@ -80,6 +80,16 @@ typedef struct jd_alert_req {
     const char *const *group_values;
     size_t ngroup;
     int funnel_last_step;    /* funnel drop-off: 1-based last step; else 0 */
+    /* funnel drop-off: evidence.struggles, the other alerts of the customer
+     * during the attempt (id = alert_id, rule = its rule), oldest first,
+     * and how many more there were; not part of the alert_id */
+    const jd_evid_t *struggles;
+    size_t nstruggles;
+    uint64_t struggles_omitted;
+    /* funnel drop-off with breakdown_by: 1, and its segment value
+     * (interned; NULL = the step-1 event lacked the field) */
+    int has_segment;
+    const char *segment;
 } jd_alert_req_t;
 
 /* Per-kind behaviour. state is a jd_journey_t.rstate[i] slot. */

@@ -193,6 +193,59 @@ static json_t *replay_summary_json(replay_t *rp, double secs)
     return o;
 }
 
+/* Segments shown per funnel in the text summary; --summary-json and the
+ * report have up to JD_FUNNEL_SEGMENTS_MAX. */
+#define REPLAY_SUMMARY_SEGMENTS 10
+
+static void summary_segment_row(FILE *f, const jd_rule_t *r, const char *label,
+                                const jd_funnel_seg_t *sg)
+{
+    fprintf(f, "      %-24.24s %9" PRIu64 " %9" PRIu64 " %6.1f%% %8" PRIu64 "  ", label,
+            sg->attempts, sg->completed,
+            sg->attempts ? 100.0 * (double)sg->completed / (double)sg->attempts : 0.0,
+            jd_funnel_seg_pending(sg, r->nsteps));
+    for (uint32_t k = 0; k < r->nsteps; k++)
+        fprintf(f, "%s%" PRIu64, k ? "/" : "", sg->reached[k]);
+    fputs("  ", f);
+    for (uint32_t k = 0; k + 1 < r->nsteps; k++)
+        fprintf(f, "%s%" PRIu64, k ? "/" : "", sg->dropped[k]);
+    fputc('\n', f);
+}
+
+/* The funnel split by breakdown_by: the top segments, then the rest and
+ * "(other)" (values beyond the bound) summed, one row each. */
+static void summary_segments(FILE *f, const jd_config_t *c, const jd_rule_t *r,
+                             const jd_funnel_stats_t *fs)
+{
+    const jd_funnel_seg_t **order = malloc((fs->nsegs ? fs->nsegs : 1) * sizeof(*order));
+    uint64_t *buf = calloc(2 * (size_t)r->nsteps, sizeof(uint64_t));
+    if (!order || !buf) {
+        free(order);
+        free(buf);
+        return;
+    }
+    uint32_t n = jd_funnel_segs_sorted(fs, order);
+    fprintf(f, "    by %s (%u segments):\n", c->slots[r->breakdown_slot].name, n);
+    fprintf(f, "      %-24s %9s %9s %7s %8s  %s\n", "segment", "attempts", "completed", "conv",
+            "pending", "reached per step  dropped after step");
+    jd_funnel_seg_t rest = { .reached = buf, .dropped = buf + r->nsteps };
+    for (uint32_t i = 0; i < n; i++) {
+        if (i < REPLAY_SUMMARY_SEGMENTS)
+            summary_segment_row(f, r, order[i]->value ? order[i]->value : "(none)", order[i]);
+        else
+            jd_funnel_seg_add(&rest, order[i], r->nsteps);
+    }
+    if (n > REPLAY_SUMMARY_SEGMENTS) {
+        char label[48];
+        snprintf(label, sizeof(label), "(%u more segments)", n - REPLAY_SUMMARY_SEGMENTS);
+        summary_segment_row(f, r, label, &rest);
+    }
+    if (fs->other.reached && fs->other.attempts)
+        summary_segment_row(f, r, "(other)", &fs->other);
+    free(order);
+    free(buf);
+}
+
 static void replay_print_summary(replay_t *rp, json_t *sum)
 {
     const jd_engine_stats_t *st = replay_stats(rp);
@@ -235,6 +288,8 @@ static void replay_print_summary(replay_t *rp, json_t *sum)
                     k == 0 ? 100.0 : fs->reached[k - 1] ?
                         100.0 * (double)fs->reached[k] / (double)fs->reached[k - 1] : 0.0,
                     fs->dropped[k]);
+        if (r->has_breakdown)
+            summary_segments(f, c, r, fs);
     }
 }
 

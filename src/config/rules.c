@@ -240,6 +240,16 @@ static int config_rule_same(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
     return 0;
 }
 
+/* funnel "breakdown_by": one field, named as filters name fields. */
+static int config_rule_breakdown(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
+{
+    if (!json_is_string(v))
+        return config_fail(ctx, 0, v, "expected a field name");
+    if (config_field_name(ctx, json_string_value(v), &r->breakdown_slot, 0) != 0)
+        return -1;
+    r->has_breakdown = 1;
+    return 0;
+}
 
 static int config_step(config_ctx_t *ctx, const json_t *step, jd_rule_t *r, size_t i)
 {
@@ -411,7 +421,7 @@ static int config_rule(config_ctx_t *ctx, const json_t *obj, jd_rule_t *r)
 {
     static const char *const keys[][10] = {
         { "name", "kind", "severity", "cooldown", "match", "same", "count", "gap", "within", NULL },
-        { "name", "kind", "severity", "cooldown", "steps", "within", NULL },
+        { "name", "kind", "severity", "cooldown", "steps", "within", "breakdown_by", NULL },
         { "name", "kind", "severity", "cooldown", "first", "then", "within", NULL },
     };
     const json_t *kv = json_object_get(obj, "kind");
@@ -447,7 +457,8 @@ static int config_rule(config_ctx_t *ctx, const json_t *obj, jd_rule_t *r)
     }
     case JD_RULE_FUNNEL:
         return config_key(ctx, obj, "steps", 1, config_rule_steps, r) != 0 ||
-               config_key(ctx, obj, "within", 1, config_rule_within, r) != 0 ? -1 : 0;
+               config_key(ctx, obj, "within", 1, config_rule_within, r) != 0 ||
+               config_key(ctx, obj, "breakdown_by", 0, config_rule_breakdown, r) != 0 ? -1 : 0;
     case JD_RULE_SEQUENCE:
         return config_key(ctx, obj, "first", 1, config_rule_first, r) != 0 ||
                config_key(ctx, obj, "then", 1, config_rule_then, r) != 0 ||
@@ -588,6 +599,7 @@ static int config_rule_uses(const jd_rule_t *r, uint32_t slot)
     int uses = config_match_uses(&r->match, slot);
     for (uint32_t i = 0; !uses && i < r->nsame; i++)
         uses = r->same[i] == slot;
+    uses = uses || (r->has_breakdown && r->breakdown_slot == slot);
     for (uint32_t i = 0; !uses && i < r->nsteps; i++)
         uses = config_match_uses(&r->steps[i].match, slot);
     for (uint32_t i = 0; !uses && i < r->nfirst; i++)

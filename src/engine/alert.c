@@ -95,6 +95,25 @@ static void alert_journey(const jd_config_t *conf, const jd_journey_t *j,
     jd_strbuf_putc(out, ']');
 }
 
+/* A drop-off's evidence.struggles (always present, maybe empty). */
+static void alert_struggles(const jd_alert_req_t *req, jd_strbuf_t *out)
+{
+    jd_strbuf_puts(out, ",\"struggles\":[");
+    for (size_t i = 0; i < req->nstruggles; i++) {
+        const jd_evid_t *a = &req->struggles[i];
+        jd_strbuf_puts(out, i ? ",{\"rule\":" : "{\"rule\":");
+        jd_strbuf_json_str(out, a->rule);
+        jd_strbuf_puts(out, ",\"alert_id\":");
+        jd_strbuf_json_str(out, a->id);
+        jd_strbuf_puts(out, ",\"ts\":");
+        jd_strbuf_json_time(out, a->ts);
+        jd_strbuf_putc(out, '}');
+    }
+    jd_strbuf_putc(out, ']');
+    if (req->struggles_omitted)
+        jd_strbuf_printf(out, ",\"struggles_omitted\":%" PRIu64, req->struggles_omitted);
+}
+
 void jd_alert_render(const jd_config_t *conf, const jd_alert_req_t *req,
                      int64_t emitted_at, jd_strbuf_t *out, char alert_id[17])
 {
@@ -175,11 +194,17 @@ void jd_alert_render(const jd_config_t *conf, const jd_alert_req_t *req,
         }
         jd_strbuf_putc(out, ']');
     }
+    if (req->funnel_last_step > 0)
+        alert_struggles(req, out);
     jd_strbuf_putc(out, '}');
     if (req->funnel_last_step > 0) {
         jd_strbuf_printf(out, ",\"funnel\":{\"steps\":%u,\"last_step\":%d,\"last_step_name\":",
                          r->nsteps, req->funnel_last_step);
         jd_strbuf_json_str(out, r->steps[req->funnel_last_step - 1].name);
+        if (req->has_segment) {
+            jd_strbuf_puts(out, ",\"segment\":");
+            jd_strbuf_json_str(out, req->segment);
+        }
         jd_strbuf_putc(out, '}');
     }
     alert_journey(conf, j, out);

@@ -5,12 +5,100 @@
  * (jd_funnel_stats_t) exist for the rule kinds whose ops ask for them.
  */
 #include <stdlib.h>
+#include <string.h>
 #include "journeyd/timeutil.h"
 #include "engine_priv.h"
 
 static int rule_has_steps(const jd_rule_t *r)
 {
     return jd_rule_ops_for(r->kind)->step_stats;
+}
+
+static int seg_alloc(jd_funnel_seg_t *s, uint32_t nsteps)
+{
+    s->reached = calloc(nsteps, sizeof(uint64_t));
+    s->dropped = calloc(nsteps, sizeof(uint64_t));
+    return s->reached && s->dropped ? 0 : -1;
+}
+
+static void seg_free(jd_funnel_seg_t *s)
+{
+    free(s->reached);
+    free(s->dropped);
+}
+
+/* The segment of value, added while fewer than limit are held. */
+static jd_funnel_seg_t *seg_get(jd_funnel_stats_t *fs, uint32_t nsteps,
+                                const char *value, uint32_t limit)
+{
+    /* Values are interned: pointer equality is string equality. */
+    for (uint32_t i = 0; i < fs->nsegs; i++)
+        if (fs->segs[i].value == value)
+            return &fs->segs[i];
+    if (fs->nsegs >= limit || !fs->other.reached)
+        return &fs->other;
+    if (fs->nsegs == fs->segcap) {
+        uint32_t cap = fs->segcap ? 2 * fs->segcap : 8;
+        jd_funnel_seg_t *n = realloc(fs->segs, cap * sizeof(*n));
+        if (!n)
+            return &fs->other;
+        fs->segs = n;
+        fs->segcap = cap;
+    }
+    jd_funnel_seg_t *sg = &fs->segs[fs->nsegs];
+    *sg = (jd_funnel_seg_t){ .value = value };
+    if (seg_alloc(sg, nsteps) != 0) {
+        seg_free(sg);
+        return &fs->other;
+    }
+    fs->nsegs++;
+    return sg;
+}
+
+jd_funnel_seg_t *jd_funnel_seg(jd_funnel_stats_t *fs, uint32_t nsteps,
+                               const char *value, int admit)
+{
+    return seg_get(fs, nsteps, value, admit ? JD_FUNNEL_SEGMENTS_MAX : 0);
+}
+
+uint64_t jd_funnel_seg_pending(const jd_funnel_seg_t *s, uint32_t nsteps)
+{
+    uint64_t done = s->completed;
+    for (uint32_t k = 0; k < nsteps; k++)
+        done += s->dropped[k];
+    /* Below zero only when an attempt started on another shard, under a
+     * value this one keeps under "(other)" (see README, funnel segments). */
+    return s->attempts > done ? s->attempts - done : 0;
+}
+
+void jd_funnel_seg_add(jd_funnel_seg_t *acc, const jd_funnel_seg_t *s, uint32_t nsteps)
+{
+    acc->attempts += s->attempts;
+    acc->completed += s->completed;
+    for (uint32_t k = 0; k < nsteps; k++) {
+        acc->reached[k] += s->reached[k];
+        acc->dropped[k] += s->dropped[k];
+    }
+}
+
+static int seg_cmp(const void *pa, const void *pb)
+{
+    const jd_funnel_seg_t *a = *(const jd_funnel_seg_t *const *)pa;
+    const jd_funnel_seg_t *b = *(const jd_funnel_seg_t *const *)pb;
+    if (a->attempts != b->attempts)
+        return a->attempts > b->attempts ? -1 : 1;
+    if (!a->value || !b->value)
+        return !a->value ? (b->value ? -1 : 0) : 1;
+    return strcmp(a->value, b->value);
+}
+
+uint32_t jd_funnel_segs_sorted(const jd_funnel_stats_t *fs, const jd_funnel_seg_t **out)
+{
+    for (uint32_t i = 0; i < fs->nsegs; i++)
+        out[i] = &fs->segs[i];
+    if (fs->nsegs > 1)
+        qsort(out, fs->nsegs, sizeof(*out), seg_cmp);
+    return fs->nsegs;
 }
 
 int engine_stats_alloc(const jd_config_t *c, jd_engine_stats_t *st)
@@ -26,6 +114,8 @@ int engine_stats_alloc(const jd_config_t *c, jd_engine_stats_t *st)
         if (!(f->reached = calloc(c->rules[r].nsteps, sizeof(uint64_t))) ||
             !(f->dropped = calloc(c->rules[r].nsteps, sizeof(uint64_t))))
             return -1;
+        if (c->rules[r].has_breakdown && seg_alloc(&f->other, c->rules[r].nsteps) != 0)
+            return -1;
     }
     return 0;
 }
@@ -34,8 +124,13 @@ void engine_stats_free(const jd_config_t *c, jd_engine_stats_t *st)
 {
     if (st->funnels)
         for (uint32_t r = 0; r < c->nrules; r++) {
-            free(st->funnels[r].reached);
-            free(st->funnels[r].dropped);
+            jd_funnel_stats_t *f = &st->funnels[r];
+            free(f->reached);
+            free(f->dropped);
+            for (uint32_t i = 0; i < f->nsegs; i++)
+                seg_free(&f->segs[i]);
+            free(f->segs);
+            seg_free(&f->other);
         }
     free(st->funnels);
     free(st->alerts_by_rule);
@@ -68,6 +163,13 @@ void engine_stats_add(const jd_config_t *c, jd_engine_stats_t *sum, const jd_eng
             f->reached[k] += g->reached[k];
             f->dropped[k] += g->dropped[k];
         }
+        /* Every shard's segments, unbounded here (at most shards x the
+         * bound); the JSON and the report show the top ones. */
+        for (uint32_t i = 0; f->other.reached && i < g->nsegs; i++)
+            jd_funnel_seg_add(seg_get(f, c->rules[r].nsteps, g->segs[i].value, UINT32_MAX),
+                              &g->segs[i], c->rules[r].nsteps);
+        if (f->other.reached && g->other.reached)
+            jd_funnel_seg_add(&f->other, &g->other, c->rules[r].nsteps);
     }
 }
 
@@ -82,6 +184,63 @@ const jd_engine_stats_t *jd_engine_stats(jd_engine_t *e)
 json_t *jd_engine_stats_json(jd_engine_t *e)
 {
     return jd_engine_stats_to_json(e->conf, jd_engine_stats(e));
+}
+
+static json_t *seg_json(const jd_rule_t *r, const jd_funnel_seg_t *sg)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "attempts", json_integer((json_int_t)sg->attempts));
+    json_object_set_new(o, "completed", json_integer((json_int_t)sg->completed));
+    json_object_set_new(o, "pending", json_integer((json_int_t)jd_funnel_seg_pending(sg, r->nsteps)));
+    json_object_set_new(o, "conversion", json_real(sg->attempts ?
+                        (double)sg->completed / (double)sg->attempts : 0.0));
+    json_t *steps = json_array();
+    for (uint32_t k = 0; k < r->nsteps; k++) {
+        json_t *so = json_object();
+        json_object_set_new(so, "name", json_string(r->steps[k].name));
+        json_object_set_new(so, "reached", json_integer((json_int_t)sg->reached[k]));
+        json_object_set_new(so, "dropped_after", json_integer((json_int_t)sg->dropped[k]));
+        json_array_append_new(steps, so);
+    }
+    json_object_set_new(o, "steps", steps);
+    return o;
+}
+
+/* "breakdown_by", "segments" (display order, at most the bound; value null
+ * = the field was absent) and "other_segments" (what the bound folded). */
+static void funnel_segments_json(const jd_config_t *c, const jd_rule_t *r,
+                                 const jd_funnel_stats_t *f, json_t *fo)
+{
+    json_object_set_new(fo, "breakdown_by", json_string(c->slots[r->breakdown_slot].name));
+    json_object_set_new(fo, "segments_max", json_integer(JD_FUNNEL_SEGMENTS_MAX));
+    const jd_funnel_seg_t **order = malloc((f->nsegs ? f->nsegs : 1) * sizeof(*order));
+    uint64_t *buf = calloc(2 * (size_t)r->nsteps, sizeof(uint64_t));
+    if (!order || !buf) {
+        free(order);
+        free(buf);
+        return;
+    }
+    jd_funnel_seg_t other = { .reached = buf, .dropped = buf + r->nsteps };
+    if (f->other.reached)
+        jd_funnel_seg_add(&other, &f->other, r->nsteps);
+    uint32_t n = jd_funnel_segs_sorted(f, order), folded = 0;
+    json_t *segs = json_array();
+    for (uint32_t i = 0; i < n; i++) {
+        if (i >= JD_FUNNEL_SEGMENTS_MAX) {
+            jd_funnel_seg_add(&other, order[i], r->nsteps);
+            folded++;
+            continue;
+        }
+        json_t *so = seg_json(r, order[i]);
+        json_object_set_new(so, "value", order[i]->value ? json_string(order[i]->value) : json_null());
+        json_array_append_new(segs, so);
+    }
+    json_object_set_new(fo, "segments", segs);
+    json_t *oo = seg_json(r, &other);
+    json_object_set_new(oo, "folded_segments", json_integer(folded));
+    json_object_set_new(fo, "other_segments", oo);
+    free(order);
+    free(buf);
 }
 
 json_t *jd_engine_stats_to_json(const jd_config_t *c, const jd_engine_stats_t *s)
@@ -136,6 +295,8 @@ json_t *jd_engine_stats_to_json(const jd_config_t *c, const jd_engine_stats_t *s
             json_array_append_new(steps, so);
         }
         json_object_set_new(fo, "steps", steps);
+        if (r->has_breakdown)
+            funnel_segments_json(c, r, f, fo);
         json_object_set_new(funnels, r->name, fo);
     }
     json_object_set_new(o, "alerts_by_rule", rules);

@@ -132,14 +132,21 @@ jd_report_t *jd_report_new(const jd_config_t *conf, const jd_report_opts_t *opts
         nslots <<= 1;
     r->nbuckets = nslots / JD_REPORT_WAYS;
     for (uint32_t i = 0; i < conf->nrules && r->nfun < JD_REPORT_MAX_FUNNELS; i++)
-        if (conf->rules[i].kind == JD_RULE_FUNNEL)
+        if (conf->rules[i].kind == JD_RULE_FUNNEL) {
             r->fun_rule[r->nfun++] = i;
+            if (conf->rules[i].nsteps > r->fmaxsteps)
+                r->fmaxsteps = conf->rules[i].nsteps;
+        }
     size_t nr = conf->nrules ? conf->nrules : 1;
     if (!(r->flow = calloc((size_t)JD_REPORT_TP * JD_REPORT_TP, sizeof(uint64_t))) ||
         !(r->cust = calloc(nslots, sizeof(*r->cust))) ||
         (r->nfun && !(r->fstart = calloc(nslots * r->nfun, sizeof(*r->fstart)))) ||
         (r->nfun && !(r->fstep = calloc(nslots * r->nfun, sizeof(*r->fstep)))) ||
         (r->nfun && !(r->ttc = malloc(r->nfun * sizeof(*r->ttc)))) ||
+        (r->nfun && !(r->fdrops = calloc((size_t)r->nfun * r->fmaxsteps, sizeof(uint64_t)))) ||
+        (r->nfun && !(r->fdrops_struggled = calloc((size_t)r->nfun * r->fmaxsteps,
+                                                   sizeof(uint64_t)))) ||
+        (r->nfun && !(r->fdrops_by_rule = calloc((size_t)r->nfun * nr, sizeof(uint64_t)))) ||
         !(r->alerts_by_rule = calloc(nr, sizeof(uint64_t))) ||
         !(r->tp_rule_alerts = calloc((size_t)JD_REPORT_TP * nr, sizeof(uint64_t))) ||
         !(r->struggles = calloc(nr, sizeof(*r->struggles))) ||
@@ -168,6 +175,9 @@ void jd_report_destroy(jd_report_t *r)
     free(r->fstart);
     free(r->fstep);
     free(r->ttc);
+    free(r->fdrops);
+    free(r->fdrops_struggled);
+    free(r->fdrops_by_rule);
     free(r->alerts_by_rule);
     free(r->tp_rule_alerts);
     for (unsigned i = 0; i < JD_REPORT_TP; i++)
@@ -434,6 +444,43 @@ static void jrn_add_alert(report_jrn_t *j, int64_t ts, uint32_t rule, unsigned c
                                         .stage = (uint8_t)stage};
 }
 
+int jd_report_fun_index(const jd_report_t *r, uint32_t rule)
+{
+    for (uint32_t f = 0; f < r->nfun; f++)
+        if (r->fun_rule[f] == rule)
+            return (int)f;
+    return -1;
+}
+
+/* A drop-off: by its last step, whether evidence.struggles has anything
+ * (listed or omitted), and which rules it lists (each once). */
+static void count_dropoff(jd_report_t *r, uint32_t ri, const json_t *alert)
+{
+    int f = jd_report_fun_index(r, ri);
+    json_int_t step = json_integer_value(json_object_get(json_object_get(alert, "funnel"),
+                                                         "last_step"));
+    if (f < 0 || step < 1 || step > (json_int_t)r->conf->rules[ri].nsteps)
+        return;
+    size_t at = (size_t)f * r->fmaxsteps + (size_t)(step - 1);
+    const json_t *ev = json_object_get(alert, "evidence");
+    const json_t *strs = json_object_get(ev, "struggles");
+    r->fdrops[at]++;
+    if (json_array_size(strs) || json_integer_value(json_object_get(ev, "struggles_omitted")))
+        r->fdrops_struggled[at]++;
+    uint32_t seen[16], nseen = 0;
+    for (size_t i = 0; i < json_array_size(strs); i++) {
+        const jd_rule_t *sr = jd_config_rule(r->conf, jstr(json_array_get(strs, i), "rule"));
+        uint32_t k = 0;
+        while (sr && k < nseen && seen[k] != sr->index)
+            k++;
+        if (!sr || k < nseen)
+            continue;
+        if (nseen < 16)
+            seen[nseen++] = sr->index;
+        r->fdrops_by_rule[(size_t)f * r->nrules + sr->index]++;
+    }
+}
+
 void jd_report_alert(jd_report_t *r, const char *key, size_t keylen,
                      const json_t *alert, int64_t ts)
 {
@@ -446,6 +493,8 @@ void jd_report_alert(jd_report_t *r, const char *key, size_t keylen,
     uint32_t ri = rule->index;
     r->alerts_by_rule[ri]++;
     jd_tseries_add(r->alert_time, ri, ts);
+    if (json_is_object(json_object_get(alert, "funnel")))
+        count_dropoff(r, ri, alert);
 
     /* The low point: where the customer was when the alert fired. */
     const json_t *jrn = json_object_get(alert, "journey");

@@ -51,6 +51,33 @@ static void csv_field(FILE *f, const char *s, int last)
     putc(last ? '\n' : ',', f);
 }
 
+/* evidence.struggles as "rule:alert_id" entries joined by ';', then
+ * "+N" when N more were omitted; malloc'd, NULL (an empty field) if none
+ * or out of memory. */
+static char *struggles_field(const json_t *ev)
+{
+    const json_t *strs = json_object_get(ev, "struggles");
+    json_int_t more = json_integer_value(json_object_get(ev, "struggles_omitted"));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return NULL;
+    for (size_t i = 0; i < json_array_size(strs); i++) {
+        const json_t *a = json_array_get(strs, i);
+        const char *rule = json_string_value(json_object_get(a, "rule"));
+        const char *id = json_string_value(json_object_get(a, "alert_id"));
+        fprintf(m, "%s%s:%s", i ? ";" : "", rule ? rule : "", id ? id : "");
+    }
+    if (more > 0)
+        fprintf(m, "%s+%" JSON_INTEGER_FORMAT, json_array_size(strs) ? ";" : "", more);
+    if (fclose(m) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 int jd_dropoffs_alert(jd_dropoffs_t *d, const json_t *alert)
 {
     const json_t *fun = json_object_get(alert, "funnel");
@@ -71,10 +98,13 @@ int jd_dropoffs_alert(jd_dropoffs_t *d, const json_t *alert)
     csv_field(d->f, json_string_value(json_object_get(alert, "ts")), 0);
     csv_field(d->f, step, 0);
     csv_field(d->f, json_string_value(json_object_get(fun, "last_step_name")), 0);
-    /* segment (funnel breakdown_by) and struggles (evidence.struggles) come
-     * with contract 5a's funnel; until then both stay empty. */
-    csv_field(d->f, "", 0);
-    csv_field(d->f, "", 1);
+    /* segment: empty without breakdown_by, "(none)" when the step-1 event
+     * lacked the field */
+    const json_t *seg = json_object_get(fun, "segment");
+    csv_field(d->f, json_is_string(seg) ? json_string_value(seg) : seg ? "(none)" : "", 0);
+    char *strs = struggles_field(json_object_get(alert, "evidence"));
+    csv_field(d->f, strs, 1);
+    free(strs);
     if (ferror(d->f)) {
         d->write_error = 1;
         return -1;

@@ -89,7 +89,8 @@ static void css(FILE *f)
           "main{padding:8px 28px 40px;max-width:1320px}\n"
           "section{background:#fff;border-radius:8px;padding:16px 22px;margin:18px 0;"
           "box-shadow:0 1px 3px rgba(0,0,0,.08)}\n"
-          "h2{margin:0 0 10px;font-size:19px}h3{margin:18px 0 6px;font-size:15px}\n"
+          "h2{margin:0 0 10px;font-size:19px}h3{margin:18px 0 6px;font-size:15px}"
+          "h4{margin:12px 0 4px;font-size:13.5px}td small{color:#4a5665}\n"
           ".lead{color:#4a5665;margin:0 0 12px;max-width:980px}\n"
           ".kpis{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0 14px}\n"
           ".kpi{background:#f5f6f8;border-radius:6px;padding:8px 14px;min-width:120px}\n"
@@ -281,6 +282,8 @@ static void funnel_one(const jd_report_t *r, const jd_report_run_t *run, uint32_
                 3.0 * pct(open, fs->attempts));
     }
     fputs("</table>\n", f);
+    if (rule->has_breakdown)
+        jd_report_render_segments(r, run, ri, f);
     for (uint32_t fi = 0; fi < r->nfun; fi++) {
         if (r->fun_rule[fi] != ri)
             continue;
@@ -318,9 +321,9 @@ static void funnels(const jd_report_t *r, const jd_report_run_t *run, FILE *f)
     fputs("<p class=\"note\">Counts are the engine's (the same as <code>--summary-json</code>). "
           "Time to convert comes from the report's own tracker of each customer's open attempt, "
           "in arrival order, in a log-linear histogram (within 3.1%); it is not kept for "
-          "customers the flow table forgot. Segments (funnel <code>breakdown_by</code>) and the "
-          "struggles during a dropped attempt (<code>evidence.struggles</code>) are not "
-          "implemented yet, so neither is shown here nor in <code>--dropoffs-csv</code>.</p>\n"
+          "customers the flow table forgot. A funnel with <code>breakdown_by</code> shows its "
+          "counts by the field's value on each attempt's step-1 event; the share of its "
+          "drop-offs that had a struggle alert during the attempt is under Struggles.</p>\n"
           "</section>\n", f);
 }
 
@@ -357,6 +360,14 @@ static void struggles(const jd_report_t *r, FILE *f)
     fputs("</div>\n", f);
     if (!any)
         fputs("<p class=\"empty\">No alert fired.</p>\n", f);
+    if (r->nfun) {
+        fputs("<p class=\"lead\">How many drop-offs had a struggle: another rule's alert on the "
+              "same customer between the attempt's start and its deadline (the drop-off's "
+              "<code>evidence.struggles</code>), by the last step reached.</p>\n"
+              "<div class=\"cols\">\n", f);
+        jd_report_render_dropoff_struggles(r, f);
+        fputs("</div>\n", f);
+    }
     fputs("</section>\n", f);
 }
 

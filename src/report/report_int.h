@@ -123,6 +123,11 @@ struct jd_report {
     int64_t *fstart;                    /* slots x nfun */
     uint8_t *fstep;                     /* slots x nfun; 0 = no attempt */
     jd_rhist_t *ttc;                    /* nfun histograms */
+    /* drop-off alerts of the measured funnels, by last step reached
+     * (nfun x fmaxsteps): all, and those with evidence.struggles; and per
+     * funnel the drop-offs whose struggles list a rule (nfun x nrules) */
+    uint32_t fmaxsteps;
+    uint64_t *fdrops, *fdrops_struggled, *fdrops_by_rule;
 
     /* alerts */
     uint64_t alerts, alerts_unknown_rule;
@@ -141,7 +146,12 @@ struct jd_report {
 unsigned jd_report_chan_by_name(jd_report_t *r, const char *name);
 const char *jd_report_chan_label(const jd_report_t *r, unsigned chan);
 
-/* Renderers (render.c, render_map.c). */
+/* Renderers (render.c, render_map.c, render_funnel.c). */
+void jd_report_render_segments(const jd_report_t *r, const jd_report_run_t *run,
+                               uint32_t rule, FILE *f);
+void jd_report_render_dropoff_struggles(const jd_report_t *r, FILE *f);
+/* Index of funnel rule among the measured funnels, or -1. */
+int jd_report_fun_index(const jd_report_t *r, uint32_t rule);
 void jd_report_render_map(const jd_report_t *r, FILE *f);
 void jd_report_render_journey(const jd_report_t *r, const report_jrn_t *j, FILE *f);
 void jd_report_html_text(FILE *f, const char *s);

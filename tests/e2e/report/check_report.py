@@ -110,11 +110,12 @@ def main():
             n = sum(1 for r in rows if r["rule"] == name)
             eq("drop-off rows of " + name, n, sum(s["dropped_after"] for s in f["steps"]))
             eq("drop-off rows of %s vs its alerts" % name, n, eng["alerts_by_rule"][name])
-        if any(r["segment"] or r["struggles"] for r in rows):
-            errs.append("segment/struggles are not implemented yet but a row has one")
+        if alerts_path:
+            check_dropoff_rows(rows, alerts_path, eq)
 
     if alerts_path:
         check_top_journeys(d, alerts_path, eq)
+        check_dropoff_struggles(d, eng, alerts_path, eq, errs)
 
     for e in errs:
         print("%s: %s" % (label, e))
@@ -140,6 +141,117 @@ def check_top_journeys(d, alerts_path, eq):
     eq("journeys with the most alerts", got, want)
 
 
+def dropoff_alerts(alerts_path):
+    for line in open(alerts_path):
+        a = json.loads(line)
+        if "funnel" in a:
+            yield a
+
+
+def check_dropoff_rows(rows, alerts_path, eq):
+    """--dropoffs-csv: one row per drop-off alert, in order, with its
+    segment and its struggles (rule:alert_id;... then +N omitted)."""
+    want = []
+    for a in dropoff_alerts(alerts_path):
+        seg = a["funnel"].get("segment", "")
+        ev = a["evidence"]
+        strs = ";".join("%s:%s" % (s["rule"], s["alert_id"]) for s in ev["struggles"])
+        if ev.get("struggles_omitted"):
+            strs += (";" if strs else "") + "+%d" % ev["struggles_omitted"]
+        want.append((a["alert_id"], "(none)" if seg is None else seg, strs))
+    got = [(r["alert_id"], r["segment"], r["struggles"]) for r in rows]
+    eq("drop-off rows (alert_id, segment, struggles)", got, want)
+
+
+def check_dropoff_struggles(d, eng, alerts_path, eq, errs):
+    """The Struggles section's drop-offs with a struggle, by last step and
+    by the rule listed, equal what the drop-off alerts carry."""
+    want = {}
+    for a in dropoff_alerts(alerts_path):
+        f = want.setdefault(a["rule"], {"steps": {}, "rules": {}})
+        k = a["funnel"]["last_step_name"]
+        ev = a["evidence"]
+        n, hit = f["steps"].get(k, (0, 0))
+        f["steps"][k] = (n + 1, hit + (1 if ev["struggles"] or ev.get("struggles_omitted") else 0))
+        for r in {s["rule"] for s in ev["struggles"]}:
+            f["rules"][r] = f["rules"].get(r, 0) + 1
+    got = {}
+    cur = None
+    for t, a in d.elems:
+        if "data-dropoff-struggles" in a:
+            cur = got.setdefault(a["data-dropoff-struggles"], {"steps": {}, "rules": {}})
+        elif cur is not None and "data-drop-step" in a:
+            if int(a["data-drops"]):
+                cur["steps"][a["data-drop-step"]] = (int(a["data-drops"]), int(a["data-struggled"]))
+        elif cur is not None and "data-struggle-rule" in a:
+            cur["rules"][a["data-struggle-rule"]] = int(a["data-dropoffs"])
+    for name in eng.get("funnels", {}):
+        eq(name + " drop-offs with a struggle", json.dumps(got.get(name, {"steps": {}, "rules": {}}),
+           sort_keys=True), json.dumps(want.get(name, {"steps": {}, "rules": {}}), sort_keys=True))
+
+
+def seg_numbers(s, nsteps):
+    return (s["attempts"], s["completed"], s["pending"],
+            "/".join(str(x["reached"]) for x in s["steps"]),
+            "/".join(str(x["dropped_after"]) for x in s["steps"]))
+
+
+def seg_sum(segs, nsteps):
+    tot = {"attempts": 0, "completed": 0, "pending": 0,
+           "steps": [{"reached": 0, "dropped_after": 0} for _ in range(nsteps)]}
+    for s in segs:
+        for k in ("attempts", "completed", "pending"):
+            tot[k] += s[k]
+        for i, x in enumerate(s["steps"]):
+            tot["steps"][i]["reached"] += x["reached"]
+            tot["steps"][i]["dropped_after"] += x["dropped_after"]
+    return tot
+
+
+def check_segments(d, name, f, eq, errs):
+    """A funnel's breakdown_by table: each shown segment (in the summary's
+    order) has the summary's numbers; the rest and (other) rows add up to
+    the summary's remaining segments plus other_segments."""
+    rows, inside = [], False
+    for t, a in d.elems:
+        if t == "table":
+            inside = a.get("data-segments") == name
+        elif inside and t == "tr" and "data-seg-attempts" in a:
+            rows.append(a)
+    if "segments" not in f:
+        if rows:
+            errs.append("%s has no breakdown_by but the report shows segments" % name)
+        return
+    n = len(f["steps"])
+    shown = [r for r in rows if "data-segment" in r or "data-segment-none" in r]
+    if len(shown) != min(12, len(f["segments"])):
+        errs.append("%s: %d segments shown, expected %d" % (name, len(shown), min(12, len(f["segments"]))))
+    for r, s in zip(shown, f["segments"]):
+        label = r.get("data-segment", None)
+        eq("%s segment value" % name, label if label is not None else None, s["value"])
+        got = (int(r["data-seg-attempts"]), int(r["data-seg-completed"]), int(r["data-seg-pending"]),
+               r["data-seg-reached"], r["data-seg-dropped"])
+        eq("%s segment %s" % (name, s["value"]), got, seg_numbers(s, n))
+    rest = [r for r in rows if "data-segment-rest" in r or "data-segment-other" in r]
+    tot = [0, 0, 0, [0] * n, [0] * n]
+    for r in rest:
+        tot[0] += int(r["data-seg-attempts"])
+        tot[1] += int(r["data-seg-completed"])
+        tot[2] += int(r["data-seg-pending"])
+        for i, x in enumerate(r["data-seg-reached"].split("/")):
+            tot[3][i] += int(x)
+        for i, x in enumerate(r["data-seg-dropped"].split("/")):
+            tot[4][i] += int(x)
+    got = (tot[0], tot[1], tot[2], "/".join(map(str, tot[3])), "/".join(map(str, tot[4])))
+    eq("%s rest and (other) segments" % name, got,
+       seg_numbers(seg_sum(f["segments"][12:] + [f["other_segments"]], n), n))
+    # every attempt is in exactly one segment
+    eq("%s attempts over segments" % name,
+       sum(s["attempts"] for s in f["segments"]) + f["other_segments"]["attempts"], f["attempts"])
+    eq("%s pending over segments" % name,
+       sum(s["pending"] for s in f["segments"]) + f["other_segments"]["pending"], f["pending"])
+
+
 def check_funnels(d, eng, eq, errs):
     divs = {}
     steps = {}
@@ -160,6 +272,7 @@ def check_funnels(d, eng, eq, errs):
         eq(name + " completed", a["data-completed"], f["completed"])
         eq(name + " pending", a["data-pending"], f["pending"])
         eq(name + " conversion", a["data-conversion"], float(f["conversion"]))
+        check_segments(d, name, f, eq, errs)
         if len(steps[name]) != len(f["steps"]):
             errs.append("%s: %d steps in the report, %d in the summary"
                         % (name, len(steps[name]), len(f["steps"])))
