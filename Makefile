@@ -99,6 +99,7 @@ kafka-e2e: $(BIN)
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_state.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_consumer.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_ops.sh
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka_reload.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_faults.sh
 
 soak: $(BIN)

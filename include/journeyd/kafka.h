@@ -62,6 +62,14 @@ rd_kafka_resp_err_t jd_kafka_try_produce(rd_kafka_t *rk, const char *topic, int3
                                          const void *key, size_t keylen,
                                          const void *val, size_t vallen, void *opaque);
 
+/* An error from librdkafka's error callback, other than a fatal one: an
+ * outage (all brokers down) is reported once, as such, with the broker
+ * list; connection failures during it only at debug level. *down is the
+ * caller's flag; jd_kafka_broker_up clears it and says the brokers answer
+ * again (call it when a broker has answered: a message, a commit). */
+void jd_kafka_broker_error(int *down, const jd_config_t *conf, int err, const char *reason);
+void jd_kafka_broker_up(int *down);
+
 /* Name of the changelog topic for group id: "<group.id>-journeyd-changelog". */
 int jd_kafka_changelog_topic(const jd_config_t *conf, char *buf, size_t bufsz);
 
@@ -95,6 +103,12 @@ typedef struct jd_runner_opts {
     int flush_at_end;                   /* with stop_when_drained: jd_engine_finish(flush) */
     int64_t drain_idle_ms;
     int64_t fixed_emitted_at;           /* for byte-stable tests; 0 = wall clock */
+    /* SIGHUP: when *reload is set, load_config(load_opaque) gives the new
+     * configuration (the runner owns it); only its rules may differ. May be
+     * NULL: no reload. */
+    volatile sig_atomic_t *reload;
+    jd_config_t *(*load_config)(void *load_opaque, jd_err_t *err);
+    void *load_opaque;
     jd_acked_alert_fn *on_alert_acked;
     jd_commit_fn *on_commit;
     void *opaque;

@@ -45,6 +45,7 @@ typedef struct jd_producer {
     double rate;
     int key_raw;          /* --key-by raw: customer_id, else anonymous_id */
     int scanning;         /* the first pass: links only, nothing sent */
+    int brokers_down;     /* an outage was reported (jd_kafka_broker_error) */
     int tty;
     uint64_t produced, acked, failed, records;
     uint64_t dl[JD_DL__COUNT];
@@ -55,6 +56,9 @@ typedef struct jd_producer {
 } jd_producer_t;
 
 static volatile sig_atomic_t produce_stop;
+
+/* After SIGINT/SIGTERM, how long acknowledgements are still awaited. */
+#define PRODUCE_STOP_GRACE_MS 2000
 
 static void on_signal(int sig)
 {
@@ -73,14 +77,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         p->failed++;
     } else {
         p->acked++;
+        jd_kafka_broker_up(&p->brokers_down);
     }
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+    jd_producer_t *p = opaque;
     (void)rk;
-    (void)opaque;
-    JD_LOG(JD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+    jd_kafka_broker_error(&p->brokers_down, p->conf, err, reason);
 }
 
 /* The customer the engine will file ev under (journeyd/identity.h): links
@@ -362,9 +367,21 @@ int jd_cmd_produce(int argc, char **argv)
     for (size_t i = 0; i < nin && !rc && !produce_stop; i++)
         if (produce_file(&p, inputs[i]))
             rc = 1;
-    /* everything sent must be acknowledged before we report success */
-    while (rd_kafka_outq_len(p.rk) > 0)
-        rd_kafka_flush(p.rk, 500);
+    /* everything sent must be acknowledged before we report success; a
+     * SIGINT/SIGTERM gives the broker PRODUCE_STOP_GRACE_MS more, then what
+     * is still queued is purged (counted as failed): with a broker down,
+     * librdkafka would otherwise retry for message.timeout.ms (300 s) */
+    int64_t stop_deadline = -1;
+    while (rd_kafka_outq_len(p.rk) > 0) {
+        if (produce_stop && stop_deadline < 0)
+            stop_deadline = jd_mono_ms() + PRODUCE_STOP_GRACE_MS;
+        if (stop_deadline >= 0 && jd_mono_ms() >= stop_deadline) {
+            rd_kafka_purge(p.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_poll(p.rk, 100); /* their delivery reports: failed */
+            break;
+        }
+        rd_kafka_flush(p.rk, 200);
+    }
     if (p.tty)
         fputc('\n', stderr);
     fprintf(stderr, "journeyd produce: %" PRIu64 " records, %" PRIu64 " messages to %s "

@@ -15,6 +15,50 @@
 /* A journey record: {"t":last_ts,"h":[[ts,type,channel,page,"eidhash"],..],
  * "a":{rule:last_alert_ts,..},"r":{rule:<kind state>,..}}. Rule states are
  * keyed by rule name so a config change that reorders rules still restores. */
+/* A rule's state is saved under "name~hhhhhhhh", h the hash of the rule's
+ * definition (its effective JSON): a rule changed by a reload (SIGHUP) or a
+ * restart with another config starts empty instead of reading state it no
+ * longer understands. Records of older versions ("name" alone) still
+ * restore. */
+int changelog_rule_keys(jd_engine_t *e)
+{
+    const jd_config_t *c = e->conf;
+    json_t *defs = c->effective ? json_object_get(c->effective, "rules") : NULL;
+    e->rule_key = calloc(c->nrules ? c->nrules : 1, sizeof(*e->rule_key));
+    if (!e->rule_key)
+        return -1;
+    for (uint32_t i = 0; i < c->nrules; i++) {
+        char *def = json_dumps(json_array_get(defs, i), JSON_COMPACT | JSON_SORT_KEYS);
+        uint32_t h = 2166136261u;
+        for (const char *p = def ? def : ""; *p; p++)
+            h = (h ^ (uint8_t)*p) * 16777619u;
+        free(def);
+        size_t n = strlen(c->rules[i].name) + 10;
+        if (!(e->rule_key[i] = malloc(n)))
+            return -1;
+        snprintf(e->rule_key[i], n, "%s~%08x", c->rules[i].name, h);
+    }
+    return 0;
+}
+
+/* The rule a saved state belongs to: NULL when no rule has that name, or
+ * the state was saved under another definition of it. */
+static const jd_rule_t *changelog_state_rule(const jd_engine_t *e, const char *key)
+{
+    const char *tilde = strrchr(key, '~');
+    if (tilde && strlen(tilde + 1) == 8 && strspn(tilde + 1, "0123456789abcdef") == 8) {
+        char name[512];
+        size_t n = (size_t)(tilde - key);
+        if (n >= sizeof(name))
+            return NULL;
+        memcpy(name, key, n);
+        name[n] = '\0';
+        const jd_rule_t *r = jd_config_rule(e->conf, name);
+        return r && !strcmp(e->rule_key[r->index], key) ? r : NULL;
+    }
+    return jd_config_rule(e->conf, key);
+}
+
 /* Position of id in a record's string table, ntab when absent. The table
  * holds the distinct strings of one journey: a handful, a linear scan. */
 static uint32_t save_tab_index(const uint32_t *tab, uint32_t ntab, uint32_t id)
@@ -102,7 +146,7 @@ static void engine_state_save_journey(jd_engine_t *e, const jd_journey_t *j,
         if (!first)
             jd_strbuf_putc(sb, ',');
         first = 0;
-        jd_strbuf_json_str(sb, c->rules[i].name);
+        jd_strbuf_json_str(sb, e->rule_key[i]);
         jd_strbuf_putc(sb, ':');
         e->ops[i]->save(&c->rules[i], j->rstate[i], sb);
     }
@@ -188,7 +232,7 @@ static int engine_restore_journey(jd_engine_t *e, int32_t tag, const char *key,
             j->last_alert[e->cd_slot[r->index]] = json_integer_value(v);
     }
     json_object_foreach(json_object_get(o, "r"), name, v) {
-        const jd_rule_t *r = jd_config_rule(c, name);
+        const jd_rule_t *r = changelog_state_rule(e, name);
         if (r && e->ops[r->index]->load(e, r, j, &j->rstate[r->index], v) != 0)
             j->rstate[r->index] = NULL; /* a rule's state that no longer fits is dropped */
     }

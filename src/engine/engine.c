@@ -216,7 +216,7 @@ jd_engine_t *jd_engine_new(const jd_config_t *conf, const jd_engine_opts_t *opts
         e->cd_slot[i] = conf->rules[i].cooldown_ms > 0 ? (int32_t)e->ncd++ : -1;
         e->ops[i] = jd_rule_ops_for(conf->rules[i].kind);
     }
-    if (engine_listeners_init(e) != 0)
+    if (engine_listeners_init(e) != 0 || changelog_rule_keys(e) != 0)
         goto oom;
     return e;
 oom:
@@ -248,6 +248,9 @@ void jd_engine_destroy(jd_engine_t *e)
     free(e->merge_scratch);
     free(e->save_tab);
     free(e->cd_slot);
+    for (uint32_t i = 0; e->rule_key && i < e->conf->nrules; i++)
+        free(e->rule_key[i]);
+    free(e->rule_key);
     jd_strbuf_free(&e->out);
     jd_strbuf_free(&e->save);
     free(e);

@@ -32,6 +32,9 @@ typedef struct engine_tomb {
 struct jd_engine {
     const jd_config_t *conf;
     jd_engine_opts_t opts;
+    /* per rule: "name~hash of its definition", the key of its state in a
+     * changelog record (changelog.c) */
+    char **rule_key;
     jd_engine_stats_t st;
     const jd_rule_ops_t **ops;   /* per rule */
     uint32_t **listeners;        /* per rule: rules fed by its alerts (ops->on_alert) */
@@ -116,5 +119,8 @@ void engine_stats_free(const jd_config_t *conf, jd_engine_stats_t *st);
 /* Adds x's counters into sum (the shards' totals). */
 void engine_stats_add(const jd_config_t *conf, jd_engine_stats_t *sum,
                       const jd_engine_stats_t *x);
+
+/* changelog.c: the rules' state keys (engine_new). 0 / -1 (OOM). */
+int changelog_rule_keys(jd_engine_t *e);
 
 #endif

@@ -189,10 +189,7 @@ static int ckpt_commit_task(jd_runner_t *r, jd_task_t *t)
     jd_metrics_add(r->metrics, JD_M_CHECKPOINTS, NULL, 1);
     jd_metrics_observe(r->metrics, JD_M_CHECKPOINT_DURATION, NULL,
                        (double)(jd_mono_ms() - t0) / 1000.0);
-    if (r->brokers_down) {
-        r->brokers_down = 0;
-        JD_LOG(JD_LOG_INFO, "brokers answer again");
-    }
+    jd_kafka_broker_up(&r->brokers_down);
     if (r->opts.on_commit)
         r->opts.on_commit(r->opts.opaque, t->offs, r->ckpt_alerts_produced, r->alerts_acked);
     JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": checkpoint of %zu records committed in %" PRId64

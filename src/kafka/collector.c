@@ -136,17 +136,8 @@ void jd_collector_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
         r->fatal = 1;
         return;
     }
-    /* librdkafka retries by itself; say once that nothing answers, with
-     * the broker list, and once when something does again (runner.c) */
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-        if (!r->brokers_down)
-            JD_LOG(JD_LOG_WARN, "no broker of %s answers; retrying until one does",
-                   json_string_value(json_object_get(r->conf->kafka, "bootstrap.servers")));
-        r->brokers_down = 1;
-        return;
-    }
-    JD_LOG(r->brokers_down ? JD_LOG_DEBUG : JD_LOG_WARN, "kafka: %s: %s",
-           rd_kafka_err2name(err), reason);
+    /* librdkafka retries by itself */
+    jd_kafka_broker_error(&r->brokers_down, r->conf, err, reason);
 }
 
 /* The task's transactional producer: transactional.id is

@@ -20,6 +20,10 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
      * is expected, so it is debug noise, not a warning. */
     if (!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored"))
         ours = JD_LOG_DEBUG;
+    /* connection failures also reach the error callback, which reports an
+     * outage once (jd_kafka_broker_error): here they would repeat it */
+    else if (!strcmp(fac, "FAIL"))
+        ours = JD_LOG_DEBUG;
     else if (level <= 3)
         ours = JD_LOG_ERR;
     else if (level == 4)
@@ -223,4 +227,31 @@ void jd_kafka_stop_on_signals(volatile sig_atomic_t *flag)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+}
+
+void jd_kafka_broker_error(int *down, const jd_config_t *conf, int err, const char *reason)
+{
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        if (!*down) {
+            json_t *bs = conf && conf->kafka ? json_object_get(conf->kafka, "bootstrap.servers")
+                                             : NULL;
+            JD_LOG(JD_LOG_WARN, "no broker of %s answers; retrying until one does",
+                   bs && json_is_string(bs) ? json_string_value(bs) : "(librdkafka default)");
+        }
+        *down = 1;
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE ||
+        (*down && err != RD_KAFKA_RESP_ERR__FATAL)) {
+        JD_LOG(JD_LOG_DEBUG, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+        return;
+    }
+    JD_LOG(JD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+}
+
+void jd_kafka_broker_up(int *down)
+{
+    if (*down)
+        JD_LOG(JD_LOG_INFO, "brokers answer again");
+    *down = 0;
 }

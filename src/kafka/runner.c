@@ -169,6 +169,85 @@ out:
     rd_kafka_topic_partition_list_destroy(pos);
 }
 
+/* ---- SIGHUP: reload the rules ----------------------------------------- */
+
+/* 1 when a and b differ only in their rules. */
+static int runner_only_rules_differ(const jd_config_t *a, const jd_config_t *b)
+{
+    json_t *x = json_deep_copy(a->effective), *y = json_deep_copy(b->effective);
+    int same;
+    json_object_del(x, "rules");
+    json_object_del(y, "rules");
+    same = json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    return same;
+}
+
+/* As Vector and Fluent Bit do: a new configuration that validates replaces
+ * the rules; one that does not is logged and the current rules stay. Every
+ * task is checkpointed, then rebuilt from the changelog with the new rules:
+ * a rule whose definition is unchanged keeps its state (states are saved
+ * under the hash of the rule's definition, src/engine/changelog.c); a new
+ * or changed one starts empty. */
+static void runner_reload(jd_runner_t *r)
+{
+    jd_err_t err;
+    jd_config_t *nc = r->opts.load_config ? r->opts.load_config(r->opts.load_opaque, &err) : NULL;
+    jd_decoder_t *nd = NULL;
+    uint64_t *ra = NULL, *rp = NULL;
+
+    if (!r->opts.load_config)
+        return;
+    if (!nc) {
+        JD_LOG(JD_LOG_WARN, "SIGHUP: the configuration does not validate, the current rules "
+               "stay: %s", err.msg);
+        return;
+    }
+    if (!runner_only_rules_differ(r->conf, nc)) {
+        JD_LOG(JD_LOG_WARN, "SIGHUP: only `rules` can be reloaded; other keys changed (restart "
+               "to apply them), the current rules stay");
+        goto drop;
+    }
+    if (!(nd = jd_decoder_new(nc, &err)) ||
+        !(ra = calloc(nc->nrules + 1, sizeof(*ra))) || !(rp = calloc(nc->nrules + 1, sizeof(*rp)))) {
+        JD_LOG(JD_LOG_WARN, "SIGHUP: %s; the current rules stay", nd ? "out of memory" : err.msg);
+        goto drop;
+    }
+    /* everything evaluated so far durable, under the old rules */
+    if (jd_ckpt_sync(r, NULL, 0))
+        goto drop;
+    for (int32_t p = 0; p < r->ntasks; p++)
+        if (r->tasks[p] && r->tasks[p]->engine) {
+            jd_runner_metrics_retire(r, r->tasks[p]);
+            jd_engine_destroy(r->tasks[p]->engine);
+            r->tasks[p]->engine = NULL;
+        }
+    jd_decoder_destroy(r->dec);
+    r->dec = nd;
+    free(r->csv_hdr);
+    r->csv_hdr = NULL;
+    free(r->ret_alerts);
+    free(r->rep_alerts);
+    r->ret_alerts = ra;
+    r->rep_alerts = rp;
+    r->conf = nc;
+    jd_config_destroy(r->owned_conf);
+    r->owned_conf = nc;
+    jd_metrics_declare_rules(r->metrics, nc);
+    for (int32_t p = 0; p < r->ntasks && !r->fatal; p++)
+        if (r->tasks[p] && r->tasks[p]->state == JD_TASK_RUNNING)
+            runner_task_rewind(r, r->tasks[p]);
+    JD_LOG(JD_LOG_INFO, "SIGHUP: %" PRIu32 " rules loaded; unchanged rules kept their state",
+           nc->nrules);
+    return;
+drop:
+    jd_decoder_destroy(nd);
+    free(ra);
+    free(rp);
+    jd_config_destroy(nc);
+}
+
 /* ---- rebalance ---------------------------------------------------------- */
 
 static void runner_log_committed(jd_runner_t *r, const rd_kafka_topic_partition_list_t *parts)
@@ -376,10 +455,7 @@ static void runner_handle_message(jd_runner_t *r, const rd_kafka_message_t *m, i
     r->consumed++;
     t->consumed++;
     tp->consumed++;
-    if (r->brokers_down) {
-        r->brokers_down = 0;
-        JD_LOG(JD_LOG_INFO, "brokers answer again");
-    }
+    jd_kafka_broker_up(&r->brokers_down);
     r->last_data_mono = t->last_mono = now;
     t->quiet_ms = 0;
     tp->eof = 0;
@@ -528,6 +604,10 @@ int jd_runner_run(jd_runner_t *r)
         int64_t now = jd_mono_ms();
         int n = 0;
         jd_http_heartbeat(r->http);
+        if (r->opts.reload && *r->opts.reload) {
+            *r->opts.reload = 0;
+            runner_reload(r);
+        }
         /* Take what is already queued before advancing the watermarks: each
          * engine orders by event time whatever the batch. */
         while (m) {
@@ -700,5 +780,6 @@ void jd_runner_destroy(jd_runner_t *r)
     jd_metrics_destroy(r->metrics);
     free(r->ret_alerts);
     free(r->rep_alerts);
+    jd_config_destroy(r->owned_conf);
     free(r);
 }

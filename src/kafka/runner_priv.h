@@ -30,6 +30,7 @@ enum { JD_CKPT_NONE = 0, JD_CKPT_WAIT_ALERTS };
 
 typedef struct jd_runner {
     const jd_config_t *conf;
+    jd_config_t *owned_conf;    /* the last reloaded configuration, or NULL */
     jd_runner_opts_t opts;
     int eos;                /* processing.guarantee=exactly_once */
     rd_kafka_t *consumer;
