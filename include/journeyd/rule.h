@@ -80,6 +80,8 @@ typedef struct jd_alert_req {
     const char *const *group_values;
     size_t ngroup;
     int funnel_last_step;    /* funnel drop-off: 1-based last step; else 0 */
+    int has_score;           /* score: evidence.score = score (not hashed) */
+    double score;
 } jd_alert_req_t;
 
 /* Per-kind behaviour. state is a jd_journey_t.rstate[i] slot. */
@@ -136,6 +138,11 @@ jd_funnel_stats_t *engine_funnel_stats(jd_engine_t *e, uint32_t rule);
 
 /* Match helpers shared by the rule kinds. */
 int jd_match_event(const jd_match_t *m, const jd_event_t *ev);
+/* Same, with pattern variables bound (vars[i] = interned value of
+ * jd_rule_t.vars[i], or NULL while unbound). */
+int jd_match_event_vars(const jd_match_t *m, const jd_event_t *ev, const char *const *vars);
+/* 1 when r's "ignore" filter takes ev away from the rule. */
+int jd_rule_ignores(const jd_rule_t *r, const jd_event_t *ev);
 /* Evidence from an event (copies event_id). */
 void jd_evid_from_event(jd_evid_t *out, const jd_event_t *ev);
 void jd_evid_clear(jd_evid_t *ev);
