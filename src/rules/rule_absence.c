@@ -17,11 +17,46 @@
 
 #define ABS_MAX_SAME 16
 
+/* Event ids up to this long stay inside the window: most windows close
+ * within seconds, and a heap copy per start event would cost more than the
+ * matching. */
+#define ABS_ID_INLINE 24
+
 typedef struct abs_win {
     int64_t start;
-    jd_evid_t ev;
+    const char *channel;            /* of the start event, interned */
+    char *id_heap;                  /* its event_id when too long for inline */
+    char id_inline[ABS_ID_INLINE];
+    uint8_t has_id;
     const char *vals[ABS_MAX_SAME]; /* "same" values, interned (NULL = absent) */
 } abs_win_t;
+
+static void win_set_id(abs_win_t *w, const char *id)
+{
+    w->has_id = id != NULL;
+    w->id_heap = NULL;
+    if (!id)
+        return;
+    size_t len = strlen(id);
+    if (len < ABS_ID_INLINE)
+        memcpy(w->id_inline, id, len + 1);
+    else if (!(w->id_heap = strdup(id)))
+        w->has_id = 0; /* out of memory: evidence without its id */
+}
+
+static void win_clear(abs_win_t *w)
+{
+    free(w->id_heap);
+    w->id_heap = NULL;
+}
+
+/* The window's evidence record; its id is borrowed from w. */
+static jd_evid_t win_evid(abs_win_t *w)
+{
+    jd_evid_t x = { .ts = w->start, .channel = w->channel, .rule = NULL };
+    x.id = !w->has_id ? NULL : w->id_heap ? w->id_heap : w->id_inline;
+    return x;
+}
 
 typedef struct abs_state {
     jd_timer_t timer;     /* deadline of w[0]; the heap points here */
@@ -54,7 +89,7 @@ static void abs_free(jd_engine_t *e, const jd_rule_t *r, void *state)
     (void)r;
     engine_timer_cancel(e, &s->timer);
     for (uint32_t i = 0; i < s->n; i++)
-        jd_evid_clear(&s->w[i].ev);
+        win_clear(&s->w[i]);
     free(s->w);
     free(s);
 }
@@ -75,7 +110,7 @@ static void abs_settle(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j, void
         engine_timer_set(e, &s->timer, j, r->index, dl);
 }
 
-/* Inserts a window (taking its evidence) in start order, after windows of
+/* Inserts a window (taking its id) in start order, after windows of
  * the same start. At max_groups the oldest goes, counted. */
 static int abs_insert(jd_engine_t *e, abs_state_t *s, const abs_win_t *w)
 {
@@ -94,7 +129,7 @@ static int abs_insert(jd_engine_t *e, abs_state_t *s, const abs_win_t *w)
         engine_group_evicted(e, 1);
         if (w->start < s->w[0].start)
             return -1; /* older than every window it would displace */
-        jd_evid_clear(&s->w[0].ev);
+        win_clear(&s->w[0]);
         memmove(s->w, s->w + 1, (s->n - 1) * sizeof(*s->w));
         s->n--;
     }
@@ -111,17 +146,21 @@ static void abs_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
                          void **state, const jd_event_t *ev)
 {
     abs_state_t *s = *state;
+    int expect = s && jd_match_event(&r->expect, ev);
+    int start = jd_match_event(&r->start, ev);
+    if (!expect && !start)
+        return;
     uint32_t ns = abs_nsame(r);
     const char *vals[ABS_MAX_SAME];
     for (uint32_t k = 0; k < ns; k++)
         vals[k] = r->same[k] < ev->nslots ? ev->slot[r->same[k]] : NULL;
-    if (s && jd_match_event(&r->expect, ev)) {
+    if (expect) {
         uint32_t keep = 0;
         for (uint32_t i = 0; i < s->n; i++) {
             abs_win_t *w = &s->w[i];
             if (ev->ts <= jd_time_add(w->start, r->within_ms) &&
                 memcmp(w->vals, vals, ns * sizeof(char *)) == 0)
-                jd_evid_clear(&w->ev);
+                win_clear(w);
             else
                 s->w[keep++] = *w;
         }
@@ -129,15 +168,15 @@ static void abs_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         abs_settle(e, r, j, state);
         s = *state;
     }
-    if (!jd_match_event(&r->start, ev))
+    if (!start)
         return;
     if (!s && !(s = *state = abs_new()))
         return;
-    abs_win_t w = { .start = ev->ts };
+    abs_win_t w = { .start = ev->ts, .channel = ev->slot[JD_SLOT_CHANNEL] };
     memcpy(w.vals, vals, ns * sizeof(char *));
-    jd_evid_from_event(&w.ev, ev);
+    win_set_id(&w, ev->event_id);
     if (abs_insert(e, s, &w) != 0)
-        jd_evid_clear(&w.ev);
+        win_clear(&w);
     abs_settle(e, r, j, state);
 }
 
@@ -159,12 +198,13 @@ static void abs_on_timer(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
      * sets it for the next window (or frees the state). */
     s->timer.heap_idx = SIZE_MAX;
     abs_settle(e, r, j, state);
+    jd_evid_t x = win_evid(&w);
     jd_alert_req_t req = {
         .rule = r, .journey = j, .ts = jd_time_add(w.start, r->within_ms),
-        .evid = &w.ev, .nevid = 1, .group_names = names, .group_values = w.vals, .ngroup = ns,
+        .evid = &x, .nevid = 1, .group_names = names, .group_values = w.vals, .ngroup = ns,
     };
     engine_emit(e, &req, NULL);
-    jd_evid_clear(&w.ev);
+    win_clear(&w);
 }
 
 /* Identity merge: both sides' windows in start order (dst's first on a
@@ -183,7 +223,7 @@ static void abs_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
     abs_state_t *d = *dst_state;
     for (uint32_t i = 0; i < src->n; i++)
         if (abs_insert(e, d, &src->w[i]) != 0)
-            jd_evid_clear(&src->w[i].ev);
+            win_clear(&src->w[i]);
     src->n = 0;
     abs_settle(e, r, dst, dst_state);
 }
@@ -196,12 +236,13 @@ static int abs_idle(const jd_rule_t *r, void *state, int64_t now)
 
 static void abs_save(const jd_rule_t *r, const void *state, jd_strbuf_t *sb)
 {
-    const abs_state_t *s = state;
+    abs_state_t *s = (abs_state_t *)state; /* win_evid only reads */
     uint32_t ns = abs_nsame(r);
     jd_strbuf_putc(sb, '[');
     for (uint32_t i = 0; i < s->n; i++) {
+        jd_evid_t x = win_evid(&s->w[i]);
         jd_strbuf_puts(sb, i ? ",[" : "[");
-        jd_evid_save(&s->w[i].ev, sb);
+        jd_evid_save(&x, sb);
         for (uint32_t k = 0; k < ns; k++) {
             jd_strbuf_putc(sb, ',');
             jd_strbuf_json_str(sb, s->w[i].vals[k]);
@@ -225,16 +266,20 @@ static int abs_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     for (size_t i = 0; i < json_array_size(v); i++) {
         json_t *x = json_array_get(v, i);
         abs_win_t w = {0};
+        jd_evid_t ev;
         if (!json_is_array(x) || json_array_size(x) != 1 + ns ||
-            jd_evid_load(&w.ev, json_array_get(x, 0), c) != 0)
+            jd_evid_load(&ev, json_array_get(x, 0), c) != 0)
             continue;
-        w.start = w.ev.ts;
+        w.start = ev.ts;
+        w.channel = ev.channel;
+        win_set_id(&w, ev.id);
+        jd_evid_clear(&ev);
         for (uint32_t k = 0; k < ns; k++) {
             const char *val = json_string_value(json_array_get(x, 1 + k));
             w.vals[k] = val ? jd_intern_str(c->intern, val) : NULL;
         }
         if (abs_insert(e, s, &w) != 0)
-            jd_evid_clear(&w.ev);
+            win_clear(&w);
     }
     abs_settle(e, r, j, state);
     return 0;

@@ -20,8 +20,17 @@
 #include "journeyd/rule.h"
 #include "journeyd/timeutil.h"
 
+/* Event ids up to this long are kept inside the partial match: most
+ * partial matches die at the next scoped event, and a copy on the heap per
+ * step would cost more than the matching. */
+#define PAT_ID_INLINE 32
+/* Freed partial matches kept per state for the next step-1 event. */
+#define PAT_SPARE 4
+
 /* One partial match; followed in the same allocation by its nsteps
- * evidence records and nvars bound values (interned, NULL = unbound). */
+ * evidence records, nvars bound values (interned, NULL = unbound) and
+ * nsteps inline id buffers. An evidence id points into its buffer or, when
+ * longer, to its own heap copy. */
 typedef struct pat_pm {
     int64_t start, last;
     uint32_t k;               /* steps matched (1..nsteps-1) */
@@ -30,6 +39,8 @@ typedef struct pat_pm {
 typedef struct pat_state {
     uint32_t n, cap;
     pat_pm_t **pm;            /* in start order */
+    uint32_t nspare;
+    pat_pm_t *spare[PAT_SPARE];
 } pat_state_t;
 
 static jd_evid_t *pm_ev(pat_pm_t *p)
@@ -42,17 +53,49 @@ static const char **pm_vars(const jd_rule_t *r, pat_pm_t *p)
     return (const char **)(pm_ev(p) + r->npsteps);
 }
 
-static pat_pm_t *pm_new(const jd_rule_t *r)
+static char *pm_idbuf(const jd_rule_t *r, pat_pm_t *p, uint32_t k)
 {
-    return calloc(1, sizeof(pat_pm_t) + r->npsteps * sizeof(jd_evid_t) +
-                     r->nvars * sizeof(char *));
+    return (char *)(pm_vars(r, p) + r->nvars) + (size_t)k * PAT_ID_INLINE;
 }
 
-static void pm_free(pat_pm_t *p)
+static size_t pm_size(const jd_rule_t *r)
+{
+    return sizeof(pat_pm_t) + r->npsteps * (sizeof(jd_evid_t) + PAT_ID_INLINE) +
+           r->nvars * sizeof(char *);
+}
+
+static pat_pm_t *pm_new(const jd_rule_t *r, pat_state_t *s)
+{
+    if (s && s->nspare) {
+        pat_pm_t *p = s->spare[--s->nspare];
+        memset(p, 0, pm_size(r) - r->npsteps * PAT_ID_INLINE);
+        return p;
+    }
+    return calloc(1, pm_size(r));
+}
+
+static void pm_clear(const jd_rule_t *r, pat_pm_t *p)
 {
     for (uint32_t i = 0; i < p->k; i++)
-        jd_evid_clear(&pm_ev(p)[i]);
+        if (pm_ev(p)[i].id != pm_idbuf(r, p, i))
+            free(pm_ev(p)[i].id);
+    p->k = 0;
+}
+
+static void pm_free(const jd_rule_t *r, pat_pm_t *p)
+{
+    pm_clear(r, p);
     free(p);
+}
+
+/* Frees p, or keeps it as a spare of s. */
+static void pm_release(const jd_rule_t *r, pat_state_t *s, pat_pm_t *p)
+{
+    pm_clear(r, p);
+    if (s->nspare < PAT_SPARE)
+        s->spare[s->nspare++] = p;
+    else
+        free(p);
 }
 
 static uint64_t pat_max(const jd_engine_t *e)
@@ -64,9 +107,11 @@ static uint64_t pat_max(const jd_engine_t *e)
 static void pat_free(jd_engine_t *e, const jd_rule_t *r, void *state)
 {
     pat_state_t *s = state;
-    (void)e; (void)r;
+    (void)e;
     for (uint32_t i = 0; i < s->n; i++)
-        pm_free(s->pm[i]);
+        pm_free(r, s->pm[i]);
+    for (uint32_t i = 0; i < s->nspare; i++)
+        free(s->spare[i]);
     free(s->pm);
     free(s);
 }
@@ -98,14 +143,23 @@ static void pm_take(const jd_rule_t *r, pat_pm_t *p, const jd_event_t *ev)
     const jd_pattern_step_t *st = &r->psteps[p->k];
     for (uint32_t b = 0; b < st->nbind; b++)
         pm_vars(r, p)[st->bind_var[b]] = ev->slot[st->bind_slot[b]];
-    jd_evid_from_event(&pm_ev(p)[p->k], ev);
+    jd_evid_t *x = &pm_ev(p)[p->k];
+    x->ts = ev->ts;
+    x->channel = ev->slot[JD_SLOT_CHANNEL];
+    x->rule = NULL;
+    x->id = NULL;
+    if (ev->event_id) {
+        size_t len = strlen(ev->event_id);
+        x->id = len < PAT_ID_INLINE ? memcpy(pm_idbuf(r, p, p->k), ev->event_id, len + 1)
+                                    : strdup(ev->event_id);
+    }
     p->last = ev->ts;
     p->k++;
 }
 
 /* Adds p in start order (after those of the same start). At max_groups
  * the oldest goes, counted. Takes p (freed when it cannot be held). */
-static void pat_add(jd_engine_t *e, pat_state_t *s, pat_pm_t *p)
+static void pat_add(jd_engine_t *e, const jd_rule_t *r, pat_state_t *s, pat_pm_t *p)
 {
     uint64_t max = pat_max(e);
     if (s->n == s->cap && s->cap < max) {
@@ -114,7 +168,7 @@ static void pat_add(jd_engine_t *e, pat_state_t *s, pat_pm_t *p)
             cap = (uint32_t)max;
         pat_pm_t **g = realloc(s->pm, cap * sizeof(*g));
         if (!g) {
-            pm_free(p);
+            pm_free(r, p);
             return;
         }
         s->pm = g;
@@ -123,10 +177,10 @@ static void pat_add(jd_engine_t *e, pat_state_t *s, pat_pm_t *p)
     if (s->n == s->cap) {
         engine_group_evicted(e, 1);
         if (p->start < s->pm[0]->start) {
-            pm_free(p);
+            pm_free(r, p);
             return;
         }
-        pm_free(s->pm[0]);
+        pm_free(r, s->pm[0]);
         memmove(s->pm, s->pm + 1, (s->n - 1) * sizeof(*s->pm));
         s->n--;
     }
@@ -148,7 +202,7 @@ static pat_pm_t *pat_advance(const jd_rule_t *r, pat_state_t *s, const jd_event_
         pat_pm_t *p = s->pm[i];
         if (done || pm_expired(r, p, ev->ts)) {
             if (!done)
-                pm_free(p);
+                pm_release(r, s, p);
             else
                 s->pm[keep++] = p;
             continue;
@@ -160,7 +214,7 @@ static pat_pm_t *pat_advance(const jd_rule_t *r, pat_state_t *s, const jd_event_
                 continue;
             }
         } else if (r->contiguous) {
-            pm_free(p);
+            pm_release(r, s, p);
             continue;
         }
         s->pm[keep++] = p;
@@ -181,21 +235,19 @@ static void pat_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
             .rule = r, .journey = j, .ts = ev->ts, .evid = pm_ev(done), .nevid = r->npsteps,
         };
         engine_emit(e, &req, NULL);
-        pm_free(done);
+        pm_free(r, done);
         pat_free(e, r, s);
         *state = NULL;
         return;
     }
     if (pat_step_matches(r, 0, ev, NULL)) {
-        pat_pm_t *p = pm_new(r);
-        if (p && !s && !(s = *state = calloc(1, sizeof(*s)))) {
-            free(p);
-            p = NULL;
-        }
+        if (!s)
+            s = *state = calloc(1, sizeof(*s));
+        pat_pm_t *p = s ? pm_new(r, s) : NULL;
         if (p) {
             p->start = ev->ts;
             pm_take(r, p, ev);
-            pat_add(e, s, p);
+            pat_add(e, r, s, p);
         }
     }
     if (s && s->n == 0) {
@@ -215,7 +267,7 @@ static void pat_on_timer(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
 static void pat_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
                       void **dst_state, void **src_state)
 {
-    (void)r; (void)dst;
+    (void)dst;
     pat_state_t *src = *src_state, *d = *dst_state;
     if (!d) {
         *dst_state = src;
@@ -223,7 +275,7 @@ static void pat_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
         return;
     }
     for (uint32_t i = 0; i < src->n; i++)
-        pat_add(e, d, src->pm[i]);
+        pat_add(e, r, d, src->pm[i]);
     src->n = 0;
 }
 
@@ -233,7 +285,7 @@ static int pat_idle(const jd_rule_t *r, void *state, int64_t now)
     uint32_t keep = 0;
     for (uint32_t i = 0; i < s->n; i++) {
         if (pm_expired(r, s->pm[i], now))
-            pm_free(s->pm[i]);
+            pm_free(r, s->pm[i]);
         else
             s->pm[keep++] = s->pm[i];
     }
@@ -276,7 +328,7 @@ static pat_pm_t *pat_load_pm(const jd_config_t *c, const jd_rule_t *r, json_t *x
         json_array_size(evs) < 1 || json_array_size(evs) >= r->npsteps ||
         !json_is_array(vars) || json_array_size(vars) != r->nvars)
         return NULL;
-    pat_pm_t *p = pm_new(r);
+    pat_pm_t *p = pm_new(r, NULL);
     if (!p)
         return NULL;
     p->start = json_integer_value(json_array_get(x, 0));
@@ -289,7 +341,7 @@ static pat_pm_t *pat_load_pm(const jd_config_t *c, const jd_rule_t *r, json_t *x
         pm_vars(r, p)[v] = val ? jd_intern_str(c->intern, val) : NULL;
     }
     if (p->k != json_array_size(evs)) {
-        pm_free(p);
+        pm_free(r, p);
         return NULL;
     }
     return p;
@@ -308,7 +360,7 @@ static int pat_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     for (size_t i = 0; i < json_array_size(v); i++) {
         pat_pm_t *p = pat_load_pm(engine_conf(e), r, json_array_get(v, i));
         if (p)
-            pat_add(e, s, p);
+            pat_add(e, r, s, p);
     }
     if (s->n == 0) {
         pat_free(e, r, s);
