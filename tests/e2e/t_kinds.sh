@@ -54,6 +54,17 @@ else
     echo "FAIL frustration sample: the model differs from tests/data/frustration.expected"; fail=1
 fi
 
+# The new kinds' alerts (score evidence, absence groups) fit docs/alert.schema.json.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3   # Debian's, with python3-jsonschema
+echo 'not json' | $JOURNEYD replay -i - -o /dev/null --dead-letter "$tmp/dl" 2>/dev/null
+if out=$($PY "$ROOT/tests/e2e/ops/check_schema.py" "$ROOT/docs/alert.schema.json" \
+        alerts "$tmp/got.ndjson" dead_letters "$tmp/dl"); then
+    echo "ok   frustration sample: alerts valid against docs/alert.schema.json"
+else
+    echo "FAIL frustration sample: schema"; echo "$out"; fail=1
+fi
+
 # Under valgrind a shorter stream keeps the run short.
 n=3000
 case "$JOURNEYD" in *valgrind*) n=500 ;; esac
