@@ -231,10 +231,19 @@ int config_rule_ext(config_ctx_t *ctx, const json_t *obj, jd_rule_t *r)
 {
     switch (r->kind) {
     case JD_RULE_ABSENCE:
-        return config_key(ctx, obj, "start", 1, config_rule_start, r) != 0 ||
-               config_key(ctx, obj, "expect", 1, config_rule_expect, r) != 0 ||
-               config_key(ctx, obj, "within", 1, config_rule_within, r) != 0 ||
-               config_key(ctx, obj, "same", 0, config_rule_same, r) != 0 ? -1 : 0;
+        if (config_key(ctx, obj, "start", 1, config_rule_start, r) != 0 ||
+            config_key(ctx, obj, "expect", 1, config_rule_expect, r) != 0 ||
+            config_key(ctx, obj, "within", 1, config_rule_within, r) != 0 ||
+            config_key(ctx, obj, "same", 0, config_rule_same, r) != 0)
+            return -1;
+        /* a window keeps its group values inline (rule_absence.c) */
+        if (r->nsame > 16) {
+            config_push(ctx, "same", 0);
+            config_fail(ctx, 0, NULL, "expected at most 16 fields, got %u", r->nsame);
+            config_pop(ctx);
+            return -1;
+        }
+        return 0;
     case JD_RULE_PATTERN:
         return config_key(ctx, obj, "steps", 1, config_rule_psteps, r) != 0 ||
                config_key(ctx, obj, "within", 0, config_rule_within, r) != 0 ||
