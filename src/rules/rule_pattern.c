@@ -24,8 +24,10 @@
  * partial matches die at the next scoped event, and a copy on the heap per
  * step would cost more than the matching. */
 #define PAT_ID_INLINE 32
-/* Freed partial matches kept per state for the next step-1 event. */
-#define PAT_SPARE 4
+/* Freed partial matches kept per state for the next step-1 event: one is
+ * enough for a contiguous pattern (one ends, one starts per scoped event)
+ * and costs little memory per idle customer. */
+#define PAT_SPARE 1
 
 /* One partial match; followed in the same allocation by its nsteps
  * evidence records, nvars bound values (interned, NULL = unbound) and
