@@ -76,12 +76,12 @@ typedef struct jd_alert_req {
     const jd_evid_t *first;  /* non-NULL: the alert carries evidence.first
                                 (a sequence's "first" occurrences) */
     size_t nfirst;
+    int has_score;           /* score: evidence.score = score (not hashed) */
+    double score;
     const char *const *group_names;  /* burst "same": names and values */
     const char *const *group_values;
     size_t ngroup;
     int funnel_last_step;    /* funnel drop-off: 1-based last step; else 0 */
-    int has_score;           /* score: evidence.score = score (not hashed) */
-    double score;
 } jd_alert_req_t;
 
 /* Per-kind behaviour. state is a jd_journey_t.rstate[i] slot. */
