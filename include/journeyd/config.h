@@ -49,17 +49,44 @@ typedef struct jd_slot {
 } jd_slot_t;
 
 typedef enum { JD_SEV_LOW = 0, JD_SEV_MEDIUM, JD_SEV_HIGH } jd_severity_t;
-typedef enum { JD_RULE_BURST = 0, JD_RULE_FUNNEL, JD_RULE_SEQUENCE } jd_rule_kind_t;
+typedef enum {
+    JD_RULE_BURST = 0, JD_RULE_FUNNEL, JD_RULE_SEQUENCE,
+    JD_RULE_ABSENCE, JD_RULE_PATTERN, JD_RULE_SCORE
+} jd_rule_kind_t;
+
+/* Operators of a filter value (contract section 5a). */
+typedef enum {
+    JD_MOP_NOT = 0,  /* not: the inner value set does not hold (absent: holds) */
+    JD_MOP_PREFIX,   /* the value starts with str */
+    JD_MOP_GT, JD_MOP_GTE, JD_MOP_LT, JD_MOP_LTE, /* numeric against num */
+    JD_MOP_EXISTS,   /* present (exists = 1) or absent (exists = 0) */
+    JD_MOP_VAR       /* equal to the pattern variable var (bound earlier) */
+} jd_match_opkind_t;
+
+struct jd_match_cond;
+
+typedef struct jd_match_op {
+    jd_match_opkind_t kind;
+    double num;                 /* GT..LTE */
+    const char *str;            /* PREFIX (interned) */
+    size_t len;                 /* strlen(str) */
+    int exists;                 /* EXISTS */
+    uint32_t var;               /* VAR: index into jd_rule_t.vars */
+    struct jd_match_cond *inner; /* NOT: owned; its slot is the outer one */
+} jd_match_op_t;
 
 /* A match filter: all conditions must hold; a condition holds when the
- * event's slot value equals one of values (interned, compared by pointer).
- * Scalars in config are stringified the way the decoder stringifies event
- * values: integers "%lld", reals shortest round-trip "%.17g"-trimmed,
- * true/false as words. An empty filter matches every event. */
+ * event's slot value equals one of values (interned, compared by pointer)
+ * or satisfies one of ops. Scalars in config are stringified the way the
+ * decoder stringifies event values: integers "%lld", reals shortest
+ * round-trip "%.17g"-trimmed, true/false as words, so numeric operators
+ * parse the slot's text as a double. An empty filter matches every event. */
 typedef struct jd_match_cond {
     uint32_t slot;
     uint32_t nvalues;
     const char **values;
+    uint32_t nops;
+    jd_match_op_t *ops;
 } jd_match_cond_t;
 
 typedef struct jd_match {
@@ -80,6 +107,26 @@ typedef struct jd_seq_first {
     uint32_t nrules;        /* when is_alert: indices into jd_config_t.rules */
     uint32_t *rules;
 } jd_seq_first_t;
+
+/* One step of a pattern: a filter, the variables it binds (bind_var[i] <-
+ * the event's slot bind_slot[i]) and the most time since the previous
+ * step's event (0 = no limit). */
+typedef struct jd_pattern_step {
+    jd_match_t match;
+    uint32_t nbind;
+    uint32_t *bind_var;     /* indices into jd_rule_t.vars */
+    uint32_t *bind_slot;
+    int64_t within_ms;
+} jd_pattern_step_t;
+
+/* One contribution of a score: an event filter or other rules' alerts. */
+typedef struct jd_score_contrib {
+    int is_alert;
+    jd_match_t match;       /* when !is_alert */
+    uint32_t nrules;        /* when is_alert: indices into jd_config_t.rules */
+    uint32_t *rules;
+    double points;
+} jd_score_contrib_t;
 
 typedef struct jd_rule {
     char *name;
@@ -104,6 +151,25 @@ typedef struct jd_rule {
     jd_seq_first_t *first;
     uint32_t nthen;         /* "then" is one filter or a list of alternatives */
     jd_match_t *then;
+    /* every kind: events matching ignore never reach the rule */
+    int has_ignore;
+    jd_match_t ignore;
+    /* absence (also within_ms and same) */
+    jd_match_t start;
+    jd_match_t expect;
+    /* pattern (within_ms: overall limit, 0 = none) */
+    uint32_t npsteps;
+    jd_pattern_step_t *psteps;
+    uint32_t nvars;
+    char **vars;            /* variable names, in binding order */
+    int has_scope;
+    jd_match_t scope;
+    int contiguous;
+    /* score */
+    uint32_t ncontribs;
+    jd_score_contrib_t *contribs;
+    int64_t half_life_ms;
+    double threshold;
 } jd_rule_t;
 
 typedef enum { JD_GUARANTEE_AT_LEAST_ONCE = 0, JD_GUARANTEE_EXACTLY_ONCE } jd_guarantee_t;

@@ -76,6 +76,8 @@ typedef struct jd_alert_req {
     const jd_evid_t *first;  /* non-NULL: the alert carries evidence.first
                                 (a sequence's "first" occurrences) */
     size_t nfirst;
+    int has_score;           /* score: evidence.score = score (not hashed) */
+    double score;
     const char *const *group_names;  /* burst "same": names and values */
     const char *const *group_values;
     size_t ngroup;
@@ -146,6 +148,11 @@ jd_funnel_stats_t *engine_funnel_stats(jd_engine_t *e, uint32_t rule);
 
 /* Match helpers shared by the rule kinds. */
 int jd_match_event(const jd_match_t *m, const jd_event_t *ev);
+/* Same, with pattern variables bound (vars[i] = interned value of
+ * jd_rule_t.vars[i], or NULL while unbound). */
+int jd_match_event_vars(const jd_match_t *m, const jd_event_t *ev, const char *const *vars);
+/* 1 when r's "ignore" filter takes ev away from the rule. */
+int jd_rule_ignores(const jd_rule_t *r, const jd_event_t *ev);
 /* Evidence from an event (copies event_id). */
 void jd_evid_from_event(jd_evid_t *out, const jd_event_t *ev);
 void jd_evid_clear(jd_evid_t *ev);

@@ -138,5 +138,42 @@ int config_canon_slots(config_ctx_t *ctx);
 /* The file's rules, or the built-in ones when it has none. */
 int config_apply_rules(config_ctx_t *ctx, const config_prop_t *prop, json_t *root);
 void config_rule_free(jd_rule_t *r);
+/* Shared with the compilers of the newer kinds (rules_ext.c). */
+typedef int (config_key_fn)(config_ctx_t *ctx, const json_t *v, jd_rule_t *r);
+/* Runs fn on obj[key] with the path at it; a missing required key fails. */
+int config_key(config_ctx_t *ctx, const json_t *obj, const char *key, int required,
+               config_key_fn *fn, jd_rule_t *r);
+/* Fails on a key of obj not in allowed (NULL-terminated). */
+int config_only_keys(config_ctx_t *ctx, const json_t *obj, const char *const *allowed,
+                     const char *what);
+int config_rule_within(config_ctx_t *ctx, const json_t *v, jd_rule_t *r);
+int config_rule_same(config_ctx_t *ctx, const json_t *v, jd_rule_t *r);
+/* A rule name in {"alert": [...]}: any rule of the config but r itself. */
+int config_alert_ref(config_ctx_t *ctx, const json_t *name, const jd_rule_t *r, uint32_t *out);
+
+/* filter.c: filters (section 5a operators) into jd_match_t. */
+/* The variables a pattern step may compare with: names[0..nbound). */
+typedef struct config_vars {
+    char *const *names;
+    uint32_t nbound;
+} config_vars_t;
+/* A field named in a rule: its slot (created for a new extra field). */
+int config_field_name(config_ctx_t *ctx, const char *name, uint32_t *slot, unsigned flags);
+/* A filter object at the current path; vars NULL outside pattern steps
+ * (then {"var": ...} is an error). */
+int config_match_vars(config_ctx_t *ctx, const json_t *obj, jd_match_t *m,
+                      const config_vars_t *vars);
+int config_match(config_ctx_t *ctx, const json_t *obj, jd_match_t *m);
+void config_match_free(jd_match_t *m);
+int config_match_uses(const jd_match_t *m, uint32_t slot);
+
+/* rules_ext.c: "ignore" on every rule, and the absence, pattern and score
+ * kinds. */
+/* config_only_keys with "ignore" allowed too, which it compiles. */
+int config_rule_keys(config_ctx_t *ctx, const json_t *obj, const char *const *allowed,
+                     const char *what, jd_rule_t *r);
+int config_rule_ext(config_ctx_t *ctx, const json_t *obj, jd_rule_t *r);
+void config_rule_ext_free(jd_rule_t *r);
+int config_rule_ext_uses(const jd_rule_t *r, uint32_t slot);
 
 #endif

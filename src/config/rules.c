@@ -14,7 +14,9 @@
 #include "config_private.h"
 
 static const char *const config_severity_names[] = { "low", "medium", "high", NULL };
-static const char *const config_kind_names[] = { "burst", "funnel", "sequence", NULL };
+static const char *const config_kind_names[] = {
+    "burst", "funnel", "sequence", "absence", "pattern", "score", NULL
+};
 
 int config_canon_slots(config_ctx_t *ctx)
 {
@@ -38,109 +40,9 @@ int config_canon_slots(config_ctx_t *ctx)
     return 0;
 }
 
-static int config_reserved_field(const char *name)
-{
-    return !strcmp(name, "ts") || !strcmp(name, "customer_id") ||
-           !strcmp(name, "anonymous_id") || !strcmp(name, "event_id");
-}
-
-/* Slot of a field named in a rule: canonical ones first, then extras, one
- * slot per distinct name. */
-static int config_slot(config_ctx_t *ctx, const char *name, uint32_t *out)
-{
-    jd_config_t *conf = ctx->conf;
-    for (uint32_t s = 0; s < conf->nslots; s++) {
-        if (strcmp(conf->slots[s].name, name) == 0) {
-            conf->slots[s].unused = 0;
-            *out = s;
-            return 0;
-        }
-    }
-    const char *iname = jd_intern_str(conf->intern, name);
-    jd_slot_t *slots = iname ? realloc(conf->slots, (conf->nslots + 1) * sizeof(*slots)) : NULL;
-    if (!slots)
-        return config_oom(ctx);
-    conf->slots = slots;
-    slots[conf->nslots] = (jd_slot_t){ .name = iname, .source = iname, .field = -1, .dflt = NULL };
-    *out = conf->nslots++;
-    return 0;
-}
-
-/* A field name in a filter or "same": at the current path (its key). */
-static int config_field_name(config_ctx_t *ctx, const char *name, uint32_t *slot, unsigned flags)
-{
-    if (!*name)
-        return config_fail(ctx, flags, NULL, "expected a field name, got an empty one");
-    if (config_reserved_field(name))
-        return config_fail(ctx, flags, NULL, "rules cannot use \"%s\" (they may name type, channel, "
-                           "session_id, page, element or any other event field)", name);
-    return config_slot(ctx, name, slot);
-}
-
-static int config_match_value(config_ctx_t *ctx, const json_t *v, const char **out)
-{
-    char *s = config_scalar_dup(v);
-    int rc = 0;
-    if (!s && (json_is_string(v) || json_is_number(v) || json_is_boolean(v)))
-        rc = config_oom(ctx);
-    else if (!s)
-        rc = config_fail(ctx, 0, v, "expected a string, number or boolean");
-    else if (!(*out = jd_intern_str(ctx->conf->intern, s)))
-        rc = config_oom(ctx);
-    free(s);
-    return rc;
-}
-
-static int config_match_cond(config_ctx_t *ctx, const char *field, const json_t *v,
-                             jd_match_cond_t *cond)
-{
-    int is_list = json_is_array(v);
-    size_t n = is_list ? json_array_size(v) : 1;
-    if (config_field_name(ctx, field, &cond->slot, CONFIG_AT_KEY) != 0)
-        return -1;
-    if (is_list && n == 0)
-        return config_fail(ctx, 0, v, "expected a value or a non-empty list of values");
-    if (!(cond->values = calloc(n, sizeof(*cond->values))))
-        return config_oom(ctx);
-    cond->nvalues = (uint32_t)n;
-    for (size_t i = 0; i < n; i++) {
-        if (is_list)
-            config_push(ctx, NULL, i);
-        int rc = config_match_value(ctx, is_list ? json_array_get(v, i) : v, &cond->values[i]);
-        if (is_list)
-            config_pop(ctx);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* Compiles a filter object (at the current path) into m. */
-static int config_match(config_ctx_t *ctx, const json_t *obj, jd_match_t *m)
-{
-    const char *field;
-    const json_t *v;
-    uint32_t i = 0;
-    if (!json_is_object(obj))
-        return config_fail(ctx, 0, obj, "expected a filter object (field: value or list of values)");
-    if (!(m->conds = calloc(json_object_size(obj) + 1, sizeof(*m->conds))))
-        return config_oom(ctx);
-    m->nconds = (uint32_t)json_object_size(obj);
-    json_object_foreach((json_t *)obj, field, v) {
-        config_push(ctx, field, 0);
-        int rc = config_match_cond(ctx, field, v, &m->conds[i++]);
-        config_pop(ctx);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
 /* Runs fn on the value of key in obj with the path pointing at it; a
  * missing required key is reported at obj. */
-typedef int (config_key_fn)(config_ctx_t *ctx, const json_t *v, jd_rule_t *r);
-
-static int config_key(config_ctx_t *ctx, const json_t *obj, const char *key, int required,
+int config_key(config_ctx_t *ctx, const json_t *obj, const char *key, int required,
                       config_key_fn *fn, jd_rule_t *r)
 {
     const json_t *v = json_object_get(obj, key);
@@ -153,7 +55,7 @@ static int config_key(config_ctx_t *ctx, const json_t *obj, const char *key, int
 }
 
 /* Unknown keys in a rule or step: what is allowed depends on where. */
-static int config_only_keys(config_ctx_t *ctx, const json_t *obj, const char *const *allowed,
+int config_only_keys(config_ctx_t *ctx, const json_t *obj, const char *const *allowed,
                             const char *what)
 {
     const char *key;
@@ -190,7 +92,7 @@ static int config_rule_cooldown(config_ctx_t *ctx, const json_t *v, jd_rule_t *r
     return config_duration(ctx, v, 1, 0, &r->cooldown_ms);
 }
 
-static int config_rule_within(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
+int config_rule_within(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
 {
     return config_duration(ctx, v, 1, 0, &r->within_ms);
 }
@@ -214,7 +116,7 @@ static int config_rule_match(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
     return config_match(ctx, v, &r->match);
 }
 
-static int config_rule_same(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
+int config_rule_same(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
 {
     size_t n = json_array_size(v);
     if (!json_is_array(v) || n == 0)
@@ -303,7 +205,7 @@ static int config_rule_steps(config_ctx_t *ctx, const json_t *v, jd_rule_t *r)
 }
 
 /* A rule name in {"alert": [...]}: any rule of the config but r itself. */
-static int config_alert_ref(config_ctx_t *ctx, const json_t *name, const jd_rule_t *r,
+int config_alert_ref(config_ctx_t *ctx, const json_t *name, const jd_rule_t *r,
                             uint32_t *out)
 {
     const jd_config_t *conf = ctx->conf;
@@ -315,7 +217,8 @@ static int config_alert_ref(config_ctx_t *ctx, const json_t *name, const jd_rule
         if (strcmp(conf->rules[k].name, json_string_value(name)) != 0)
             continue;
         if (k == r->index)
-            return config_fail(ctx, 0, NULL, "a sequence cannot follow its own alerts");
+            return config_fail(ctx, 0, NULL, "a %s cannot follow its own alerts",
+                               r->kind == JD_RULE_SCORE ? "score" : "sequence");
         *out = k;
         return 0;
     }
@@ -423,6 +326,9 @@ static int config_rule(config_ctx_t *ctx, const json_t *obj, jd_rule_t *r)
         { "name", "kind", "severity", "cooldown", "match", "same", "count", "gap", "within", NULL },
         { "name", "kind", "severity", "cooldown", "steps", "within", "breakdown_by", NULL },
         { "name", "kind", "severity", "cooldown", "first", "then", "within", NULL },
+        { "name", "kind", "severity", "cooldown", "start", "expect", "within", "same", NULL },
+        { "name", "kind", "severity", "cooldown", "steps", "within", "scope", "contiguous", NULL },
+        { "name", "kind", "severity", "cooldown", "contributions", "half_life", "threshold", NULL },
     };
     const json_t *kv = json_object_get(obj, "kind");
     char what[32];
@@ -437,7 +343,7 @@ static int config_rule(config_ctx_t *ctx, const json_t *obj, jd_rule_t *r)
     r->kind = (jd_rule_kind_t)kind;
     r->severity = JD_SEV_MEDIUM;
     snprintf(what, sizeof(what), " for a %s rule", config_kind_names[kind]);
-    if (config_only_keys(ctx, obj, keys[kind], what) != 0 ||
+    if (config_rule_keys(ctx, obj, keys[kind], what, r) != 0 ||
         config_key(ctx, obj, "severity", 0, config_rule_severity, r) != 0 ||
         config_key(ctx, obj, "cooldown", 0, config_rule_cooldown, r) != 0)
         return -1;
@@ -463,6 +369,10 @@ static int config_rule(config_ctx_t *ctx, const json_t *obj, jd_rule_t *r)
         return config_key(ctx, obj, "first", 1, config_rule_first, r) != 0 ||
                config_key(ctx, obj, "then", 1, config_rule_then, r) != 0 ||
                config_key(ctx, obj, "within", 1, config_rule_within, r) != 0 ? -1 : 0;
+    case JD_RULE_ABSENCE:
+    case JD_RULE_PATTERN:
+    case JD_RULE_SCORE:
+        return config_rule_ext(ctx, obj, r);
     }
     return 0;
 }
@@ -547,13 +457,6 @@ int config_apply_rules(config_ctx_t *ctx, const config_prop_t *prop, json_t *roo
     return rc;
 }
 
-static void config_match_free(jd_match_t *m)
-{
-    for (uint32_t i = 0; m->conds && i < m->nconds; i++)
-        free(m->conds[i].values);
-    free(m->conds);
-}
-
 void config_rule_free(jd_rule_t *r)
 {
     free(r->name);
@@ -572,6 +475,7 @@ void config_rule_free(jd_rule_t *r)
     for (uint32_t i = 0; r->then && i < r->nthen; i++)
         config_match_free(&r->then[i]);
     free(r->then);
+    config_rule_ext_free(r);
 }
 
 int jd_config_slot_mapped(const jd_config_t *conf, uint32_t slot)
@@ -582,14 +486,6 @@ int jd_config_slot_mapped(const jd_config_t *conf, uint32_t slot)
         return 1;
     for (int f = 0; f < JD_FIELD__COUNT; f++)
         if (conf->fields[f] && strcmp(conf->fields[f], conf->slots[slot].name) == 0)
-            return 1;
-    return 0;
-}
-
-static int config_match_uses(const jd_match_t *m, uint32_t slot)
-{
-    for (uint32_t i = 0; i < m->nconds; i++)
-        if (m->conds[i].slot == slot)
             return 1;
     return 0;
 }
@@ -606,7 +502,7 @@ static int config_rule_uses(const jd_rule_t *r, uint32_t slot)
         uses = !r->first[i].is_alert && config_match_uses(&r->first[i].match, slot);
     for (uint32_t i = 0; !uses && i < r->nthen; i++)
         uses = config_match_uses(&r->then[i], slot);
-    return uses;
+    return uses || config_rule_ext_uses(r, slot);
 }
 
 const jd_rule_t *jd_config_slot_rule(const jd_config_t *conf, uint32_t slot)

@@ -175,6 +175,8 @@ void jd_alert_render(const jd_config_t *conf, const jd_alert_req_t *req,
         }
         jd_strbuf_putc(out, '}');
     }
+    if (req->has_score)
+        jd_strbuf_printf(out, ",\"score\":%.3f", req->score);
     if (req->first) {
         jd_strbuf_puts(out, ",\"first\":[");
         for (size_t i = 0; i < req->nfirst; i++) {

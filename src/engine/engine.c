@@ -60,7 +60,8 @@ static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
     }
     journey_record(e, j, ev, h);
     for (uint32_t i = 0; i < c->nrules; i++)
-        e->ops[i]->on_event(e, &c->rules[i], j, &j->rstate[i], ev);
+        if (!c->rules[i].has_ignore || !jd_rule_ignores(&c->rules[i], ev))
+            e->ops[i]->on_event(e, &c->rules[i], j, &j->rstate[i], ev);
     e->st.events_evaluated++;
     engine_evict(e, j);
 out:

@@ -279,14 +279,16 @@ int jd_metrics_remove(jd_metrics_t *m, jd_metric_id_t id, const char *const *lab
 }
 
 static const char *const severity_names[] = { "low", "medium", "high" };
-static const char *const kind_names[] = { "burst", "funnel", "sequence" };
+static const char *const kind_names[] = {
+    "burst", "funnel", "sequence", "absence", "pattern", "score"
+};
 
 void jd_metrics_declare_rules(jd_metrics_t *m, const jd_config_t *conf)
 {
     for (uint32_t i = 0; m && conf && i < conf->nrules; i++) {
         const jd_rule_t *r = &conf->rules[i];
         const char *sev = severity_names[(unsigned)r->severity % 3];
-        const char *info[3] = { r->name, kind_names[(unsigned)r->kind % 3], sev };
+        const char *info[3] = { r->name, kind_names[(unsigned)r->kind % (sizeof(kind_names) / sizeof(kind_names[0]))], sev };
         const char *al[2] = { r->name, sev };
         jd_metrics_set(m, JD_M_RULE_INFO, info, 1);
         jd_metrics_add(m, JD_M_ALERTS, al, 0);

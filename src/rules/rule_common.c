@@ -1,25 +1,100 @@
 /* Match filters and evidence records shared by the rule kinds. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "journeyd/rule.h"
 
-int jd_match_event(const jd_match_t *m, const jd_event_t *ev)
+/* Numeric value of a slot's text: the whole text must be a finite number. */
+static int match_num(const char *v, double *out)
+{
+    char *end;
+    if (!*v)
+        return 0;
+    double d = strtod(v, &end);
+    if (*end || !isfinite(d))
+        return 0;
+    *out = d;
+    return 1;
+}
+
+static int match_cond(const jd_match_cond_t *c, const char *v, const char *const *vars);
+
+static int match_op(const jd_match_op_t *o, const char *v, const char *const *vars)
+{
+    double d;
+    switch (o->kind) {
+    case JD_MOP_NOT:
+        return !match_cond(o->inner, v, vars);
+    case JD_MOP_EXISTS:
+        return o->exists == (v != NULL);
+    case JD_MOP_PREFIX:
+        return v && strncmp(v, o->str, o->len) == 0;
+    case JD_MOP_VAR:
+        /* interned in the same table: pointer equality; an unbound
+         * variable (vars == NULL) equals nothing */
+        return v && vars && vars[o->var] == v;
+    case JD_MOP_GT:
+        return v && match_num(v, &d) && d > o->num;
+    case JD_MOP_GTE:
+        return v && match_num(v, &d) && d >= o->num;
+    case JD_MOP_LT:
+        return v && match_num(v, &d) && d < o->num;
+    case JD_MOP_LTE:
+        return v && match_num(v, &d) && d <= o->num;
+    }
+    return 0;
+}
+
+/* Whether value v (NULL = absent) satisfies one of c's alternatives. */
+static int match_cond(const jd_match_cond_t *c, const char *v, const char *const *vars)
+{
+    /* Values are interned in the same table as event slots, so
+     * pointer equality is string equality. */
+    for (uint32_t k = 0; v && k < c->nvalues; k++)
+        if (c->values[k] == v)
+            return 1;
+    for (uint32_t k = 0; k < c->nops; k++)
+        if (match_op(&c->ops[k], v, vars))
+            return 1;
+    return 0;
+}
+
+int jd_match_event_vars(const jd_match_t *m, const jd_event_t *ev, const char *const *vars)
 {
     for (uint32_t i = 0; i < m->nconds; i++) {
         const jd_match_cond_t *c = &m->conds[i];
         const char *v = c->slot < ev->nslots ? ev->slot[c->slot] : NULL;
-        if (!v)
+        if (!v && !c->nops)
             return 0;
-        uint32_t k = 0;
-        /* Values are interned in the same table as event slots, so
-         * pointer equality is string equality. */
-        while (k < c->nvalues && c->values[k] != v)
-            k++;
-        if (k == c->nvalues)
+        if (!match_cond(c, v, vars))
             return 0;
     }
     return 1;
+}
+
+int jd_match_event(const jd_match_t *m, const jd_event_t *ev)
+{
+    /* The hot path of every rule on every event: plain values inline,
+     * operators only for conditions that have them. */
+    for (uint32_t i = 0; i < m->nconds; i++) {
+        const jd_match_cond_t *c = &m->conds[i];
+        const char *v = c->slot < ev->nslots ? ev->slot[c->slot] : NULL;
+        uint32_t k = 0;
+        if (v)
+            while (k < c->nvalues && c->values[k] != v)
+                k++;
+        if (v && k < c->nvalues)
+            continue;
+        if (!c->nops || !match_cond(c, v, NULL))
+            return 0;
+    }
+    return 1;
+}
+
+int jd_rule_ignores(const jd_rule_t *r, const jd_event_t *ev)
+{
+    return r->has_ignore && jd_match_event(&r->ignore, ev);
 }
 
 void jd_evid_from_event(jd_evid_t *out, const jd_event_t *ev)

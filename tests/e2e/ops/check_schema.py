@@ -54,7 +54,7 @@ bad = [
     ("alert_id uppercase", "alerts", dict(alert, alert_id="3F9A0C1E5B7D2A64")),
     ("alert_id 15 digits", "alerts", dict(alert, alert_id="3f9a0c1e5b7d2a6")),
     ("unknown severity", "alerts", dict(alert, severity="urgent")),
-    ("unknown kind", "alerts", dict(alert, kind="pattern")),
+    ("unknown kind", "alerts", dict(alert, kind="streak")),
     ("ts without ms", "alerts", dict(alert, ts="2026-11-22T10:00:03Z")),
     ("customer identity without customer_id", "alerts",
      {k: v for k, v in dict(alert, anonymous_id="a-1").items() if k != "customer_id"}),
