@@ -14,6 +14,7 @@
  * says "truncated":true.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,14 @@ void jd_collector_on_alert(void *opaque, const char *key, size_t keylen,
     }
 }
 
+/* Delivery reports run in whichever thread polls the producer. */
+static void collector_dec(_Atomic uint64_t *x)
+{
+    uint64_t v = atomic_load(x);
+    while (v > 0 && !atomic_compare_exchange_weak(x, &v, v - 1))
+        ;
+}
+
 void jd_collector_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     jd_runner_t *r = opaque;
@@ -67,12 +76,10 @@ void jd_collector_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)rk;
     if (kind == 0)
         return; /* a changelog record: its transaction reports for it */
-    if (epoch < r->epoch) {
-        if (r->out_old)
-            r->out_old--;
-    } else if (r->out_cur) {
-        r->out_cur--;
-    }
+    if (epoch < r->epoch)
+        collector_dec(&r->out_old);
+    else
+        collector_dec(&r->out_cur);
     if (m->err) {
         /* in a transaction, the commit fails and the task rewinds */
         if (!r->eos)

@@ -194,7 +194,7 @@ static void runner_reload(jd_runner_t *r)
 {
     jd_err_t err;
     jd_config_t *nc = r->opts.load_config ? r->opts.load_config(r->opts.load_opaque, &err) : NULL;
-    jd_decoder_t *nd = NULL;
+    jd_decoder_t **nds = NULL;
     uint64_t *ra = NULL, *rp = NULL;
 
     if (!r->opts.load_config)
@@ -209,11 +209,16 @@ static void runner_reload(jd_runner_t *r)
                "to apply them), the current rules stay");
         goto drop;
     }
-    if (!(nd = jd_decoder_new(nc, &err)) ||
+    if (!(nds = calloc(r->ndx, sizeof(*nds))) ||
         !(ra = calloc(nc->nrules + 1, sizeof(*ra))) || !(rp = calloc(nc->nrules + 1, sizeof(*rp)))) {
-        JD_LOG(JD_LOG_WARN, "SIGHUP: %s; the current rules stay", nd ? "out of memory" : err.msg);
+        JD_LOG(JD_LOG_WARN, "SIGHUP: out of memory; the current rules stay");
         goto drop;
     }
+    for (uint32_t i = 0; i < r->ndx; i++)
+        if (!(nds[i] = jd_decoder_new(nc, &err))) {
+            JD_LOG(JD_LOG_WARN, "SIGHUP: %s; the current rules stay", err.msg);
+            goto drop;
+        }
     /* everything evaluated so far durable, under the old rules */
     if (jd_ckpt_sync(r, NULL, 0))
         goto drop;
@@ -223,10 +228,13 @@ static void runner_reload(jd_runner_t *r)
             jd_engine_destroy(r->tasks[p]->engine);
             r->tasks[p]->engine = NULL;
         }
-    jd_decoder_destroy(r->dec);
-    r->dec = nd;
-    free(r->csv_hdr);
-    r->csv_hdr = NULL;
+    for (uint32_t i = 0; i < r->ndx; i++) {
+        jd_decoder_destroy(r->dx[i].dec);
+        r->dx[i].dec = nds[i];
+        free(r->dx[i].csv_hdr);
+        r->dx[i].csv_hdr = NULL;
+    }
+    free(nds);
     free(r->ret_alerts);
     free(r->rep_alerts);
     r->ret_alerts = ra;
@@ -242,7 +250,9 @@ static void runner_reload(jd_runner_t *r)
            nc->nrules);
     return;
 drop:
-    jd_decoder_destroy(nd);
+    for (uint32_t i = 0; nds && i < r->ndx; i++)
+        jd_decoder_destroy(nds[i]);
+    free(nds);
     free(ra);
     free(rp);
     jd_config_destroy(nc);
@@ -334,6 +344,7 @@ static void runner_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
 
+    jd_workers_pause(r->workers);
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         runner_on_assign(r, parts);
@@ -362,6 +373,7 @@ static void runner_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         JD_LOG(JD_LOG_ERR, "assignment failed: %s", rd_kafka_err2str(e));
         r->fatal = 1;
     }
+    jd_workers_resume(r->workers);
 }
 
 /* ---- consuming -------------------------------------------------------- */
@@ -377,7 +389,7 @@ static const void *msg_header(const rd_kafka_message_t *m, const char *name, siz
     return v;
 }
 
-static jd_dl_reason_t runner_decode(jd_runner_t *r, const rd_kafka_message_t *m, jd_event_t **ev,
+static jd_dl_reason_t runner_decode(jd_runner_t *r, jd_decode_ctx_t *dx, const rd_kafka_message_t *m, jd_event_t **ev,
                              char *detail, size_t detailsz)
 {
     jd_csv_record_t rec;
@@ -385,7 +397,7 @@ static jd_dl_reason_t runner_decode(jd_runner_t *r, const rd_kafka_message_t *m,
     size_t hdrlen = 0;
 
     if (!r->conf->input_csv)
-        return jd_decode_json(r->dec, m->payload ? m->payload : "", m->len, ev, detail,
+        return jd_decode_json(dx->dec, m->payload ? m->payload : "", m->len, ev, detail,
                               detailsz);
     /* CSV values need their header: `produce` sends the file's header
      * record as a message header (see JD_KAFKA_CSV_HEADER). */
@@ -394,7 +406,7 @@ static jd_dl_reason_t runner_decode(jd_runner_t *r, const rd_kafka_message_t *m,
         snprintf(detail, detailsz, "CSV message without a %s header", JD_KAFKA_CSV_HEADER);
         return JD_DL_BAD_CSV;
     }
-    if (!r->csv_hdr || r->csv_hdr_len != hdrlen || memcmp(r->csv_hdr, hdr, hdrlen)) {
+    if (!dx->csv_hdr || dx->csv_hdr_len != hdrlen || memcmp(dx->csv_hdr, hdr, hdrlen)) {
         jd_err_t err;
         char *copy = malloc(hdrlen + 1);
         if (!copy) {
@@ -403,30 +415,31 @@ static jd_dl_reason_t runner_decode(jd_runner_t *r, const rd_kafka_message_t *m,
         }
         memcpy(copy, hdr, hdrlen);
         copy[hdrlen] = '\0';
-        free(r->csv_hdr);
-        r->csv_hdr = copy;
-        r->csv_hdr_len = hdrlen;
-        if (jd_csv_parse(r->csvp, copy, hdrlen, r->conf->csv_delimiter, &rec) != JD_READ_OK)
+        free(dx->csv_hdr);
+        dx->csv_hdr = copy;
+        dx->csv_hdr_len = hdrlen;
+        if (jd_csv_parse(dx->csvp, copy, hdrlen, r->conf->csv_delimiter, &rec) != JD_READ_OK)
             jd_err_set(&err, "malformed record");
-        else if (!jd_decoder_csv_header(r->dec, &rec, &err))
+        else if (!jd_decoder_csv_header(dx->dec, &rec, &err))
             err.msg[0] = '\0';
         if (err.msg[0]) {
-            free(r->csv_hdr);
-            r->csv_hdr = NULL;
+            free(dx->csv_hdr);
+            dx->csv_hdr = NULL;
             snprintf(detail, detailsz, "bad %s header: %.400s", JD_KAFKA_CSV_HEADER, err.msg);
             return JD_DL_BAD_CSV;
         }
     }
-    if (jd_csv_parse(r->csvp, m->payload ? m->payload : "", m->len, r->conf->csv_delimiter,
+    if (jd_csv_parse(dx->csvp, m->payload ? m->payload : "", m->len, r->conf->csv_delimiter,
                      &rec) != JD_READ_OK) {
         snprintf(detail, detailsz, "malformed CSV record");
         return JD_DL_BAD_CSV;
     }
-    return jd_decode_csv(r->dec, &rec, ev, detail, detailsz);
+    return jd_decode_csv(dx->dec, &rec, ev, detail, detailsz);
 }
 
 
-static void runner_handle_message(jd_runner_t *r, const rd_kafka_message_t *m, int64_t now)
+void jd_runner_handle_message(jd_runner_t *r, jd_decode_ctx_t *dx, const rd_kafka_message_t *m,
+                              int64_t now)
 {
     char detail[512];
     jd_event_t *ev = NULL;
@@ -466,7 +479,7 @@ static void runner_handle_message(jd_runner_t *r, const rd_kafka_message_t *m, i
         reason = JD_DL_TOO_LARGE;
         snprintf(detail, sizeof(detail), "%s", JD_READER_TOO_LARGE_DETAIL);
     } else {
-        reason = runner_decode(r, m, &ev, detail, sizeof(detail));
+        reason = runner_decode(r, dx, m, &ev, detail, sizeof(detail));
     }
     /* Below the snapshot's next offset, only events that were waiting for
      * the watermark are new work (task.h). */
@@ -543,7 +556,7 @@ static void runner_check_caught_up(jd_runner_t *r, jd_task_t *t, int64_t now)
 }
 
 /* Move t's watermark (idle advance included) and its engine. */
-static void runner_task_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
+void jd_runner_task_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
 {
     int64_t idle = r->conf->idle_advance_ms;
     if (!t->has_events)
@@ -557,6 +570,31 @@ static void runner_task_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
         }
     }
     jd_engine_advance(t->engine, t->wm);
+}
+
+/* Per loop: every task's watermark (its own thread's job when there are
+ * workers), and the rewinds of aborted transactions (all workers paused). */
+static void runner_tasks_step(jd_runner_t *r, int64_t now)
+{
+    int rewind = 0;
+    for (int32_t p = 0; p < r->ntasks && !r->fatal; p++) {
+        jd_task_t *t = r->tasks[p];
+        if (!t || t->state != JD_TASK_RUNNING)
+            continue;
+        if (t->txp)
+            rd_kafka_poll(t->txp, 0);
+        if (t->rewind)
+            rewind = 1;
+        else if (!r->workers)
+            jd_runner_task_advance(r, t, now);
+    }
+    if (!rewind)
+        return;
+    jd_workers_pause(r->workers);
+    for (int32_t p = 0; p < r->ntasks && !r->fatal; p++)
+        if (r->tasks[p] && r->tasks[p]->state == JD_TASK_RUNNING && r->tasks[p]->rewind)
+            runner_task_rewind(r, r->tasks[p]);
+    jd_workers_resume(r->workers);
 }
 
 static int runner_drained(jd_runner_t *r, int64_t now)
@@ -606,13 +644,19 @@ int jd_runner_run(jd_runner_t *r)
         jd_http_heartbeat(r->http);
         if (r->opts.reload && *r->opts.reload) {
             *r->opts.reload = 0;
+            jd_workers_pause(r->workers);
             runner_reload(r);
+            jd_workers_resume(r->workers);
         }
         /* Take what is already queued before advancing the watermarks: each
          * engine orders by event time whatever the batch. */
         while (m) {
-            runner_handle_message(r, m, now);
-            rd_kafka_message_destroy(m);
+            if (r->workers && m->rkt && m->partition >= 0) {
+                jd_workers_dispatch(r->workers, m); /* the worker destroys it */
+            } else {
+                jd_runner_handle_message(r, &r->dx[0], m, now);
+                rd_kafka_message_destroy(m);
+            }
             if (++n == CONSUME_BATCH || r->fatal || (r->opts.stop && *r->opts.stop))
                 break;
             m = rd_kafka_consumer_poll(r->consumer, 0);
@@ -620,24 +664,22 @@ int jd_runner_run(jd_runner_t *r)
         if (!r->eos)
             rd_kafka_poll(r->producer, 0);
         now = jd_mono_ms();
-        for (int32_t p = 0; p < r->ntasks && !r->fatal; p++) {
-            jd_task_t *t = r->tasks[p];
-            if (!t || t->state != JD_TASK_RUNNING)
-                continue;
-            if (t->txp)
-                rd_kafka_poll(t->txp, 0);
-            if (t->rewind)
-                runner_task_rewind(r, t);
-            else
-                runner_task_advance(r, t, now);
-        }
+        runner_tasks_step(r, now);
         jd_ckpt_progress(r);
-        if (r->ckpt_state == JD_CKPT_NONE && now - r->last_commit_mono >= interval)
+        if (r->ckpt_state == JD_CKPT_NONE && now - r->last_commit_mono >= interval) {
+            jd_workers_pause(r->workers);
             jd_ckpt_begin(r, now);
-        jd_runner_metrics(r, now, 0);
-        if (r->opts.stop_when_drained && runner_drained(r, now)) {
-            stopped_drained = 1;
-            break;
+            jd_runner_metrics(r, now, 1);
+            jd_workers_resume(r->workers);
+        } else if (!r->workers) {
+            jd_runner_metrics(r, now, 0);
+        }
+        if (r->opts.stop_when_drained) {
+            jd_workers_pause(r->workers);
+            stopped_drained = runner_drained(r, now);
+            jd_workers_resume(r->workers);
+            if (stopped_drained)
+                break;
         }
     }
 
@@ -645,6 +687,9 @@ int jd_runner_run(jd_runner_t *r)
      * commit what was evaluated (no watermark advance, except the demo's
      * end-of-input finish); close the consumer (its revoke commits again,
      * then drops the tasks); destroy (jd_runner_destroy). */
+    /* the workers stay paused from here; the revoke callback of the
+     * consumer's close pauses again (nested) */
+    jd_workers_pause(r->workers);
     if (stopped_drained && !r->fatal) {
         for (int32_t p = 0; p < r->ntasks; p++)
             if (r->tasks[p] && r->tasks[p]->state == JD_TASK_RUNNING)
@@ -738,12 +783,21 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
     if (!(kc = jd_kafka_conf_new(conf, JD_KROLE_TXN, err)))
         goto fail;
     rd_kafka_conf_destroy(kc);
-    if (!(r->dec = jd_decoder_new(conf, err)))
-        goto fail;
-    if (conf->input_csv && !(r->csvp = jd_csv_parser_new())) {
+    r->ndx = conf->threads > 1 ? conf->threads : 1;
+    if (!(r->dx = calloc(r->ndx, sizeof(*r->dx)))) {
         jd_err_set(err, "out of memory");
         goto fail;
     }
+    for (uint32_t i = 0; i < r->ndx; i++) {
+        if (!(r->dx[i].dec = jd_decoder_new(conf, err)))
+            goto fail;
+        if (conf->input_csv && !(r->dx[i].csvp = jd_csv_parser_new())) {
+            jd_err_set(err, "out of memory");
+            goto fail;
+        }
+    }
+    if (conf->threads > 1 && !(r->workers = jd_workers_new(r, conf->threads, err)))
+        goto fail;
     /* last: a bad or busy http.listen fails start-up (exit 2) before any
      * broker is contacted */
     if (jd_http_start(conf->http_listen, r->metrics, &r->http, err))
@@ -762,6 +816,7 @@ void jd_runner_destroy(jd_runner_t *r)
 {
     if (!r)
         return;
+    jd_workers_destroy(r->workers);
     if (r->restore) {
         rd_kafka_consumer_close(r->restore);
         rd_kafka_destroy(r->restore);
@@ -773,9 +828,12 @@ void jd_runner_destroy(jd_runner_t *r)
         rd_kafka_destroy(r->consumer);
     if (r->producer)
         rd_kafka_destroy(r->producer);
-    jd_decoder_destroy(r->dec);
-    jd_csv_parser_destroy(r->csvp);
-    free(r->csv_hdr);
+    for (uint32_t i = 0; r->dx && i < r->ndx; i++) {
+        jd_decoder_destroy(r->dx[i].dec);
+        jd_csv_parser_destroy(r->dx[i].csvp);
+        free(r->dx[i].csv_hdr);
+    }
+    free(r->dx);
     jd_http_stop(r->http);
     jd_metrics_destroy(r->metrics);
     free(r->ret_alerts);

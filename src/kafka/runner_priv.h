@@ -36,24 +36,29 @@ typedef struct jd_runner {
     rd_kafka_t *consumer;
     rd_kafka_t *producer;   /* at_least_once: alerts and dead letters */
     rd_kafka_t *restore;
-    jd_decoder_t *dec;
-    jd_csv_parser_t *csvp;
-    char *csv_hdr;          /* raw header currently set on the decoder */
-    size_t csv_hdr_len;
+    /* decoding: one context per worker thread (index 0 serves the main
+     * thread when processing.threads=1) */
+    struct jd_decode_ctx *dx;
+    uint32_t ndx;
+    struct jd_workers *workers;  /* NULL when processing.threads=1 */
     char changelog[300];
     int changelog_ready;
     int32_t changelog_parts;
     jd_task_t **tasks;      /* by partition number; NULL = never assigned */
     int32_t ntasks;
     int finished;           /* engines finished: everything evaluated */
-    uint64_t consumed, dead_letters, late, skipped, alerts_produced, alerts_acked;
-    uint64_t checkpoints, delivery_failed;
-    int fatal;
+    /* Counters and flags that worker threads and delivery reports (which
+     * run in whichever thread polls a producer) update: atomic. */
+    _Atomic uint64_t consumed, dead_letters, late, skipped, alerts_produced, alerts_acked;
+    uint64_t checkpoints;
+    _Atomic uint64_t delivery_failed;
+    _Atomic int fatal;
     int64_t last_commit_mono;
-    int64_t last_data_mono;
-    uint64_t epoch;         /* epoch of alerts and dead letters produced now */
-    uint64_t out_cur;       /* unacknowledged alerts/dead letters of epoch */
-    uint64_t out_old;       /* ... of earlier epochs (the checkpoint's) */
+    _Atomic int64_t last_data_mono;
+    uint64_t epoch;         /* epoch of alerts and dead letters produced now;
+                               changes only while workers are paused */
+    _Atomic uint64_t out_cur;   /* unacknowledged alerts/dead letters of epoch */
+    _Atomic uint64_t out_old;   /* ... of earlier epochs (the checkpoint's) */
     int ckpt_state;
     uint64_t ckpt_alerts_produced;
     /* operations (metrics.c of this folder) */
@@ -61,7 +66,8 @@ typedef struct jd_runner {
     jd_http_t *http;
     int brokers_down;       /* reported once; cleared when one answers */
     int64_t last_metrics_mono;
-    uint64_t dl_by_reason[JD_DL__COUNT], dl_reported[JD_DL__COUNT];
+    _Atomic uint64_t dl_by_reason[JD_DL__COUNT];
+    uint64_t dl_reported[JD_DL__COUNT];
     /* engine counters: of engines already destroyed (retired) and as last
      * reported, so the exported counters never go back */
     uint64_t ret[4], rep[4];
@@ -72,6 +78,37 @@ typedef struct jd_runner {
  * second unless force; keep a task's counters before its engine goes. */
 void jd_runner_metrics(jd_runner_t *r, int64_t now, int force);
 void jd_runner_metrics_retire(jd_runner_t *r, jd_task_t *t);
+
+/* A worker's decoding state: decoders are not shared between threads. */
+typedef struct jd_decode_ctx {
+    jd_decoder_t *dec;
+    jd_csv_parser_t *csvp;
+    char *csv_hdr;          /* raw header currently set on the decoder */
+    size_t csv_hdr_len;
+} jd_decode_ctx_t;
+
+/* runner.c, for the workers: one message of a running task (decoded with
+ * dx), and one task's watermark step. Called by the thread owning the
+ * task. */
+void jd_runner_handle_message(jd_runner_t *r, jd_decode_ctx_t *dx,
+                              const rd_kafka_message_t *m, int64_t now);
+void jd_runner_task_advance(jd_runner_t *r, jd_task_t *t, int64_t now);
+
+/* workers.c: processing.threads=N > 1 threads run the tasks; task p
+ * belongs to thread p mod N. The main thread polls the consumer and hands
+ * each message to its task's thread (a bounded queue: the main thread
+ * waits when it is full). Whatever touches more than one task (checkpoints,
+ * rebalances, rewinds, reloads, metrics) runs on the main thread while
+ * every worker is paused with an empty queue. */
+typedef struct jd_workers jd_workers_t;
+jd_workers_t *jd_workers_new(jd_runner_t *r, uint32_t n, jd_err_t *err);
+void jd_workers_destroy(jd_workers_t *w);   /* NULL-safe; joins the threads */
+/* Hand m over (the worker destroys it); waits while the queue is full. */
+void jd_workers_dispatch(jd_workers_t *w, rd_kafka_message_t *m);
+/* Pause: returns once every worker has handled its queue and waits.
+ * Nested calls count; resume at the same depth lets them go. NULL-safe. */
+void jd_workers_pause(jd_workers_t *w);
+void jd_workers_resume(jd_workers_t *w);
 
 /* collector.c */
 void jd_collector_on_alert(void *opaque, const char *key, size_t keylen,

@@ -70,7 +70,8 @@ typedef struct jd_task {
     /* exactly_once / changelog: the task's transactional producer */
     rd_kafka_t *txp;
     int txn_open;
-    int rewind;             /* its transaction aborted: restore it again */
+    _Atomic int rewind;     /* its transaction aborted: restore it again (set by
+                               the main thread, read by the task's worker) */
     /* changelog records drained at the checkpoint, produced in its
      * transaction */
     char *arena;

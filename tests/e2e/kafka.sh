@@ -100,7 +100,8 @@ run_args() {
     [[ $1 == b ]] && interval="200ms -X kafka.session.timeout.ms=6000"
     echo "-X kafka.bootstrap.servers=$BROKER -X input.topics=$RUNID-$1.in" \
          "-X output.alerts_topic=$RUNID-$1.alerts -X output.dead_letter_topic=$RUNID-$1.dlq" \
-         "-X kafka.group.id=$RUNID-$1 -X time.idle_advance=1s -X processing.commit_interval=$interval"
+         "-X kafka.group.id=$RUNID-$1 -X time.idle_advance=1s -X processing.commit_interval=$interval" \
+         "${JD_RUN_ARGS:-}"
 }
 
 start_run() { # TAG LOG

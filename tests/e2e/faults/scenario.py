@@ -123,6 +123,8 @@ class Scenario:
                 "-X", "kafka.session.timeout.ms=6000",
                 # several instances run side by side: each takes a free port
                 "-X", "http.listen=127.0.0.1:0",
+                # JD_RUN_ARGS: more options for every instance (processing.threads=2)
+                *os.environ.get("JD_RUN_ARGS", "").split(),
                 *self.extra_args]
 
     def start(self, more=()):
