@@ -169,7 +169,7 @@ const config_prop_t config_props[] = {
               "acknowledged; `exactly_once` puts the alerts and dead letters in that transaction too" },
     { .path = "processing.threads", .type = CONFIG_T_INT, .dflt = "1",
       .min = 1, .max = 64, CONFIG_AT(threads),
-      .desc = "`replay`: worker threads, half decoding NDJSON (rounded up), half evaluating with customers sharded by identity (rounded down); alerts and counters are identical for any count. `run` runs all its tasks on one thread" },
+      .desc = "`replay`: worker threads, half decoding NDJSON (rounded up), half evaluating with customers sharded by identity (rounded down); alerts and counters are identical for any count. `run`: N threads run the tasks (task p on thread p mod N)" },
     { .path = "processing.commit_interval", .type = CONFIG_T_DURATION, .dflt = "\"1s\"",
       .min = 1, CONFIG_AT(commit_interval_ms),
       .desc = "`run`: how often input offsets are committed" },

@@ -134,14 +134,13 @@ int jd_ckpt_txn_begin(jd_runner_t *r, jd_task_t *t)
     return 0;
 }
 
-/* Write task t's snapshot and offsets in its transaction and commit it. */
-static int ckpt_commit_task(jd_runner_t *r, jd_task_t *t)
+/* Write task t's snapshot and offsets into its transaction (the records
+ * go out while the other tasks write theirs: ckpt_commit_all). */
+static int ckpt_write_task(jd_runner_t *r, jd_task_t *t)
 {
     rd_kafka_error_t *error;
-    int64_t t0 = jd_mono_ms();
 
-    if (!t->meta)
-        return 0;
+    t->ckpt_t0 = jd_mono_ms();
     if (jd_ckpt_txn_begin(r, t))
         return -1;
     for (size_t i = 0; i < t->nrecs && !r->fatal; i++) {
@@ -167,6 +166,14 @@ static int ckpt_commit_task(jd_runner_t *r, jd_task_t *t)
         if (error)
             return ckpt_txn_error(r, t, error, "send_offsets_to_transaction");
     }
+    return 0;
+}
+
+/* Commit the transaction ckpt_write_task filled. */
+static int ckpt_finish_task(jd_runner_t *r, jd_task_t *t)
+{
+    rd_kafka_error_t *error;
+    int64_t t0 = t->ckpt_t0;
     for (;;) {
         error = rd_kafka_commit_transaction(t->txp, JD_TXN_TIMEOUT_MS);
         if (!error || !rd_kafka_error_is_retriable(error))
@@ -198,6 +205,22 @@ static int ckpt_commit_task(jd_runner_t *r, jd_task_t *t)
     if (r->eos)
         return jd_ckpt_txn_begin(r, t);
     return 0;
+}
+
+/* Every task with a snapshot: all transactions written first, then each
+ * committed, so the tasks' records travel at the same time. */
+static void ckpt_commit_all(jd_runner_t *r)
+{
+    for (int32_t p = 0; p < r->ntasks && !r->fatal; p++) {
+        jd_task_t *t = r->tasks[p];
+        if (t && t->meta && ckpt_write_task(r, t))
+            jd_task_recs_clear(t);
+    }
+    for (int32_t p = 0; p < r->ntasks && !r->fatal; p++) {
+        jd_task_t *t = r->tasks[p];
+        if (t && t->meta)
+            ckpt_finish_task(r, t);
+    }
 }
 
 static int ckpt_wanted(const int32_t *only, int nonly, int32_t p)
@@ -243,9 +266,7 @@ void jd_ckpt_progress(jd_runner_t *r)
         return;
     if (ckpt_check_deliveries(r) || r->out_old)
         return;
-    for (int32_t p = 0; p < r->ntasks && !r->fatal; p++)
-        if (r->tasks[p] && r->tasks[p]->meta)
-            ckpt_commit_task(r, r->tasks[p]);
+    ckpt_commit_all(r);
     r->ckpt_state = JD_CKPT_NONE;
 }
 
@@ -260,11 +281,11 @@ void jd_ckpt_begin(jd_runner_t *r, int64_t now)
             continue;
         if (ckpt_snapshot(r, t))
             return;
-        if (r->eos)
-            ckpt_commit_task(r, t);
     }
-    if (r->eos)
+    if (r->eos) {
+        ckpt_commit_all(r);
         return;
+    }
     ckpt_close_epoch(r);
     r->ckpt_state = JD_CKPT_WAIT_ALERTS;
     jd_ckpt_progress(r);
@@ -289,8 +310,6 @@ int jd_ckpt_sync(jd_runner_t *r, const int32_t *only, int nonly)
             return -1;
         r->out_old = 0;
     }
-    for (int32_t p = 0; p < r->ntasks && !r->fatal; p++)
-        if (r->tasks[p] && r->tasks[p]->meta)
-            ckpt_commit_task(r, r->tasks[p]);
+    ckpt_commit_all(r);
     return r->fatal ? -1 : 0;
 }

@@ -81,6 +81,7 @@ typedef struct jd_task {
     char *meta;             /* the checkpoint's meta record (JSON) */
     size_t metalen;
     rd_kafka_topic_partition_list_t *offs; /* the checkpoint's offsets */
+    int64_t ckpt_t0;        /* when its transaction began to be written */
 } jd_task_t;
 
 typedef struct jd_task_rec {
