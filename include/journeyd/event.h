@@ -1,8 +1,9 @@
 /*
  * The compact decoded event. One allocation per event: the struct, its slot
  * array and the bytes of its identity strings. Slot values are interned
- * strings (borrowed from the config's interner), so the raw JSON/CSV record
- * is not kept after decoding.
+ * strings of the config's interner, one reference each owned by the event
+ * (jd_event_free gives them back), so the raw JSON/CSV record is not kept
+ * after decoding.
  *
  * Slots: the first JD_SLOT__CANON are the canonical grouping fields; the
  * config appends one slot per extra field named in rule filters (an original

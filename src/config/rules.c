@@ -16,6 +16,12 @@
 static const char *const config_severity_names[] = { "low", "medium", "high", NULL };
 static const char *const config_kind_names[] = { "burst", "funnel", "sequence", NULL };
 
+/* The config's strings live as long as it: pinned, never reclaimed. */
+static const char *config_intern(jd_config_t *conf, const char *s)
+{
+    return jd_intern_pin(conf->intern, jd_intern_str(conf->intern, s));
+}
+
 int config_canon_slots(config_ctx_t *ctx)
 {
     jd_config_t *conf = ctx->conf;
@@ -32,7 +38,7 @@ int config_canon_slots(config_ctx_t *ctx)
         /* History keeps type, channel and page; the others are read only
          * when a rule names them (config_slot clears the flag). */
         slot->unused = s == JD_SLOT_SESSION || s == JD_SLOT_ELEMENT;
-        if (conf->defaults[f] && !(slot->dflt = jd_intern_str(conf->intern, conf->defaults[f])))
+        if (conf->defaults[f] && !(slot->dflt = config_intern(conf, conf->defaults[f])))
             return config_oom(ctx);
     }
     return 0;
@@ -56,7 +62,7 @@ static int config_slot(config_ctx_t *ctx, const char *name, uint32_t *out)
             return 0;
         }
     }
-    const char *iname = jd_intern_str(conf->intern, name);
+    const char *iname = config_intern(conf, name);
     jd_slot_t *slots = iname ? realloc(conf->slots, (conf->nslots + 1) * sizeof(*slots)) : NULL;
     if (!slots)
         return config_oom(ctx);
@@ -85,7 +91,7 @@ static int config_match_value(config_ctx_t *ctx, const json_t *v, const char **o
         rc = config_oom(ctx);
     else if (!s)
         rc = config_fail(ctx, 0, v, "expected a string, number or boolean");
-    else if (!(*out = jd_intern_str(ctx->conf->intern, s)))
+    else if (!(*out = config_intern(ctx->conf, s)))
         rc = config_oom(ctx);
     free(s);
     return rc;

@@ -25,7 +25,7 @@ int jd_match_event(const jd_match_t *m, const jd_event_t *ev)
 void jd_evid_from_event(jd_evid_t *out, const jd_event_t *ev)
 {
     out->ts = ev->ts;
-    out->channel = ev->slot[JD_SLOT_CHANNEL];
+    out->channel = jd_intern_ref(ev->slot[JD_SLOT_CHANNEL]);
     out->id = ev->event_id ? strdup(ev->event_id) : NULL;
     out->rule = NULL;
 }
@@ -34,6 +34,21 @@ void jd_evid_clear(jd_evid_t *ev)
 {
     free(ev->id);
     ev->id = NULL;
+    jd_intern_unref(ev->channel);
+    ev->channel = NULL;
+}
+
+void jd_evid_drop(const jd_evid_t *ev)
+{
+    free(ev->id);
+    jd_intern_unref(ev->channel);
+}
+
+void jd_evid_copy(jd_evid_t *out, const jd_evid_t *in)
+{
+    *out = *in;
+    out->id = in->id ? strdup(in->id) : NULL;
+    jd_intern_ref(out->channel);
 }
 
 void jd_evid_save(const jd_evid_t *ev, jd_strbuf_t *sb)
