@@ -32,10 +32,11 @@ typedef struct jd_event {
                                  Kafka source's own numbering), -1 for files;
                                  journeys remember it so their changelog
                                  records go back to that partition */
+    uint32_t nslots;          /* beside source_tag: no padding (up to
+                                 time.max_buffered events wait in memory) */
     const char *customer_id;  /* inside this allocation, or NULL */
     const char *anonymous_id; /* inside this allocation, or NULL */
     const char *event_id;     /* inside this allocation, or NULL */
-    uint32_t nslots;
     const char *slot[];       /* interned values; NULL = absent */
 } jd_event_t;
 

@@ -3,7 +3,8 @@
 
   gen.py unique N   N events, every one with its own session_id and page,
                     5000 customers, 1 ms apart: the interner's worst case.
-  gen.py samets N   N events sharing one ts (the same-ts flood).
+  gen.py samets N [C]  N events sharing one ts (the same-ts flood), over C
+                    customers (default 100000).
   gen.py bomb  GIB  one event repeated to GIB GiB, as gzip on stdout.
 
 NDJSON on stdout; the same arguments give the same bytes.
@@ -26,11 +27,11 @@ def unique(n, out):
     out.write("".join(buf))
 
 
-def samets(n, out):
+def samets(n, out, customers=100000):
     buf = []
     for i in range(n):
         buf.append('{"ts":%d,"customer_id":"c-%d","type":"page_view","channel":"web",'
-                   '"page":"/home"}\n' % (BASE_MS, i % 100000))
+                   '"page":"/home"}\n' % (BASE_MS, i % customers))
         if len(buf) == 10000:
             out.write("".join(buf))
             buf = []
@@ -52,13 +53,15 @@ def bomb(gib, out):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("unique", "samets", "bomb"):
+    if len(sys.argv) not in (3, 4) or sys.argv[1] not in ("unique", "samets", "bomb"):
         sys.exit(__doc__)
     kind, n = sys.argv[1], int(sys.argv[2])
     if kind == "bomb":
         bomb(n, sys.stdout.buffer)
+    elif kind == "samets":
+        samets(n, sys.stdout, *(int(a) for a in sys.argv[3:]))
     else:
-        (unique if kind == "unique" else samets)(n, sys.stdout)
+        unique(n, sys.stdout)
 
 
 if __name__ == "__main__":
