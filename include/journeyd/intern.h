@@ -33,9 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JD_INTERN_HOT_HITS 1024
-#define JD_INTERN_PIN_MAX 4096
-#define JD_INTERN_PIN_LEN 256
+#define JD_INTERN_HOT_HITS 64
+#define JD_INTERN_PIN_MAX 16384
+#define JD_INTERN_PIN_LEN 128
 
 typedef struct jd_intern jd_intern_t;
 

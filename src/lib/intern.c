@@ -126,17 +126,18 @@ static int intern_rehash(jd_intern_t *in, size_t ncap, int sweep)
     return 0;
 }
 
+/* One pass over the table (each string's count is read once), then a
+ * cheap shrink over the survivors alone when they left it sparse. */
 static size_t intern_sweep_locked(jd_intern_t *in)
 {
-    size_t before = in->count, live = 0;
-    for (size_t i = 0; i < in->cap; i++)
-        live += in->slots[i] &&
-                atomic_load_explicit(&in->slots[i]->refs, memory_order_acquire) != 0;
-    size_t ncap = INTERN_MIN_CAP;
-    while ((live + 1) * 4 > ncap * 3 / 2 && ncap < in->cap)
-        ncap *= 2;   /* room to grow back before the next resize */
-    if (intern_rehash(in, ncap, 1) != 0)
+    size_t before = in->count;
+    if (intern_rehash(in, in->cap, 1) != 0)
         return 0;
+    size_t ncap = in->cap;
+    while (ncap > INTERN_MIN_CAP && in->count * 8 < ncap)
+        ncap /= 2;
+    if (ncap != in->cap)
+        intern_rehash(in, ncap, 0); /* out of memory: stays larger */
     in->sweep_at = in->count * 2 > INTERN_SWEEP_MIN ? in->count * 2 : INTERN_SWEEP_MIN;
     return before - in->count;
 }
@@ -189,9 +190,13 @@ static uint32_t intern_new_id(jd_intern_t *in)
     return id;
 }
 
-static const char *intern_locked(jd_intern_t *in, const char *s, size_t len, uint32_t h)
+/* *created (if given) tells whether s was new to the table. */
+static const char *intern_locked(jd_intern_t *in, const char *s, size_t len, uint32_t h,
+                                 int *created)
 {
     intern_rec_t **slot = intern_lookup(in, s, len, h);
+    if (created)
+        *created = !*slot;
     if (*slot) {
         jd_intern_ref((*slot)->s);
         return (*slot)->s;
@@ -232,7 +237,7 @@ const char *jd_intern(jd_intern_t *in, const char *s, size_t len)
 {
     uint32_t h = intern_hash(s, len);
     pthread_mutex_lock(&in->lock);
-    const char *r = intern_locked(in, s, len, h);
+    const char *r = intern_locked(in, s, len, h, NULL);
     pthread_mutex_unlock(&in->lock);
     return r;
 }
@@ -357,10 +362,14 @@ const char *jd_intern_cached(jd_intern_cache_t *c, const char *s, size_t len)
             cache_hot(c, hit);
         return jd_intern_ref(hit);
     }
+    int created;
     pthread_mutex_lock(&c->in->lock);
-    const char *r = intern_locked(c->in, s, len, h);
+    const char *r = intern_locked(c->in, s, len, h, &created);
     pthread_mutex_unlock(&c->in->lock);
-    if (r) {
+    /* Only a value seen before is cached: a unique one (a session id)
+     * would evict a hot value and, held by the cache, make this thread
+     * write its count once more long after the engine is done with it. */
+    if (r && !created) {
         /* Direct-mapped: a colliding value simply replaces the old one. */
         jd_intern_unref(c->slot[i]);
         c->slot[i] = jd_intern_ref(r);

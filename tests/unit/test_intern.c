@@ -145,22 +145,79 @@ static void test_unique_values_stay_bounded(void **st)
     jd_intern_destroy(in);
 }
 
-/* A cache pins a value served JD_INTERN_HOT_HITS times: it then survives
- * every reference given back. */
+/* A cache pins a value served JD_INTERN_HOT_HITS times from it (it caches
+ * a value from its second sighting): it then survives every reference
+ * given back. A value seen once is not cached at all. */
 static void test_hot_values_pinned(void **st)
 {
     (void)st;
     jd_intern_t *in = jd_intern_new();
     jd_intern_cache_t *c = jd_intern_cache_new(in);
+    jd_intern_unref(jd_intern_cached(c, "once", 4));
+    assert_int_equal(jd_intern_sweep(in), 1);       /* the cache did not keep it */
     const char *p = NULL;
-    for (int i = 0; i <= JD_INTERN_HOT_HITS; i++) {
+    for (int i = 0; i < JD_INTERN_HOT_HITS + 1; i++) {
         p = jd_intern_cached(c, "page_view", 9);
         jd_intern_unref(p);
     }
+    assert_int_equal(jd_intern_pinned(in), 0);      /* one hit short */
+    jd_intern_unref(jd_intern_cached(c, "page_view", 9));
     assert_int_equal(jd_intern_pinned(in), 1);
     jd_intern_cache_destroy(c);
     assert_int_equal(jd_intern_sweep(in), 0);
     assert_ptr_equal(jd_intern_str(in, "page_view"), p);
+    jd_intern_destroy(in);
+}
+
+typedef struct churner {
+    jd_intern_t *in;
+    int tag, bad;
+} churner_t;
+
+static void *churn_main(void *arg)
+{
+    churner_t *w = arg;
+    jd_intern_cache_t *c = jd_intern_cache_new(w->in);
+    char buf[32];
+    const char *held[64] = {0};
+    for (int i = 0; i < 100000; i++) {
+        /* unique values given back soon (sweeps run meanwhile), shared
+         * values held for a while, some of them through the cache */
+        snprintf(buf, sizeof(buf), "u%d-%d", w->tag, i);
+        const char *u = jd_intern_cached(c, buf, strlen(buf));
+        w->bad += !u || strcmp(u, buf) != 0;
+        jd_intern_unref(u);
+        snprintf(buf, sizeof(buf), "shared-%d", i % 500);
+        const char *sh = (i & 1) ? jd_intern_cached(c, buf, strlen(buf)) : jd_intern_str(w->in, buf);
+        w->bad += !sh || strcmp(sh, buf) != 0;
+        jd_intern_unref(held[i % 64]);
+        held[i % 64] = sh;
+    }
+    for (int i = 0; i < 64; i++)
+        jd_intern_unref(held[i]);
+    jd_intern_cache_destroy(c);
+    return NULL;
+}
+
+/* Two threads interning, caching and giving back while the table sweeps:
+ * every string read back is intact (ASan/valgrind see any use after a
+ * sweep), and in the end nothing is left but pinned strings. */
+static void test_concurrent_reclaim(void **st)
+{
+    (void)st;
+    jd_intern_t *in = jd_intern_new();
+    static churner_t w[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (churner_t){.in = in, .tag = i};
+        pthread_create(&t[i], NULL, churn_main, &w[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(w[0].bad + w[1].bad, 0);
+    jd_intern_sweep(in);
+    assert_int_equal(jd_intern_count(in), jd_intern_pinned(in));
+    assert_true(jd_intern_count(in) <= 500);
     jd_intern_destroy(in);
 }
 
@@ -173,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_sweep_and_reuse),
         cmocka_unit_test(test_unique_values_stay_bounded),
         cmocka_unit_test(test_hot_values_pinned),
+        cmocka_unit_test(test_concurrent_reclaim),
     };
     return cmocka_run_group_tests_name("intern", tests, NULL, NULL);
 }
