@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JD_INTERN_HOT_HITS 64
+#define JD_INTERN_HOT_HITS 16
 #define JD_INTERN_PIN_MAX 16384
 #define JD_INTERN_PIN_LEN 128
 

@@ -29,13 +29,13 @@ typedef struct intern_rec {
     _Atomic uint32_t refs;
     uint32_t id;
     uint32_t len;
-    uint32_t hash;
     char s[];
 } intern_rec_t;
 
 struct jd_intern {
     pthread_mutex_t lock;
     intern_rec_t **slots;     /* power-of-two table */
+    uint32_t *hashes;         /* beside it, so probes need not chase pointers */
     size_t cap, count, bytes, sweep_at;
     uint32_t next_id;         /* highest id handed out */
     uint32_t *free_ids;       /* ids of swept strings, reused first */
@@ -73,7 +73,8 @@ jd_intern_t *jd_intern_new(void)
     in->cap = INTERN_MIN_CAP;
     in->sweep_at = INTERN_SWEEP_MIN;
     in->slots = calloc(in->cap, sizeof(*in->slots));
-    if (!in->slots) {
+    in->hashes = calloc(in->cap, sizeof(*in->hashes));
+    if (!in->slots || !in->hashes) {
         jd_intern_destroy(in);
         return NULL;
     }
@@ -89,6 +90,7 @@ void jd_intern_destroy(jd_intern_t *in)
     for (size_t i = 0; i < INTERN_MAX_PAGES; i++)
         free(in->pages[i]);
     free(in->slots);
+    free(in->hashes);
     free(in->free_ids);
     pthread_mutex_destroy(&in->lock);
     free(in);
@@ -100,8 +102,12 @@ void jd_intern_destroy(jd_intern_t *in)
 static int intern_rehash(jd_intern_t *in, size_t ncap, int sweep)
 {
     intern_rec_t **ns = calloc(ncap, sizeof(*ns));
-    if (!ns)
+    uint32_t *nh = calloc(ncap, sizeof(*nh));
+    if (!ns || !nh) {
+        free(ns);
+        free(nh);
         return -1;
+    }
     for (size_t i = 0; i < in->cap; i++) {
         intern_rec_t *r = in->slots[i];
         if (!r)
@@ -115,13 +121,16 @@ static int intern_rehash(jd_intern_t *in, size_t ncap, int sweep)
             free(r);
             continue;
         }
-        size_t j = r->hash & (ncap - 1);
+        size_t j = in->hashes[i] & (ncap - 1);
         while (ns[j])
             j = (j + 1) & (ncap - 1);
         ns[j] = r;
+        nh[j] = in->hashes[i];
     }
     free(in->slots);
+    free(in->hashes);
     in->slots = ns;
+    in->hashes = nh;
     in->cap = ncap;
     return 0;
 }
@@ -152,17 +161,17 @@ size_t jd_intern_sweep(jd_intern_t *in)
     return n;
 }
 
-static intern_rec_t **intern_lookup(const jd_intern_t *in, const char *s, size_t len,
-                                    uint32_t h)
+/* The slot holding s, or the empty slot where it would go. */
+static size_t intern_lookup(const jd_intern_t *in, const char *s, size_t len, uint32_t h)
 {
     size_t i = h & (in->cap - 1);
     intern_rec_t *r;
     while ((r = in->slots[i])) {
-        if (r->hash == h && r->len == len && memcmp(r->s, s, len) == 0)
+        if (in->hashes[i] == h && r->len == len && memcmp(r->s, s, len) == 0)
             break;
         i = (i + 1) & (in->cap - 1);
     }
-    return &in->slots[i];
+    return i;
 }
 
 /* A free id (a swept one first), its page allocated; 0 when none. */
@@ -194,13 +203,12 @@ static uint32_t intern_new_id(jd_intern_t *in)
 static const char *intern_locked(jd_intern_t *in, const char *s, size_t len, uint32_t h,
                                  int *created)
 {
-    intern_rec_t **slot = intern_lookup(in, s, len, h);
+    size_t slot = intern_lookup(in, s, len, h);
+    intern_rec_t *found = in->slots[slot];
     if (created)
-        *created = !*slot;
-    if (*slot) {
-        jd_intern_ref((*slot)->s);
-        return (*slot)->s;
-    }
+        *created = !found;
+    if (found)
+        return jd_intern_ref(found->s);
     if (len > UINT32_MAX - 1)
         return NULL;
     if (in->count >= in->sweep_at) {
@@ -223,11 +231,11 @@ static const char *intern_locked(jd_intern_t *in, const char *s, size_t len, uin
     atomic_init(&r->refs, 1);
     r->id = id;
     r->len = (uint32_t)len;
-    r->hash = h;
     memcpy(r->s, s, len);
     r->s[len] = '\0';
     in->pages[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)] = r->s;
-    *slot = r;
+    in->slots[slot] = r;
+    in->hashes[slot] = h;
     in->count++;
     in->bytes += len + 1;
     return r->s;
