@@ -92,9 +92,11 @@ def s2_kills(sc, eos):
             # in joining, restoring or the first fetches (a fault time, not a wait)
             time.sleep(ctx.rng.uniform(0.2, 3.0))
         else:
-            # after this instance has itself committed 2-10% of the input
-            base = sc.committed_total() or 0
-            sc.wait_committed(base / sc.total + ctx.rng.uniform(0.02, 0.1), 40)
+            # after this instance has itself committed 2-10% of what is left
+            # of the input, so the series ends with input left however fast
+            # the machine consumes
+            base = (sc.committed_total() or 0) / sc.total
+            sc.wait_committed(base + (1 - base) * ctx.rng.uniform(0.02, 0.1), 40)
         at = sc.committed_total()
         if sc.backlog_left(at):
             mid += 1
