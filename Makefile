@@ -6,6 +6,7 @@
 #   make valgrind        unit tests under valgrind
 #   make fuzz            libFuzzer targets for the decoder and the config loader (clang)
 #   make bench           optimized build + benchmark (build/bench.json)
+#   make hostile         peak RSS under hostile input (tests/hostile/measure.sh, minutes)
 #   make kafka-up / kafka-down   real single-node Apache Kafka on 127.0.0.1:9092
 #   make soak            the Kafka fault scenarios at full size (600k events, 20 kills)
 #   make demo            zero-install demo on librdkafka's embedded mock cluster
@@ -37,7 +38,7 @@ BIN      := $(BUILD)/journeyd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 
-.PHONY: all test unit e2e check valgrind fuzz bench kafka-up kafka-down kafka-e2e soak demo clean docs
+.PHONY: all test unit e2e check valgrind fuzz bench hostile kafka-up kafka-down kafka-e2e soak demo clean docs
 
 all: $(BIN)
 
@@ -120,6 +121,9 @@ demo: $(BIN)
 bench:
 	@$(MAKE) BUILD=build/bench OPT="-O3 -march=native -DNDEBUG" CFLAGS="-O3 -march=native -g" build/bench/journeyd
 	@bash bench/run.sh build/bench/journeyd
+
+hostile: $(BIN)
+	@bash tests/hostile/measure.sh $(BIN)
 
 clean:
 	rm -rf build

@@ -1,8 +1,9 @@
 /*
  * The compact decoded event. One allocation per event: the struct, its slot
  * array and the bytes of its identity strings. Slot values are interned
- * strings (borrowed from the config's interner), so the raw JSON/CSV record
- * is not kept after decoding.
+ * strings of the config's interner, one reference each owned by the event
+ * (jd_event_free gives them back), so the raw JSON/CSV record is not kept
+ * after decoding.
  *
  * Slots: the first JD_SLOT__CANON are the canonical grouping fields; the
  * config appends one slot per extra field named in rule filters (an original
@@ -31,10 +32,11 @@ typedef struct jd_event {
                                  Kafka source's own numbering), -1 for files;
                                  journeys remember it so their changelog
                                  records go back to that partition */
+    uint32_t nslots;          /* beside source_tag: no padding (up to
+                                 time.max_buffered events wait in memory) */
     const char *customer_id;  /* inside this allocation, or NULL */
     const char *anonymous_id; /* inside this allocation, or NULL */
     const char *event_id;     /* inside this allocation, or NULL */
-    uint32_t nslots;
     const char *slot[];       /* interned values; NULL = absent */
 } jd_event_t;
 

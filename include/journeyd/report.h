@@ -50,16 +50,19 @@ void jd_report_destroy(jd_report_t *r);
  * (the engine owns and may free the event once pushed). */
 typedef struct jd_report_obs {
     int64_t ts;
-    const char *channel, *type;          /* interned, or NULL */
+    const char *channel, *type;          /* interned (a reference each), or NULL */
     uint64_t cust, anon;                 /* identity hashes, 0 = absent */
     uint64_t step_mask[JD_REPORT_MAX_FUNNELS]; /* bit k: matches step k+1 */
 } jd_report_obs_t;
 
-/* Fills obs from ev (borrowed, not kept). */
+/* Fills obs from ev (borrowed, not kept). obs holds interner references
+ * until jd_report_event or jd_report_obs_done gives them back. */
 void jd_report_observe(const jd_report_t *r, const jd_event_t *ev, jd_report_obs_t *obs);
 /* Counts an observed event the engine accepted (late ones are dead
- * letters, not events). Call in arrival order. */
+ * letters, not events: jd_report_obs_done). Call in arrival order. */
 void jd_report_event(jd_report_t *r, const jd_report_obs_t *obs);
+/* Gives back obs's references (an observed event not counted). */
+void jd_report_obs_done(const jd_report_obs_t *obs);
 /* Counts one alert: key = its identity (the engine's on_alert key),
  * alert = the parsed alert object (borrowed), ts its event time. */
 void jd_report_alert(jd_report_t *r, const char *key, size_t keylen,

@@ -35,7 +35,7 @@ typedef struct jd_timer {
  * sequences, another rule's alert (id = alert_id, rule = its rule name). */
 typedef struct jd_evid {
     int64_t ts;
-    const char *channel;   /* interned */
+    const char *channel;   /* interned, one reference owned */
     char *id;              /* owned copy, or NULL */
     const char *rule;      /* borrowed rule name when the evidence is an alert */
 } jd_evid_t;
@@ -153,9 +153,16 @@ int jd_match_event(const jd_match_t *m, const jd_event_t *ev);
 int jd_match_event_vars(const jd_match_t *m, const jd_event_t *ev, const char *const *vars);
 /* 1 when r's "ignore" filter takes ev away from the rule. */
 int jd_rule_ignores(const jd_rule_t *r, const jd_event_t *ev);
-/* Evidence from an event (copies event_id). */
+/* Evidence from an event (copies event_id, references the channel). An
+ * evidence record owns its id and channel reference: moving it (struct
+ * copy, then forgetting the source) is fine, duplicating it needs
+ * jd_evid_copy, and each one ends with jd_evid_clear or jd_evid_drop. */
 void jd_evid_from_event(jd_evid_t *out, const jd_event_t *ev);
 void jd_evid_clear(jd_evid_t *ev);
+/* Gives up what a record owns without writing it (a const one given away). */
+void jd_evid_drop(const jd_evid_t *ev);
+/* A second record with its own id copy and channel reference. */
+void jd_evid_copy(jd_evid_t *out, const jd_evid_t *in);
 void jd_evid_save(const jd_evid_t *ev, jd_strbuf_t *sb);
 int jd_evid_load(jd_evid_t *out, json_t *v, const jd_config_t *conf);
 

@@ -159,6 +159,8 @@ static int replay_on_event(void *opaque, jd_event_t *ev, const jd_source_pos_t *
                                        : jd_engine_push(rp->eng, ev);
     if (rp->report && reason == JD_DL_NONE)
         jd_report_event(rp->report, &obs);
+    else if (rp->report)
+        jd_report_obs_done(&obs);
     if (reason != JD_DL_NONE)
         replay_dead_letter(rp, reason,
                            "event time is older than the watermark (max ts - time.lateness)",

@@ -134,6 +134,9 @@ int config_apply_kafka(config_ctx_t *ctx, const config_prop_t *prop, json_t *roo
                        const char *const *ov, size_t nov);
 
 /* rules.c */
+/* s interned and pinned: the config's strings live as long as it (every
+ * interned config string goes through this; NULL on OOM). */
+const char *config_intern(jd_config_t *conf, const char *s);
 int config_canon_slots(config_ctx_t *ctx);
 /* The file's rules, or the built-in ones when it has none. */
 int config_apply_rules(config_ctx_t *ctx, const config_prop_t *prop, json_t *root);

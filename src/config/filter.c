@@ -32,7 +32,7 @@ static int config_slot(config_ctx_t *ctx, const char *name, uint32_t *out)
             return 0;
         }
     }
-    const char *iname = jd_intern_str(conf->intern, name);
+    const char *iname = config_intern(conf, name);
     jd_slot_t *slots = iname ? realloc(conf->slots, (conf->nslots + 1) * sizeof(*slots)) : NULL;
     if (!slots)
         return config_oom(ctx);
@@ -60,7 +60,7 @@ static int config_match_value(config_ctx_t *ctx, const json_t *v, const char **o
         rc = config_oom(ctx);
     else if (!s)
         rc = config_fail(ctx, 0, v, "expected a string, number, boolean or operator object");
-    else if (!(*out = jd_intern_str(ctx->conf->intern, s)))
+    else if (!(*out = config_intern(ctx->conf, s)))
         rc = config_oom(ctx);
     free(s);
     return rc;
@@ -139,7 +139,7 @@ static int config_op(config_ctx_t *ctx, const json_t *obj, jd_match_op_t *op,
     case JD_MOP_PREFIX:
         if (!json_is_string(v))
             rc = config_fail(ctx, 0, v, "expected a string");
-        else if (!(op->str = jd_intern_str(ctx->conf->intern, json_string_value(v))))
+        else if (!(op->str = config_intern(ctx->conf, json_string_value(v))))
             rc = config_oom(ctx);
         else
             op->len = strlen(op->str);

@@ -18,6 +18,12 @@ static const char *const config_kind_names[] = {
     "burst", "funnel", "sequence", "absence", "pattern", "score", NULL
 };
 
+/* The config's strings live as long as it: pinned, never reclaimed. */
+const char *config_intern(jd_config_t *conf, const char *s)
+{
+    return jd_intern_pin(conf->intern, jd_intern_str(conf->intern, s));
+}
+
 int config_canon_slots(config_ctx_t *ctx)
 {
     jd_config_t *conf = ctx->conf;
@@ -34,7 +40,7 @@ int config_canon_slots(config_ctx_t *ctx)
         /* History keeps type, channel and page; the others are read only
          * when a rule names them (config_slot clears the flag). */
         slot->unused = s == JD_SLOT_SESSION || s == JD_SLOT_ELEMENT;
-        if (conf->defaults[f] && !(slot->dflt = jd_intern_str(conf->intern, conf->defaults[f])))
+        if (conf->defaults[f] && !(slot->dflt = config_intern(conf, conf->defaults[f])))
             return config_oom(ctx);
     }
     return 0;

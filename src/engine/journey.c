@@ -146,6 +146,14 @@ jd_journey_t *journey_get_or_new(jd_engine_t *e, char kind, const char *id, uint
     return j ? j : journey_new(e, kind, id);
 }
 
+/* A history record holds one interner reference per string id. */
+static void hist_release(const jd_engine_t *e, const jd_hist_t *h)
+{
+    jd_intern_unref_id(e->conf->intern, h->type);
+    jd_intern_unref_id(e->conf->intern, h->channel);
+    jd_intern_unref_id(e->conf->intern, h->page);
+}
+
 void journey_destroy(jd_engine_t *e, jd_journey_t *j, int tombstone)
 {
     const jd_config_t *c = e->conf;
@@ -158,6 +166,8 @@ void journey_destroy(jd_engine_t *e, jd_journey_t *j, int tombstone)
     if (tombstone)
         engine_tomb(e, j->source_tag, j->key);
     e->st.customers--;
+    for (uint32_t i = 0; i < j->hist_len; i++)
+        hist_release(e, jd_journey_hist(j, i));
     free(j->hist);
     jd_idset_free(j->seen);
     free(j);
@@ -223,12 +233,13 @@ static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev
     } else {
         h = &j->hist[j->hist_head];
         journey_forget_hist(e, j, h);
+        hist_release(e, h);
         j->hist_head = (uint16_t)((j->hist_head + 1) % j->hist_cap);
     }
     h->ts = ev->ts;
-    h->type = jd_intern_id(ev->slot[JD_SLOT_TYPE]);
-    h->channel = jd_intern_id(ev->slot[JD_SLOT_CHANNEL]);
-    h->page = jd_intern_id(ev->slot[JD_SLOT_PAGE]);
+    h->type = jd_intern_id(jd_intern_ref(ev->slot[JD_SLOT_TYPE]));
+    h->channel = jd_intern_id(jd_intern_ref(ev->slot[JD_SLOT_CHANNEL]));
+    h->page = jd_intern_id(jd_intern_ref(ev->slot[JD_SLOT_PAGE]));
     h->eid_hash = eid_hash;
 }
 
@@ -267,10 +278,14 @@ void journey_merge(jd_engine_t *e, jd_journey_t *j, jd_journey_t *a)
     for (uint32_t i = 0; i < skip; i++)
         journey_forget_hist(e, j, &tmp[i]);
     if (journey_hist_reserve(e, j, n - skip) == 0) {
+        /* the records (and their references) move to j; the oldest go */
+        for (uint32_t i = 0; i < skip; i++)
+            hist_release(e, &tmp[i]);
         for (uint32_t i = skip; i < n; i++)
             j->hist[i - skip] = tmp[i];
         j->hist_head = 0;
         j->hist_len = (uint16_t)(n - skip);
+        a->hist_len = 0;
     }
 
     for (uint32_t i = 0; i < c->nrules; i++) {

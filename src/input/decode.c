@@ -232,7 +232,9 @@ jd_decoder_t *jd_decoder_new(const jd_config_t *conf, jd_err_t *err)
         if (!dflt && i == JD_SLOT_CHANNEL)
             dflt = "unknown";
         if (dflt) {
-            d->slot_dflt[i] = jd_intern_cached(d->icache, dflt, strlen(dflt));
+            /* A default is a config constant: pinned, never reclaimed. */
+            d->slot_dflt[i] = jd_intern_pin(conf->intern,
+                                            jd_intern_cached(d->icache, dflt, strlen(dflt)));
             if (!d->slot_dflt[i]) {
                 jd_err_set(err, "out of memory");
                 goto fail;
@@ -594,7 +596,7 @@ static jd_dl_reason_t decode_record(jd_decoder_t *d, const decode_rec_t *r,
                 goto oom;
             }
         } else {
-            ev->slot[i] = d->slot_dflt[i];
+            ev->slot[i] = jd_intern_ref(d->slot_dflt[i]);
         }
     }
     *out = ev;

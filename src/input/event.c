@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "journeyd/event.h"
+#include "journeyd/intern.h"
 
 /* Copies s into *cursor and advances it; returns the copy or NULL. */
 static const char *event_put(char **cursor, const char *s, size_t len)
@@ -37,5 +38,9 @@ jd_event_t *jd_event_new(uint32_t nslots,
 
 void jd_event_free(jd_event_t *ev)
 {
+    if (!ev)
+        return;
+    for (uint32_t i = 0; i < ev->nslots; i++)
+        jd_intern_unref(ev->slot[i]);
     free(ev);
 }

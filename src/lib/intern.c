@@ -1,40 +1,60 @@
 /*
- * Open-addressing string interner. Strings live in large chunks, each
- * preceded by its 4-byte id, so interning a new value costs one copy and
- * the id of a pointer is one load. Ids index a two-level table whose pages
- * never move, so id -> string lookups need no lock.
+ * Open-addressing string interner with reference counts. Each string is
+ * its own allocation, preceded by its count and its 4-byte id, so the id
+ * of a pointer is one load and a reference one atomic add. Ids index a
+ * two-level table whose pages never move, so id -> string lookups need no
+ * lock; ids of freed strings are reused.
+ *
+ * Strings whose count drops to 0 stay in the table (a later intern of the
+ * same value revives them, under the lock) until a sweep frees them; the
+ * sweep runs under the lock, and a count only rises from 0 under the lock,
+ * so nobody can take a reference to a string being freed.
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "journeyd/intern.h"
 
-#define INTERN_CHUNK (64 * 1024)
 #define INTERN_PAGE_BITS 12
 #define INTERN_PAGE (1u << INTERN_PAGE_BITS)
-#define INTERN_MAX_PAGES 16384          /* 64M distinct strings */
-#define INTERN_CACHE_SIZE 4096          /* per-thread cache slots (power of two) */
+#define INTERN_MAX_PAGES 16384          /* 64M live strings */
+#define INTERN_MIN_CAP 256
+#define INTERN_SWEEP_MIN 16384          /* no sweep below this many strings */
+#define INTERN_PIN 0x80000000u          /* count bit: never freed, not counted */
+#define INTERN_PIN_AT 0x40000000u       /* a count this high pins (no overflow) */
 
-typedef struct intern_chunk {
-    struct intern_chunk *next;
-    size_t used, cap;
-    _Alignas(8) char data[];
-} intern_chunk_t;
+typedef struct intern_rec {
+    _Atomic uint32_t refs;
+    uint32_t id;
+    uint32_t len;
+    char s[];
+} intern_rec_t;
 
 struct jd_intern {
     pthread_mutex_t lock;
-    const char **slots;   /* power-of-two table of interned pointers */
-    uint32_t *hashes;
-    size_t cap, count, bytes;
-    intern_chunk_t *chunks;
+    intern_rec_t **slots;     /* power-of-two table */
+    uint32_t *hashes;         /* beside it, so probes need not chase pointers */
+    size_t cap, count, bytes, sweep_at;
+    uint32_t next_id;         /* highest id handed out */
+    uint32_t *free_ids;       /* ids of swept strings, reused first */
+    size_t nfree, free_cap;
+    size_t npinned, nauto;    /* all pinned / pinned by a cache */
     const char **pages[INTERN_MAX_PAGES];
 };
 
 struct jd_intern_cache {
     jd_intern_t *in;
-    const char *slot[INTERN_CACHE_SIZE];
-    uint32_t hash[INTERN_CACHE_SIZE];
+    const char *slot[JD_INTERN_CACHE_SIZE];   /* each holds a reference */
+    uint32_t hash[JD_INTERN_CACHE_SIZE];
+    uint16_t hits[JD_INTERN_CACHE_SIZE];
 };
+
+static intern_rec_t *rec_of(const char *s)
+{
+    return (intern_rec_t *)(uintptr_t)(s - offsetof(intern_rec_t, s));
+}
 
 static uint32_t intern_hash(const char *s, size_t len)
 {
@@ -50,7 +70,8 @@ jd_intern_t *jd_intern_new(void)
     if (!in)
         return NULL;
     pthread_mutex_init(&in->lock, NULL);
-    in->cap = 256;
+    in->cap = INTERN_MIN_CAP;
+    in->sweep_at = INTERN_SWEEP_MIN;
     in->slots = calloc(in->cap, sizeof(*in->slots));
     in->hashes = calloc(in->cap, sizeof(*in->hashes));
     if (!in->slots || !in->hashes) {
@@ -64,24 +85,23 @@ void jd_intern_destroy(jd_intern_t *in)
 {
     if (!in)
         return;
-    intern_chunk_t *c = in->chunks;
-    while (c) {
-        intern_chunk_t *next = c->next;
-        free(c);
-        c = next;
-    }
-    for (size_t i = 0; i < INTERN_MAX_PAGES && in->pages[i]; i++)
+    for (size_t i = 0; in->slots && i < in->cap; i++)
+        free(in->slots[i]);
+    for (size_t i = 0; i < INTERN_MAX_PAGES; i++)
         free(in->pages[i]);
     free(in->slots);
     free(in->hashes);
+    free(in->free_ids);
     pthread_mutex_destroy(&in->lock);
     free(in);
 }
 
-static int intern_grow(jd_intern_t *in)
+/* Re-hashes the table into ncap slots, leaving out (and freeing) the
+ * unreferenced strings when sweep is set. -1 when out of memory (nothing
+ * changed). */
+static int intern_rehash(jd_intern_t *in, size_t ncap, int sweep)
 {
-    size_t ncap = in->cap * 2;
-    const char **ns = calloc(ncap, sizeof(*ns));
+    intern_rec_t **ns = calloc(ncap, sizeof(*ns));
     uint32_t *nh = calloc(ncap, sizeof(*nh));
     if (!ns || !nh) {
         free(ns);
@@ -89,12 +109,22 @@ static int intern_grow(jd_intern_t *in)
         return -1;
     }
     for (size_t i = 0; i < in->cap; i++) {
-        if (!in->slots[i])
+        intern_rec_t *r = in->slots[i];
+        if (!r)
             continue;
+        if (sweep && atomic_load_explicit(&r->refs, memory_order_acquire) == 0) {
+            in->pages[r->id >> INTERN_PAGE_BITS][r->id & (INTERN_PAGE - 1)] = NULL;
+            /* free_ids has room for every id handed out (intern_new_id) */
+            in->free_ids[in->nfree++] = r->id;
+            in->count--;
+            in->bytes -= r->len + 1;
+            free(r);
+            continue;
+        }
         size_t j = in->hashes[i] & (ncap - 1);
         while (ns[j])
             j = (j + 1) & (ncap - 1);
-        ns[j] = in->slots[i];
+        ns[j] = r;
         nh[j] = in->hashes[i];
     }
     free(in->slots);
@@ -105,76 +135,117 @@ static int intern_grow(jd_intern_t *in)
     return 0;
 }
 
-/* Stores [id][bytes][NUL] 4-byte aligned; returns the bytes. */
-static char *intern_store(jd_intern_t *in, const char *s, size_t len, uint32_t id)
+/* One pass over the table (each string's count is read once), then a
+ * cheap shrink over the survivors alone when they left it sparse. */
+static size_t intern_sweep_locked(jd_intern_t *in)
 {
-    size_t need = (4 + len + 1 + 3) & ~(size_t)3;
-    intern_chunk_t *c = in->chunks;
-    if (!c || c->cap - c->used < need) {
-        size_t cap = need > INTERN_CHUNK ? need : INTERN_CHUNK;
-        c = malloc(sizeof(*c) + cap);
-        if (!c)
-            return NULL;
-        c->used = 0;
-        c->cap = cap;
-        c->next = in->chunks;
-        in->chunks = c;
-    }
-    char *rec = c->data + c->used;
-    memcpy(rec, &id, 4);
-    memcpy(rec + 4, s, len);
-    rec[4 + len] = '\0';
-    c->used += need;
-    return rec + 4;
+    size_t before = in->count;
+    if (intern_rehash(in, in->cap, 1) != 0)
+        return 0;
+    size_t ncap = in->cap;
+    while (ncap > INTERN_MIN_CAP && in->count * 8 < ncap)
+        ncap /= 2;
+    if (ncap != in->cap)
+        intern_rehash(in, ncap, 0); /* out of memory: stays larger */
+    in->sweep_at = in->count * 2 > INTERN_SWEEP_MIN ? in->count * 2 : INTERN_SWEEP_MIN;
+    return before - in->count;
 }
 
-static const char *intern_lookup(const jd_intern_t *in, const char *s, size_t len,
-                                 uint32_t h, size_t *slot)
+size_t jd_intern_sweep(jd_intern_t *in)
+{
+    if (!in)
+        return 0;
+    pthread_mutex_lock(&in->lock);
+    size_t n = intern_sweep_locked(in);
+    pthread_mutex_unlock(&in->lock);
+    return n;
+}
+
+/* The slot holding s, or the empty slot where it would go. */
+static size_t intern_lookup(const jd_intern_t *in, const char *s, size_t len, uint32_t h)
 {
     size_t i = h & (in->cap - 1);
-    while (in->slots[i]) {
-        if (in->hashes[i] == h && strncmp(in->slots[i], s, len) == 0 &&
-            in->slots[i][len] == '\0')
-            return in->slots[i];
+    intern_rec_t *r;
+    while ((r = in->slots[i])) {
+        if (in->hashes[i] == h && r->len == len && memcmp(r->s, s, len) == 0)
+            break;
         i = (i + 1) & (in->cap - 1);
     }
-    *slot = i;
-    return NULL;
+    return i;
 }
 
-static const char *intern_locked(jd_intern_t *in, const char *s, size_t len, uint32_t h)
+/* A free id (a swept one first), its page allocated; 0 when none. */
+static uint32_t intern_new_id(jd_intern_t *in)
 {
-    size_t i;
-    const char *found = intern_lookup(in, s, len, h, &i);
-    if (found)
-        return found;
-    uint32_t id = (uint32_t)in->count + 1;
+    if (in->nfree)
+        return in->free_ids[--in->nfree];
+    uint32_t id = in->next_id + 1;
     uint32_t page = id >> INTERN_PAGE_BITS;
     if (page >= INTERN_MAX_PAGES)
-        return NULL;
+        return 0;
     if (!in->pages[page] && !(in->pages[page] = calloc(INTERN_PAGE, sizeof(char *))))
-        return NULL;
-    if ((in->count + 1) * 4 > in->cap * 3) {
-        if (intern_grow(in) != 0)
-            return NULL;
-        intern_lookup(in, s, len, h, &i);
+        return 0;
+    if (in->free_cap < id) {
+        /* every id may one day be free at once: reserve its place now so
+         * a sweep never needs memory */
+        size_t ncap = in->free_cap ? in->free_cap * 2 : INTERN_PAGE;
+        uint32_t *n = realloc(in->free_ids, ncap * sizeof(*n));
+        if (!n)
+            return 0;
+        in->free_ids = n;
+        in->free_cap = ncap;
     }
-    char *copy = intern_store(in, s, len, id);
-    if (!copy)
+    in->next_id = id;
+    return id;
+}
+
+/* *created (if given) tells whether s was new to the table. */
+static const char *intern_locked(jd_intern_t *in, const char *s, size_t len, uint32_t h,
+                                 int *created)
+{
+    size_t slot = intern_lookup(in, s, len, h);
+    intern_rec_t *found = in->slots[slot];
+    if (created)
+        *created = !found;
+    if (found)
+        return jd_intern_ref(found->s);
+    if (len > UINT32_MAX - 1)
         return NULL;
-    in->pages[page][id & (INTERN_PAGE - 1)] = copy;
-    in->slots[i] = copy;
-    in->hashes[i] = h;
+    if (in->count >= in->sweep_at) {
+        intern_sweep_locked(in);
+        slot = intern_lookup(in, s, len, h);
+    }
+    if ((in->count + 1) * 4 > in->cap * 3) {
+        if (intern_rehash(in, in->cap * 2, 0) != 0)
+            return NULL;
+        slot = intern_lookup(in, s, len, h);
+    }
+    intern_rec_t *r = malloc(sizeof(*r) + len + 1);
+    if (!r)
+        return NULL;
+    uint32_t id = intern_new_id(in);
+    if (!id) {
+        free(r);
+        return NULL;
+    }
+    atomic_init(&r->refs, 1);
+    r->id = id;
+    r->len = (uint32_t)len;
+    memcpy(r->s, s, len);
+    r->s[len] = '\0';
+    in->pages[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)] = r->s;
+    in->slots[slot] = r;
+    in->hashes[slot] = h;
     in->count++;
     in->bytes += len + 1;
-    return copy;
+    return r->s;
 }
 
 const char *jd_intern(jd_intern_t *in, const char *s, size_t len)
 {
     uint32_t h = intern_hash(s, len);
     pthread_mutex_lock(&in->lock);
-    const char *r = intern_locked(in, s, len, h);
+    const char *r = intern_locked(in, s, len, h, NULL);
     pthread_mutex_unlock(&in->lock);
     return r;
 }
@@ -184,13 +255,67 @@ const char *jd_intern_str(jd_intern_t *in, const char *s)
     return jd_intern(in, s, strlen(s));
 }
 
+const char *jd_intern_ref(const char *s)
+{
+    if (!s)
+        return NULL;
+    intern_rec_t *r = rec_of(s);
+    uint32_t v = atomic_load_explicit(&r->refs, memory_order_relaxed);
+    if (v & INTERN_PIN)
+        return s;
+    /* A count this high is a bug or an attack: keep the string instead of
+     * letting the count wrap. */
+    if (atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed) + 1 >= INTERN_PIN_AT)
+        atomic_fetch_or_explicit(&r->refs, INTERN_PIN, memory_order_relaxed);
+    return s;
+}
+
+void jd_intern_unref(const char *s)
+{
+    if (!s)
+        return;
+    intern_rec_t *r = rec_of(s);
+    if (atomic_load_explicit(&r->refs, memory_order_relaxed) & INTERN_PIN)
+        return;
+    /* release: the holder's last reads happen before a sweep frees it */
+    atomic_fetch_sub_explicit(&r->refs, 1, memory_order_release);
+}
+
+void jd_intern_ref_id(const jd_intern_t *in, uint32_t id)
+{
+    if (id)
+        jd_intern_ref(jd_intern_get(in, id));
+}
+
+void jd_intern_unref_id(const jd_intern_t *in, uint32_t id)
+{
+    if (id)
+        jd_intern_unref(jd_intern_get(in, id));
+}
+
+static void intern_pin_locked(jd_intern_t *in, const char *s)
+{
+    intern_rec_t *r = rec_of(s);
+    if (atomic_fetch_or_explicit(&r->refs, INTERN_PIN, memory_order_relaxed) & INTERN_PIN)
+        return;
+    in->npinned++;
+}
+
+const char *jd_intern_pin(jd_intern_t *in, const char *s)
+{
+    if (!in || !s)
+        return s;
+    pthread_mutex_lock(&in->lock);
+    intern_pin_locked(in, s);
+    pthread_mutex_unlock(&in->lock);
+    return s;
+}
+
 uint32_t jd_intern_id(const char *interned)
 {
     if (!interned)
         return 0;
-    uint32_t id;
-    memcpy(&id, interned - 4, 4);
-    return id;
+    return rec_of(interned)->id;
 }
 
 const char *jd_intern_get(const jd_intern_t *in, uint32_t id)
@@ -211,23 +336,53 @@ jd_intern_cache_t *jd_intern_cache_new(jd_intern_t *in)
 
 void jd_intern_cache_destroy(jd_intern_cache_t *c)
 {
+    if (!c)
+        return;
+    for (size_t i = 0; i < JD_INTERN_CACHE_SIZE; i++)
+        jd_intern_unref(c->slot[i]);
     free(c);
+}
+
+/* A value served this often is pinned, within the table's budget, so its
+ * count stops bouncing between the threads that decode and evaluate it. */
+static void cache_hot(jd_intern_cache_t *c, const char *s)
+{
+    jd_intern_t *in = c->in;
+    if (rec_of(s)->len > JD_INTERN_PIN_LEN ||
+        (atomic_load_explicit(&rec_of(s)->refs, memory_order_relaxed) & INTERN_PIN))
+        return;
+    pthread_mutex_lock(&in->lock);
+    if (in->nauto < JD_INTERN_PIN_MAX) {
+        size_t before = in->npinned;
+        intern_pin_locked(in, s);
+        in->nauto += in->npinned - before;
+    }
+    pthread_mutex_unlock(&in->lock);
 }
 
 const char *jd_intern_cached(jd_intern_cache_t *c, const char *s, size_t len)
 {
     uint32_t h = intern_hash(s, len);
-    size_t i = h & (INTERN_CACHE_SIZE - 1);
+    size_t i = h & (JD_INTERN_CACHE_SIZE - 1);
     const char *hit = c->slot[i];
-    if (hit && c->hash[i] == h && strncmp(hit, s, len) == 0 && hit[len] == '\0')
-        return hit;
+    if (hit && c->hash[i] == h && rec_of(hit)->len == len && memcmp(hit, s, len) == 0) {
+        if (c->hits[i] < UINT16_MAX && ++c->hits[i] == JD_INTERN_HOT_HITS)
+            cache_hot(c, hit);
+        return jd_intern_ref(hit);
+    }
+    int created;
     pthread_mutex_lock(&c->in->lock);
-    const char *r = intern_locked(c->in, s, len, h);
+    const char *r = intern_locked(c->in, s, len, h, &created);
     pthread_mutex_unlock(&c->in->lock);
-    if (r) {
+    /* Only a value seen before is cached: a unique one (a session id)
+     * would evict a hot value and, held by the cache, make this thread
+     * write its count once more long after the engine is done with it. */
+    if (r && !created) {
         /* Direct-mapped: a colliding value simply replaces the old one. */
-        c->slot[i] = r;
+        jd_intern_unref(c->slot[i]);
+        c->slot[i] = jd_intern_ref(r);
         c->hash[i] = h;
+        c->hits[i] = 0;
     }
     return r;
 }
@@ -240,4 +395,9 @@ size_t jd_intern_count(const jd_intern_t *in)
 size_t jd_intern_bytes(const jd_intern_t *in)
 {
     return in ? in->bytes : 0;
+}
+
+size_t jd_intern_pinned(const jd_intern_t *in)
+{
+    return in ? in->npinned : 0;
 }

@@ -70,7 +70,10 @@ static int stage_cached(jd_report_t *r, const char *type)
         return JD_STAGE_OTHER;
     unsigned i = (unsigned)(((uintptr_t)type >> 4) % JD_REPORT_TCACHE);
     if (r->tcache_type[i] != type) {
-        r->tcache_type[i] = type;
+        /* cached pointers hold references, so no freed string's address
+         * can come back as another type */
+        jd_intern_unref(r->tcache_type[i]);
+        r->tcache_type[i] = jd_intern_ref(type);
         r->tcache_stage[i] = (uint8_t)jd_report_stage_of(type);
     }
     return r->tcache_stage[i];
@@ -81,7 +84,7 @@ static unsigned chan_register(jd_report_t *r, const char *name, const char *ptr)
     if (r->nchan == JD_REPORT_CHANNELS)
         return JD_REPORT_CHAN_OTHER;
     unsigned c = r->nchan++;
-    r->chan_ptr[c] = ptr;
+    r->chan_ptr[c] = jd_intern_ref(ptr);
     snprintf(r->chan_name[c], JD_REPORT_CHANLEN, "%s", name);
     return c;
 }
@@ -105,7 +108,7 @@ static unsigned chan_of_event(jd_report_t *r, const char *ptr)
             return c;
     for (unsigned c = 0; c < r->nchan; c++)   /* first seen in an alert */
         if (!r->chan_ptr[c] && strncmp(r->chan_name[c], ptr, JD_REPORT_CHANLEN - 1) == 0) {
-            r->chan_ptr[c] = ptr;
+            r->chan_ptr[c] = jd_intern_ref(ptr);
             return c;
         }
     return chan_register(r, ptr, ptr);
@@ -170,6 +173,10 @@ void jd_report_destroy(jd_report_t *r)
 {
     if (!r)
         return;
+    for (unsigned i = 0; i < JD_REPORT_TCACHE; i++)
+        jd_intern_unref(r->tcache_type[i]);
+    for (unsigned c = 0; c < r->nchan; c++)
+        jd_intern_unref(r->chan_ptr[c]);
     free(r->flow);
     free(r->cust);
     free(r->fstart);
@@ -195,8 +202,9 @@ void jd_report_destroy(jd_report_t *r)
 void jd_report_observe(const jd_report_t *r, const jd_event_t *ev, jd_report_obs_t *obs)
 {
     obs->ts = ev->ts;
-    obs->type = ev->nslots > JD_SLOT_TYPE ? ev->slot[JD_SLOT_TYPE] : NULL;
-    obs->channel = ev->nslots > JD_SLOT_CHANNEL ? ev->slot[JD_SLOT_CHANNEL] : NULL;
+    /* references: the engine may free ev before jd_report_event */
+    obs->type = jd_intern_ref(ev->nslots > JD_SLOT_TYPE ? ev->slot[JD_SLOT_TYPE] : NULL);
+    obs->channel = jd_intern_ref(ev->nslots > JD_SLOT_CHANNEL ? ev->slot[JD_SLOT_CHANNEL] : NULL);
     obs->cust = ev->customer_id ? jd_report_hash(ev->customer_id, strlen(ev->customer_id), 1) : 0;
     obs->anon = ev->anonymous_id ? jd_report_hash(ev->anonymous_id, strlen(ev->anonymous_id), 2) : 0;
     /* The customer's slot is a cache miss at any real scale; the engine's
@@ -301,6 +309,12 @@ static void funnel_step(jd_report_t *r, size_t slot, const jd_report_obs_t *obs)
     }
 }
 
+void jd_report_obs_done(const jd_report_obs_t *obs)
+{
+    jd_intern_unref(obs->type);
+    jd_intern_unref(obs->channel);
+}
+
 void jd_report_event(jd_report_t *r, const jd_report_obs_t *obs)
 {
     r->events++;
@@ -310,6 +324,7 @@ void jd_report_event(jd_report_t *r, const jd_report_obs_t *obs)
         r->max_ts = obs->ts;
     unsigned chan = chan_of_event(r, obs->channel);
     int stage = stage_cached(r, obs->type);
+    jd_report_obs_done(obs);
     unsigned tp = jd_report_tp(chan, (unsigned)stage);
     r->chan_events[chan]++;
     r->stage_events[stage]++;

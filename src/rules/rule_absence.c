@@ -24,11 +24,12 @@
 
 typedef struct abs_win {
     int64_t start;
-    const char *channel;            /* of the start event, interned */
+    const char *channel;            /* of the start event, interned, one reference */
     char *id_heap;                  /* its event_id when too long for inline */
     char id_inline[ABS_ID_INLINE];
     uint8_t has_id;
-    const char *vals[ABS_MAX_SAME]; /* "same" values, interned (NULL = absent) */
+    const char *vals[ABS_MAX_SAME]; /* "same" values, interned (NULL = absent),
+                                       one reference each for the first nsame */
 } abs_win_t;
 
 static void win_set_id(abs_win_t *w, const char *id)
@@ -44,10 +45,17 @@ static void win_set_id(abs_win_t *w, const char *id)
         w->has_id = 0; /* out of memory: evidence without its id */
 }
 
-static void win_clear(abs_win_t *w)
+/* Gives back what w owns: its id copy and its interner references. */
+static void win_clear(abs_win_t *w, uint32_t ns)
 {
     free(w->id_heap);
     w->id_heap = NULL;
+    jd_intern_unref(w->channel);
+    w->channel = NULL;
+    for (uint32_t k = 0; k < ns; k++) {
+        jd_intern_unref(w->vals[k]);
+        w->vals[k] = NULL;
+    }
 }
 
 /* The window's evidence record; its id is borrowed from w. */
@@ -86,10 +94,9 @@ static abs_state_t *abs_new(void)
 static void abs_free(jd_engine_t *e, const jd_rule_t *r, void *state)
 {
     abs_state_t *s = state;
-    (void)r;
     engine_timer_cancel(e, &s->timer);
     for (uint32_t i = 0; i < s->n; i++)
-        win_clear(&s->w[i]);
+        win_clear(&s->w[i], abs_nsame(r));
     free(s->w);
     free(s);
 }
@@ -110,9 +117,10 @@ static void abs_settle(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j, void
         engine_timer_set(e, &s->timer, j, r->index, dl);
 }
 
-/* Inserts a window (taking its id) in start order, after windows of
- * the same start. At max_groups the oldest goes, counted. */
-static int abs_insert(jd_engine_t *e, abs_state_t *s, const abs_win_t *w)
+/* Inserts a window (taking its id and references) in start order, after
+ * windows of the same start. At max_groups the oldest goes, counted. On
+ * failure w still owns them. */
+static int abs_insert(jd_engine_t *e, const jd_rule_t *r, abs_state_t *s, const abs_win_t *w)
 {
     uint64_t max = abs_max(e);
     if (s->n == s->cap && s->cap < max) {
@@ -129,7 +137,7 @@ static int abs_insert(jd_engine_t *e, abs_state_t *s, const abs_win_t *w)
         engine_group_evicted(e, 1);
         if (w->start < s->w[0].start)
             return -1; /* older than every window it would displace */
-        win_clear(&s->w[0]);
+        win_clear(&s->w[0], abs_nsame(r));
         memmove(s->w, s->w + 1, (s->n - 1) * sizeof(*s->w));
         s->n--;
     }
@@ -160,7 +168,7 @@ static void abs_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
             abs_win_t *w = &s->w[i];
             if (ev->ts <= jd_time_add(w->start, r->within_ms) &&
                 memcmp(w->vals, vals, ns * sizeof(char *)) == 0)
-                win_clear(w);
+                win_clear(w, ns);
             else
                 s->w[keep++] = *w;
         }
@@ -172,11 +180,12 @@ static void abs_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         return;
     if (!s && !(s = *state = abs_new()))
         return;
-    abs_win_t w = { .start = ev->ts, .channel = ev->slot[JD_SLOT_CHANNEL] };
-    memcpy(w.vals, vals, ns * sizeof(char *));
+    abs_win_t w = { .start = ev->ts, .channel = jd_intern_ref(ev->slot[JD_SLOT_CHANNEL]) };
+    for (uint32_t k = 0; k < ns; k++)
+        w.vals[k] = jd_intern_ref(vals[k]);
     win_set_id(&w, ev->event_id);
-    if (abs_insert(e, s, &w) != 0)
-        win_clear(&w);
+    if (abs_insert(e, r, s, &w) != 0)
+        win_clear(&w, ns);
     abs_settle(e, r, j, state);
 }
 
@@ -204,7 +213,7 @@ static void abs_on_timer(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         .evid = &x, .nevid = 1, .group_names = names, .group_values = w.vals, .ngroup = ns,
     };
     engine_emit(e, &req, NULL);
-    win_clear(&w);
+    win_clear(&w, ns);
 }
 
 /* Identity merge: both sides' windows in start order (dst's first on a
@@ -222,8 +231,8 @@ static void abs_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
     }
     abs_state_t *d = *dst_state;
     for (uint32_t i = 0; i < src->n; i++)
-        if (abs_insert(e, d, &src->w[i]) != 0)
-            win_clear(&src->w[i]);
+        if (abs_insert(e, r, d, &src->w[i]) != 0)
+            win_clear(&src->w[i], abs_nsame(r));
     src->n = 0;
     abs_settle(e, r, dst, dst_state);
 }
@@ -271,15 +280,16 @@ static int abs_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
             jd_evid_load(&ev, json_array_get(x, 0), c) != 0)
             continue;
         w.start = ev.ts;
-        w.channel = ev.channel;
+        w.channel = ev.channel; /* its reference moves to w */
+        ev.channel = NULL;
         win_set_id(&w, ev.id);
         jd_evid_clear(&ev);
         for (uint32_t k = 0; k < ns; k++) {
             const char *val = json_string_value(json_array_get(x, 1 + k));
-            w.vals[k] = val ? jd_intern_str(c->intern, val) : NULL;
+            w.vals[k] = val ? jd_intern_str(c->intern, val) : NULL; /* a reference */
         }
-        if (abs_insert(e, s, &w) != 0)
-            win_clear(&w);
+        if (abs_insert(e, r, s, &w) != 0)
+            win_clear(&w, ns);
     }
     abs_settle(e, r, j, state);
     return 0;

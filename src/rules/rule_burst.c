@@ -196,7 +196,17 @@ static burst_group_t *group_new(const jd_rule_t *r, const char *const *vals)
     if (!g)
         return NULL;
     memcpy(g_vals(g), vals, r->nsame * sizeof(char *));
+    for (uint32_t i = 0; i < r->nsame; i++)
+        jd_intern_ref(vals[i]);   /* the group holds its values */
     return g;
+}
+
+/* Frees g (already without events) and its values' references. */
+static void group_free(const jd_rule_t *r, burst_group_t *g)
+{
+    for (uint32_t i = 0; i < r->nsame; i++)
+        jd_intern_unref(g_vals(g)[i]);
+    free(g);
 }
 
 static void group_drop_front(const jd_rule_t *r, burst_group_t *g, uint32_t k)
@@ -250,7 +260,7 @@ static void state_remove(burst_state_t *s, const jd_rule_t *r, burst_group_t *g)
 {
     state_unlink(s, r, g);
     group_drop_front(r, g, g->n);
-    free(g);
+    group_free(r, g);
 }
 
 /* Puts g into s at its place by newest event (from the tail: usually it
@@ -418,7 +428,7 @@ static void burst_merge(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *dst,
             continue;
         }
         group_combine(r, dg, sg);
-        free(sg);
+        group_free(r, sg);
         /* dg's newest event may have changed: back to its place */
         state_unlink(d, r, dg);
         state_insert(e, r, d, dg);
@@ -476,16 +486,16 @@ static int burst_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
             const char *sv = json_string_value(json_array_get(vals, k));
             gvals[k] = sv ? jd_intern_str(c->intern, sv) : NULL;
         }
-        if (state_find(s, r, gvals))
-            continue; /* a record never holds a group twice */
-        burst_group_t *g = group_new(r, gvals);
+        burst_group_t *g = state_find(s, r, gvals) ? NULL : group_new(r, gvals);
+        for (uint32_t k = 0; k < r->nsame; k++)
+            jd_intern_unref(gvals[k]); /* group_new took its own */
         if (!g)
-            break;
+            continue; /* a record never holds a group twice; or out of memory */
         for (size_t k = 0; k < json_array_size(evs) && g->n < r->count; k++)
             if (jd_evid_load(&g_ev(r, g)[g->n], json_array_get(evs, k), c) == 0)
                 g->n++;
         if (g->n == 0) {
-            free(g);
+            group_free(r, g);
             continue;
         }
         state_insert(e, r, s, g);

@@ -100,7 +100,7 @@ int jd_rule_ignores(const jd_rule_t *r, const jd_event_t *ev)
 void jd_evid_from_event(jd_evid_t *out, const jd_event_t *ev)
 {
     out->ts = ev->ts;
-    out->channel = ev->slot[JD_SLOT_CHANNEL];
+    out->channel = jd_intern_ref(ev->slot[JD_SLOT_CHANNEL]);
     out->id = ev->event_id ? strdup(ev->event_id) : NULL;
     out->rule = NULL;
 }
@@ -109,6 +109,21 @@ void jd_evid_clear(jd_evid_t *ev)
 {
     free(ev->id);
     ev->id = NULL;
+    jd_intern_unref(ev->channel);
+    ev->channel = NULL;
+}
+
+void jd_evid_drop(const jd_evid_t *ev)
+{
+    free(ev->id);
+    jd_intern_unref(ev->channel);
+}
+
+void jd_evid_copy(jd_evid_t *out, const jd_evid_t *in)
+{
+    *out = *in;
+    out->id = in->id ? strdup(in->id) : NULL;
+    jd_intern_ref(out->channel);
 }
 
 void jd_evid_save(const jd_evid_t *ev, jd_strbuf_t *sb)

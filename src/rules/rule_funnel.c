@@ -24,7 +24,8 @@ typedef struct funnel_state {
     uint32_t step;         /* steps reached so far (1..nsteps-1) */
     uint32_t nstr;         /* struggles kept in str */
     uint64_t str_omitted;  /* struggles beyond FUNNEL_STRUGGLES_MAX */
-    const char *seg;       /* breakdown_by value (interned), NULL = absent */
+    const char *seg;       /* breakdown_by value (interned, one reference),
+                              NULL = absent */
     jd_evid_t *str;        /* FUNNEL_STRUGGLES_MAX, allocated on the first */
     jd_evid_t ev[];        /* one per reached step */
 } funnel_state_t;
@@ -54,6 +55,7 @@ static void funnel_free(jd_engine_t *e, const jd_rule_t *r, void *state)
     for (uint32_t i = 0; i < s->step; i++)
         jd_evid_clear(&s->ev[i]);
     funnel_str_clear(s);
+    jd_intern_unref(s->seg);
     free(s);
 }
 
@@ -65,7 +67,15 @@ static jd_funnel_seg_t *funnel_seg(jd_engine_t *e, const jd_rule_t *r,
 {
     if (!r->has_breakdown)
         return NULL;
-    return jd_funnel_seg(engine_funnel_stats(e, r->index), r->nsteps, s->seg, admit);
+    jd_funnel_stats_t *fs = engine_funnel_stats(e, r->index);
+    uint32_t had = fs->nsegs;
+    jd_funnel_seg_t *sg = jd_funnel_seg(fs, r->nsteps, s->seg, admit);
+    /* The counters outlive the events (summary, shard sums, report): a
+     * segment's value is pinned when it is added (JD_FUNNEL_SEGMENTS_MAX
+     * per funnel and engine at most). */
+    if (fs->nsegs > had)
+        jd_intern_pin(engine_conf(e)->intern, sg->value);
+    return sg;
 }
 
 static void funnel_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
@@ -82,7 +92,7 @@ static void funnel_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         s->start = ev->ts;
         s->step = 1;
         if (r->has_breakdown && r->breakdown_slot < ev->nslots)
-            s->seg = ev->slot[r->breakdown_slot];
+            s->seg = jd_intern_ref(ev->slot[r->breakdown_slot]);
         jd_evid_from_event(&s->ev[0], ev);
         engine_timer_set(e, &s->timer, j, r->index, jd_time_add(ev->ts, r->within_ms));
         fs->attempts++;

@@ -32,7 +32,8 @@
 /* One partial match; followed in the same allocation by its nsteps
  * evidence records, nvars bound values (interned, NULL = unbound) and
  * nsteps inline id buffers. An evidence id points into its buffer or, when
- * longer, to its own heap copy. */
+ * longer, to its own heap copy. The match holds one interner reference per
+ * evidence channel and per bound value (pm_clear gives them back). */
 typedef struct pat_pm {
     int64_t start, last;
     uint32_t k;               /* steps matched (1..nsteps-1) */
@@ -78,9 +79,16 @@ static pat_pm_t *pm_new(const jd_rule_t *r, pat_state_t *s)
 
 static void pm_clear(const jd_rule_t *r, pat_pm_t *p)
 {
-    for (uint32_t i = 0; i < p->k; i++)
+    for (uint32_t i = 0; i < p->k; i++) {
         if (pm_ev(p)[i].id != pm_idbuf(r, p, i))
             free(pm_ev(p)[i].id);
+        jd_intern_unref(pm_ev(p)[i].channel);
+        pm_ev(p)[i].channel = NULL;
+    }
+    for (uint32_t v = 0; v < r->nvars; v++) {
+        jd_intern_unref(pm_vars(r, p)[v]);
+        pm_vars(r, p)[v] = NULL;
+    }
     p->k = 0;
 }
 
@@ -143,11 +151,14 @@ static int pat_step_matches(const jd_rule_t *r, uint32_t k, const jd_event_t *ev
 static void pm_take(const jd_rule_t *r, pat_pm_t *p, const jd_event_t *ev)
 {
     const jd_pattern_step_t *st = &r->psteps[p->k];
-    for (uint32_t b = 0; b < st->nbind; b++)
-        pm_vars(r, p)[st->bind_var[b]] = ev->slot[st->bind_slot[b]];
+    for (uint32_t b = 0; b < st->nbind; b++) {
+        const char **var = &pm_vars(r, p)[st->bind_var[b]];
+        jd_intern_unref(*var); /* NULL unless a later step binds it again */
+        *var = jd_intern_ref(ev->slot[st->bind_slot[b]]);
+    }
     jd_evid_t *x = &pm_ev(p)[p->k];
     x->ts = ev->ts;
-    x->channel = ev->slot[JD_SLOT_CHANNEL];
+    x->channel = jd_intern_ref(ev->slot[JD_SLOT_CHANNEL]);
     x->rule = NULL;
     x->id = NULL;
     if (ev->event_id) {
@@ -340,7 +351,7 @@ static pat_pm_t *pat_load_pm(const jd_config_t *c, const jd_rule_t *r, json_t *x
             p->k++;
     for (uint32_t v = 0; v < r->nvars; v++) {
         const char *val = json_string_value(json_array_get(vars, v));
-        pm_vars(r, p)[v] = val ? jd_intern_str(c->intern, val) : NULL;
+        pm_vars(r, p)[v] = val ? jd_intern_str(c->intern, val) : NULL; /* a reference */
     }
     if (p->k != json_array_size(evs)) {
         pm_free(r, p);

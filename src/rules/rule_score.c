@@ -139,13 +139,13 @@ static void score_alert(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     free(alerts);
 }
 
-/* One contribution at ev->ts (takes ev->id). */
+/* One contribution at ev->ts (takes what ev owns: id, channel reference). */
 static void score_add(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j, void **state,
                       double points, const jd_evid_t *ev)
 {
     score_state_t *s = *state;
     if (!s && !(s = *state = calloc(1, sizeof(*s)))) {
-        free(ev->id);
+        jd_evid_drop(ev);
         return;
     }
     int64_t t = ev->ts;
@@ -155,7 +155,7 @@ static void score_add(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j, void 
         s->disarmed = 0;
     score_contrib_t c = { .points = points, .ev = *ev };
     if (score_push(e, r, s, &c) != 0)
-        free(ev->id);
+        jd_evid_drop(ev);
     double after = before + points;
     if (!s->disarmed && after >= r->threshold) {
         s->disarmed = 1;
@@ -195,8 +195,8 @@ static void score_on_alert(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         for (uint32_t k = 0; c->is_alert && k < c->nrules; k++) {
             if (conf->rules[c->rules[k]].name != alert->rule)
                 continue;
-            jd_evid_t x = *alert;
-            x.id = alert->id ? strdup(alert->id) : NULL;
+            jd_evid_t x;
+            jd_evid_copy(&x, alert); /* alert is the engine's, borrowed */
             score_add(e, r, j, state, c->points, &x);
             return;
         }

@@ -95,7 +95,7 @@ static void seq_add(jd_engine_t *e, void **state, const jd_evid_t *occ)
             cap = max;
         seq_state_t *g = !s ? seq_alloc(cap) : seq_regrow(s, cap);
         if (!g) {
-            free(occ->id); /* out of memory: this occurrence is lost */
+            jd_evid_drop(occ); /* out of memory: this occurrence is lost */
             return;
         }
         s = *state = g;
@@ -103,7 +103,7 @@ static void seq_add(jd_engine_t *e, void **state, const jd_evid_t *occ)
     if (s->n == s->cap) {
         engine_group_evicted(e, 1);
         if (occ->ts < seq_at(s, 0)->ts) {
-            free(occ->id); /* older than all it would displace */
+            jd_evid_drop(occ); /* older than all it would displace */
             return;
         }
         seq_drop_front(s, 1);
@@ -192,8 +192,8 @@ static void seq_on_alert(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
                          void **state, const jd_evid_t *alert)
 {
     (void)r; (void)j;
-    jd_evid_t occ = *alert;
-    occ.id = alert->id ? strdup(alert->id) : NULL;
+    jd_evid_t occ;
+    jd_evid_copy(&occ, alert);
     seq_add(e, state, &occ);
 }
 

@@ -89,6 +89,10 @@ static void fx_close(fixture_t *fx)
     sink_clear(&fx->sink);
     jd_engine_destroy(fx->eng);
     jd_decoder_destroy(fx->dec);
+    /* Every interner reference was given back (events, history, rule
+     * states, restores): only the pinned strings outlive a sweep. */
+    jd_intern_sweep(fx->conf->intern);
+    assert_int_equal(jd_intern_count(fx->conf->intern), jd_intern_pinned(fx->conf->intern));
     jd_config_destroy(fx->conf);
 }
 

@@ -11,6 +11,7 @@
 #include "journeyd/config.h"
 #include "journeyd/decode.h"
 #include "journeyd/engine.h"
+#include "journeyd/intern.h"
 #include "journeyd/timeutil.h"
 
 #define MAX_ALERTS 512
@@ -69,6 +70,10 @@ static void fx_close(fixture_t *fx)
         free(fx->alerts[i]);
     jd_engine_destroy(fx->eng);
     jd_decoder_destroy(fx->dec);
+    /* every interner reference given back (attempts hold their segment
+     * value; the segment counters pin theirs) */
+    jd_intern_sweep(fx->conf->intern);
+    assert_int_equal(jd_intern_count(fx->conf->intern), jd_intern_pinned(fx->conf->intern));
     jd_config_destroy(fx->conf);
 }
 

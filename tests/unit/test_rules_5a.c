@@ -13,6 +13,7 @@
 #include "journeyd/config.h"
 #include "journeyd/decode.h"
 #include "journeyd/engine.h"
+#include "journeyd/intern.h"
 
 #define MAX_ALERTS 64
 #define T0 1795341600000LL /* 2026-11-22T10:00:00Z */
@@ -94,6 +95,10 @@ static void fx_close(fixture_t *fx)
         free(fx->sink.alerts[i]);
     jd_engine_destroy(fx->eng);
     jd_decoder_destroy(fx->dec);
+    /* Every interner reference was given back (events, rule states,
+     * restores): only the pinned strings outlive a sweep. */
+    jd_intern_sweep(fx->conf->intern);
+    assert_int_equal(jd_intern_count(fx->conf->intern), jd_intern_pinned(fx->conf->intern));
     jd_config_destroy(fx->conf);
 }
 
@@ -107,6 +112,10 @@ static void ev(fixture_t *fx, int64_t ms, const char *body)
     if (jd_decode_json(fx->dec, buf, strlen(buf), &e, detail, sizeof(detail)) != JD_DL_NONE)
         fail_msg("decode %s: %s", buf, detail);
     jd_engine_push(fx->eng, e);
+    /* Unreferenced strings go at once: a value a rule state kept without
+     * its reference is freed here, and reading it later is caught by ASan
+     * and valgrind (and a reused address would compare equal). */
+    jd_intern_sweep(fx->conf->intern);
 }
 
 /* "rule identity ts [event ids] score" of alert i, for assertions. */

@@ -163,6 +163,9 @@ static void run(const jd_config_t *conf, char **lines, size_t n, unsigned nshard
     jd_shards_destroy(sh);
     jd_engine_destroy(eng);
     jd_decoder_destroy(dec);
+    /* every interner reference given back, whatever thread took it */
+    jd_intern_sweep(conf->intern);
+    assert_int_equal(jd_intern_count(conf->intern), jd_intern_pinned(conf->intern));
 }
 
 static void assert_same(const outcome_t *a, const outcome_t *b, const char *what)
@@ -364,6 +367,8 @@ static void test_destroy_unfinished(void **st)
         free(lines[i]);
     free(lines);
     jd_decoder_destroy(dec);
+    jd_intern_sweep(conf->intern);
+    assert_int_equal(jd_intern_count(conf->intern), jd_intern_pinned(conf->intern));
     jd_config_destroy(conf);
 }
 
