@@ -23,7 +23,10 @@ def backlog_pace(ctx):
     a full queue about once a second; journeyd's default queue would fetch
     the whole input at once. FAULTS_PACE_KB=0 leaves journeyd's default."""
     kb = int(os.environ.get("FAULTS_PACE_KB", ctx.scale["pace_kb"]))
-    return ["-X", "kafka.queued.max.messages.kbytes=%d" % kb] if kb > 0 else []
+    # both thresholds: journeyd raises queued.min.messages to 1,000,000,
+    # which keeps the fetcher going below the byte bound
+    return ["-X", "kafka.queued.max.messages.kbytes=%d" % kb,
+            "-X", "kafka.queued.min.messages=%d" % (kb * 4)] if kb > 0 else []
 
 
 def done_deadline(sc):
@@ -72,12 +75,17 @@ def s2_kills(sc, eos):
     """A series of kill -9 at random points, a restart after each."""
     ctx = sc.ctx
     backlog(sc, ctx.scale["kill_events"])
-    sc.extra_args = backlog_pace(ctx) + (EOS if eos else [])
+    # commits every 200 ms: the committed offsets the kills are timed by
+    # move in small steps (a 1 s transaction can cover a third of the input)
+    sc.extra_args = backlog_pace(ctx) + ["-X", "processing.commit_interval=200ms"] + \
+        (EOS if eos else [])
     inst = sc.start()
     if eos:
         # a binary without transactions refuses the mode at start
-        wait_until("exactly_once instance exits or commits", 60,
-                   lambda: not inst.alive() or (sc.committed_total() or 0) > 0)
+        # joined the group (not the first commit: a transaction commits a
+        # whole interval at once, which would leave little input to kill in)
+        wait_until("exactly_once instance exits or joins", 60,
+                   lambda: not inst.alive() or sc.joined(inst))
         if not inst.alive():
             why = inst.refused()
             if why:
