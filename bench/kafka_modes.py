@@ -10,7 +10,10 @@ restores its state from the changelog before reading, and the restore time
 is the sum of the "task P: restored N changelog records in T ms" lines
 (tasks restore one after another on one thread).
 
-  python3 bench/kafka_modes.py --journeyd build/bench/journeyd --input FILE [--partitions 6]
+  /usr/bin/python3 bench/kafka_modes.py --journeyd build/bench/journeyd --input FILE \
+      [--partitions 6] [--threads 1,2]
+(Debian's python3, which has python3-confluent-kafka.) The wall time
+includes joining the group and polling the committed offsets every 0.5 s.
 Prints one JSON object."""
 import argparse, json, os, re, subprocess, sys, tempfile, time
 from confluent_kafka import Consumer, TopicPartition
@@ -22,6 +25,7 @@ ap.add_argument("--input", required=True)
 ap.add_argument("--partitions", type=int, default=6)
 ap.add_argument("--broker", default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
 ap.add_argument("--timeout", type=int, default=900)
+ap.add_argument("--threads", default="1", help="comma list of processing.threads to measure (at_least_once)")
 a = ap.parse_args()
 run_id = "modes-%d-%d" % (time.time(), os.getpid())
 topic = run_id + ".in"
@@ -68,6 +72,12 @@ for mode in ("at_least_once", "exactly_once"):
     wall = run(mode, run_id + "-" + mode, os.path.join(tmp, mode + ".log"))
     out[mode] = {"wall_s": round(wall, 2), "events_per_s": round(events / wall)}
 out["exactly_once_vs_at_least_once"] = round(out["at_least_once"]["wall_s"] / out["exactly_once"]["wall_s"], 2)
+for n in [int(x) for x in a.threads.split(",") if x.strip() and int(x) != 1]:
+    key = "at_least_once_threads_%d" % n
+    wall = run("at_least_once", run_id + "-t%d" % n, os.path.join(tmp, key + ".log"),
+               ["-X", "processing.threads=%d" % n])
+    out[key] = {"wall_s": round(wall, 2), "events_per_s": round(events / wall),
+                "vs_1_thread": round(out["at_least_once"]["wall_s"] / wall, 2)}
 # the restore: the same group again, nothing left to read
 log = os.path.join(tmp, "restore.log")
 run("at_least_once", run_id + "-at_least_once", log)
