@@ -635,7 +635,8 @@ int jd_runner_run(jd_runner_t *r)
     JD_LOG(JD_LOG_INFO, "consuming %s (group %s, %s), alerts to %s", r->conf->topics[0],
            json_string_value(json_object_get(r->conf->kafka, "group.id")),
            r->eos ? "exactly_once" : "at_least_once", r->conf->alerts_topic);
-    r->last_commit_mono = r->last_data_mono = jd_mono_ms();
+    r->last_commit_mono = jd_mono_ms();
+    r->last_data_mono = r->last_commit_mono;
 
     while (!(r->opts.stop && *r->opts.stop) && !r->fatal) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 100);
