@@ -101,6 +101,7 @@ kafka-e2e: $(BIN)
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_consumer.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_ops.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_reload.sh
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka_kinds.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_faults.sh
 
 soak: $(BIN)
