@@ -93,6 +93,10 @@ typedef struct jd_decode_ctx {
 void jd_runner_handle_message(jd_runner_t *r, jd_decode_ctx_t *dx,
                               const rd_kafka_message_t *m, int64_t now);
 void jd_runner_task_advance(jd_runner_t *r, jd_task_t *t, int64_t now);
+/* runner.c: back to the task's last committed state (restore, seek). */
+void jd_runner_task_rewind(jd_runner_t *r, jd_task_t *t);
+/* reload.c: SIGHUP. */
+void jd_runner_reload(jd_runner_t *r);
 
 /* workers.c: processing.threads=N > 1 threads run the tasks; task p
  * belongs to thread p mod N. The main thread polls the consumer and hands
