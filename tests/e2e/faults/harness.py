@@ -21,7 +21,7 @@ from scenario import Ctx  # noqa: E402
 # control_events: scenario 0; events: scenarios 1, 3, 4; kill_events and kills: 2; poison_events: 5;
 # pace_kb: the consumer queue bound that makes the backlog last (scenarios.backlog_pace)
 SCALES = {
-    "check": {"control_events": 20000, "events": 40000, "kill_events": 120000, "kills": 10, "poison_events": 20000,
+    "check": {"control_events": 20000, "events": 40000, "kill_events": 200000, "kills": 10, "poison_events": 20000,
               "pace_kb": 256},
     "soak": {"control_events": 100000, "events": 600000, "kill_events": 600000, "kills": 20, "poison_events": 200000,
              "pace_kb": 1024},
