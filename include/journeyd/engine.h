@@ -233,4 +233,28 @@ int jd_engine_restore(jd_engine_t *e, int32_t source_tag,
  * committed, so the new owner reads them again. */
 void jd_engine_drop_source(jd_engine_t *e, int32_t tag);
 
+/*
+ * Moving an anonymous identity between tasks of `run` (input.keyed_by=any):
+ * the engine-to-engine parcel above, as changelog-format records that can
+ * travel through Kafka.
+ *
+ * jd_engine_export_records: what evaluating an event at now would do first
+ * (fire earlier timeouts, expire), then hands anon's journey ("a:" key) and
+ * link ("l:" key) to fn and forgets them here (tombstones for this engine's
+ * changelog). Then every buffered event of anon alone (no customer_id) is
+ * taken out of the buffer and handed to take_ev, which owns it. Returns the
+ * number of state records handed to fn.
+ *
+ * jd_engine_import_record: one such record into this engine, with
+ * source_tag, and marked changed so the next drain writes it to this
+ * engine's changelog. 0, or -1 with err.
+ */
+int jd_engine_export_records(jd_engine_t *e, const char *anon, int64_t now,
+                             jd_state_fn *fn, void *opaque,
+                             void (*take_ev)(void *opaque, jd_event_t *ev));
+int jd_engine_import_record(jd_engine_t *e, int32_t source_tag, const char *key,
+                            size_t keylen, const void *val, size_t vallen, jd_err_t *err);
+/* The engine's watermark (INT64_MIN before the first advance). */
+int64_t jd_engine_watermark(const jd_engine_t *e);
+
 #endif

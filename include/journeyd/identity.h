@@ -91,6 +91,8 @@ jd_link_t *jd_identity_pop_dirty(jd_identity_t *t);
  * marked changed. Put takes l in every case (frees it on failure). */
 void jd_identity_take(jd_identity_t *t, jd_link_t *l);
 void jd_identity_put(jd_identity_t *t, jd_link_t *l);
+/* Queue l for the next changelog drain (change tracking only). */
+void jd_identity_mark_dirty(jd_identity_t *t, jd_link_t *l);
 /* Frees a taken link. NULL-safe. */
 void jd_link_free(jd_link_t *l);
 

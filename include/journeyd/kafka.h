@@ -72,6 +72,9 @@ void jd_kafka_broker_up(int *down);
 
 /* Name of the changelog topic for group id: "<group.id>-journeyd-changelog". */
 int jd_kafka_changelog_topic(const jd_config_t *conf, char *buf, size_t bufsz);
+/* "<group.id>-journeyd-repartition": input.keyed_by=any re-keys events by
+ * resolved identity through it (src/kafka/repart.c). Same contract. */
+int jd_kafka_repartition_topic(const jd_config_t *conf, char *buf, size_t bufsz);
 
 /* Name of the CSV header message header: `produce` attaches the file's raw
  * header record to every CSV message so `run` can decode the value. */

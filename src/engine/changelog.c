@@ -307,6 +307,23 @@ void jd_engine_drop_source(jd_engine_t *e, int32_t tag)
     jd_evheap_filter(&e->evh, event_not_from, &tag);
 }
 
+/* A link's changelog record: key "l:<anon>", value {"c":customer,"t":last use}. */
+static void changelog_link(jd_engine_t *e, const jd_link_t *l, jd_state_fn *fn, void *opaque)
+{
+    jd_strbuf_t *sb = &e->save;
+    jd_strbuf_reset(sb);
+    jd_strbuf_puts(sb, "l:");
+    jd_strbuf_puts(sb, l->anon);
+    size_t klen = sb->len;
+    jd_strbuf_puts(sb, "{\"c\":");
+    jd_strbuf_json_str(sb, l->customer);
+    jd_strbuf_puts(sb, ",\"t\":");
+    jd_strbuf_i64(sb, l->last_ts);
+    jd_strbuf_putc(sb, '}');
+    if (!sb->oom)
+        fn(opaque, l->source_tag, sb->data, klen, sb->data + klen, sb->len - klen);
+}
+
 void jd_engine_drain_changes(jd_engine_t *e, jd_state_fn *fn, void *opaque)
 {
     jd_engine_drain_some(e, fn, opaque, SIZE_MAX);
@@ -338,17 +355,100 @@ size_t jd_engine_drain_some(jd_engine_t *e, jd_state_fn *fn, void *opaque, size_
     jd_link_t *l;
     while ((l = jd_identity_pop_dirty(&e->ids))) {
         n++;
-        jd_strbuf_reset(sb);
-        jd_strbuf_puts(sb, "l:");
-        jd_strbuf_puts(sb, l->anon);
-        size_t klen = sb->len;
-        jd_strbuf_puts(sb, "{\"c\":");
-        jd_strbuf_json_str(sb, l->customer);
-        jd_strbuf_puts(sb, ",\"t\":");
-        jd_strbuf_i64(sb, l->last_ts);
-        jd_strbuf_putc(sb, '}');
-        if (!sb->oom)
-            fn(opaque, l->source_tag, sb->data, klen, sb->data + klen, sb->len - klen);
+        changelog_link(e, l, fn, opaque);
     }
     return n;
+}
+
+/* ---- hand-over between tasks (input.keyed_by=any) ---- */
+
+struct export_take {
+    const char *anon;
+    void (*take_ev)(void *opaque, jd_event_t *ev);
+    void *opaque;
+};
+
+static int export_keep(const jd_event_t *ev, void *opaque)
+{
+    const struct export_take *x = opaque;
+    return ev->customer_id || !ev->anonymous_id || strcmp(ev->anonymous_id, x->anon) != 0;
+}
+
+static void export_take_ev(void *opaque, jd_event_t *ev)
+{
+    const struct export_take *x = opaque;
+    x->take_ev(x->opaque, ev);
+}
+
+int jd_engine_export_records(jd_engine_t *e, const char *anon, int64_t now,
+                             jd_state_fn *fn, void *opaque,
+                             void (*take_ev)(void *opaque, jd_event_t *ev))
+{
+    int n = 0;
+    /* what evaluating an event at now would have done first */
+    engine_fire_before(e, now);
+    engine_expire(e, now);
+    jd_journey_t *j = journey_get(e, 'a', anon);
+    if (j) {
+        jd_strbuf_t *sb = &e->save;
+        jd_strbuf_reset(sb);
+        engine_state_save_journey(e, j, sb);
+        if (!sb->oom) {
+            fn(opaque, j->source_tag, j->key, j->node.keylen, sb->data, sb->len);
+            n++;
+        }
+        journey_destroy(e, j, 1);
+    }
+    jd_link_t *l = jd_identity_get(&e->ids, anon);
+    if (l) {
+        if (l->customer) {
+            changelog_link(e, l, fn, opaque);
+            n++;
+        }
+        char *key = malloc(strlen(anon) + 3);
+        if (key) {
+            key[0] = 'l';
+            key[1] = ':';
+            strcpy(key + 2, anon);
+            engine_tomb(e, l->source_tag, key);
+            free(key);
+        }
+        jd_identity_forget(&e->ids, l);
+    }
+    struct export_take x = {anon, take_ev, opaque};
+    jd_evheap_take(&e->evh, export_keep, &x, export_take_ev);
+    return n;
+}
+
+int jd_engine_import_record(jd_engine_t *e, int32_t source_tag, const char *key,
+                            size_t keylen, const void *val, size_t vallen, jd_err_t *err)
+{
+    if (!val || keylen < 3)
+        return jd_err_set(err, "hand-over record without a state");
+    jd_step_t saved = e->step;
+    uint32_t saved_sub = e->step_sub;
+    int rc = jd_engine_restore(e, source_tag, key, keylen, val, vallen, err);
+    e->step = saved;
+    e->step_sub = saved_sub;
+    if (rc)
+        return rc;
+    char *id = strndup(key + 2, keylen - 2);
+    if (!id)
+        return jd_err_set(err, "out of memory");
+    if (key[0] == 'l') {
+        jd_link_t *l = jd_identity_get(&e->ids, id);
+        if (l)
+            jd_identity_mark_dirty(&e->ids, l);
+    } else {
+        jd_journey_t *j = journey_get(e, key[0], id);
+        if (j)
+            journey_mark_dirty(e, j);
+    }
+    free(id);
+    return 0;
+}
+
+int64_t jd_engine_watermark(const jd_engine_t *e)
+{
+    return e->st.watermark;
 }

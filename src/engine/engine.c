@@ -320,7 +320,7 @@ void jd_engine_finish(jd_engine_t *e, int flush)
 /* ------------------------------------------------------------------ */
 /* Running as one shard of several (shard.c)                          */
 
-static void engine_fire_before(jd_engine_t *e, int64_t t)
+void engine_fire_before(jd_engine_t *e, int64_t t)
 {
     while (e->tn && e->th[0]->deadline < t)
         engine_fire(e, e->th[0]);

@@ -105,6 +105,8 @@ void journey_detach(jd_engine_t *e, jd_journey_t *j);
 int journey_attach(jd_engine_t *e, jd_journey_t *j);
 void journey_mark_dirty(jd_engine_t *e, jd_journey_t *j);
 void journey_unmark_dirty(jd_engine_t *e, jd_journey_t *j);
+/* engine.c: fires every timeout with a deadline before t. */
+void engine_fire_before(jd_engine_t *e, int64_t t);
 /* Queues a tombstone for key (change tracking only). */
 void engine_tomb(jd_engine_t *e, int32_t tag, const char *key);
 /* Journeys and links idle for longer than journey.retention before now. */

@@ -213,3 +213,8 @@ void jd_identity_put(jd_identity_t *t, jd_link_t *l)
     l->dirty = 0;
     link_mark_dirty(t, l);
 }
+
+void jd_identity_mark_dirty(jd_identity_t *t, jd_link_t *l)
+{
+    link_mark_dirty(t, l);
+}

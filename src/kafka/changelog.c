@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "runner_priv.h"
+#include "repart.h"
 
 static int32_t topic_partitions(const rd_kafka_metadata_t *md, const char *topic, int *found)
 {
@@ -22,7 +23,8 @@ static int32_t topic_partitions(const rd_kafka_metadata_t *md, const char *topic
     return 0;
 }
 
-static int create_changelog(jd_runner_t *r, int32_t nparts)
+/* Creates topic with nparts partitions and the given cleanup.policy. */
+static int create_topic(jd_runner_t *r, const char *topic, int32_t nparts, const char *policy)
 {
     char errstr[512];
     rd_kafka_NewTopic_t *nt;
@@ -31,13 +33,13 @@ static int create_changelog(jd_runner_t *r, int32_t nparts)
     rd_kafka_event_t *ev = NULL;
     int rc = -1;
 
-    nt = rd_kafka_NewTopic_new(r->changelog, nparts, -1, errstr, sizeof(errstr));
+    nt = rd_kafka_NewTopic_new(topic, nparts, -1, errstr, sizeof(errstr));
     if (!nt) {
-        JD_LOG(JD_LOG_ERR, "changelog %s: %s", r->changelog, errstr);
+        JD_LOG(JD_LOG_ERR, "topic %s: %s", topic, errstr);
         return -1;
     }
-    if (rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact")) {
-        JD_LOG(JD_LOG_ERR, "changelog %s: cannot set cleanup.policy", r->changelog);
+    if (rd_kafka_NewTopic_set_config(nt, "cleanup.policy", policy)) {
+        JD_LOG(JD_LOG_ERR, "topic %s: cannot set cleanup.policy", topic);
         goto out;
     }
     q = rd_kafka_queue_new(r->consumer);
@@ -46,11 +48,11 @@ static int create_changelog(jd_runner_t *r, int32_t nparts)
     rd_kafka_CreateTopics(r->consumer, &nt, 1, ao, q);
     ev = rd_kafka_queue_poll(q, JD_ADMIN_TIMEOUT_MS + 5000);
     if (!ev) {
-        JD_LOG(JD_LOG_ERR, "changelog %s: CreateTopics timed out", r->changelog);
+        JD_LOG(JD_LOG_ERR, "topic %s: CreateTopics timed out", topic);
         goto out;
     }
     if (rd_kafka_event_error(ev)) {
-        JD_LOG(JD_LOG_ERR, "changelog %s: CreateTopics: %s", r->changelog,
+        JD_LOG(JD_LOG_ERR, "topic %s: CreateTopics: %s", topic,
                rd_kafka_event_error_string(ev));
         goto out;
     } else {
@@ -60,14 +62,14 @@ static int create_changelog(jd_runner_t *r, int32_t nparts)
         for (size_t i = 0; i < n; i++) {
             rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
             if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                JD_LOG(JD_LOG_ERR, "changelog %s: CreateTopics: %s", r->changelog,
+                JD_LOG(JD_LOG_ERR, "topic %s: CreateTopics: %s", topic,
                        rd_kafka_topic_result_error_string(tr[i]));
                 goto out;
             }
         }
     }
-    JD_LOG(JD_LOG_INFO, "created changelog topic %s (%" PRId32 " partitions, compacted)",
-           r->changelog, nparts);
+    JD_LOG(JD_LOG_INFO, "created topic %s (%" PRId32 " partitions, cleanup.policy=%s)", topic,
+           nparts, policy);
     rc = 0;
 out:
     if (ev)
@@ -102,6 +104,25 @@ int jd_changelog_ensure(jd_runner_t *r)
         if (found && n > need)
             need = n;
     }
+    if (r->keyed_any) {
+        /* partition q of the repartition topic is task q's: exactly as
+         * many as the input has */
+        have = topic_partitions(md, r->repart, &found);
+        if (found && have != need) {
+            JD_LOG(JD_LOG_ERR, "repartition topic %s has %" PRId32 " partitions; the input "
+                   "topics have %" PRId32 " (delete it, or use another group.id)", r->repart,
+                   have, need);
+            goto out;
+        }
+        if (need <= 0) {
+            JD_LOG(JD_LOG_ERR, "input topics not found: input.keyed_by=any needs their "
+                   "partition count");
+            goto out;
+        }
+        if (!found && create_topic(r, r->repart, need, "delete"))
+            goto out;
+        r->rp_parts = need;
+    }
     if (r->ntasks > need)
         need = r->ntasks;
     have = topic_partitions(md, r->changelog, &found);
@@ -113,7 +134,7 @@ int jd_changelog_ensure(jd_runner_t *r)
         }
         r->changelog_parts = have;
     } else {
-        if (create_changelog(r, need))
+        if (create_topic(r, r->changelog, need, "compact"))
             goto out;
         r->changelog_parts = need;
     }
@@ -156,7 +177,9 @@ int jd_changelog_restore(jd_runner_t *r, jd_task_t *t)
         /* leadership may still be settling after a broker restart */
         if (e != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
             e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
-            e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+            /* a topic just created: this client's metadata lags */
+            e != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && e != RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
             break;
         rd_kafka_poll(r->restore, 200);
     } while (jd_mono_ms() < deadline);
@@ -192,6 +215,9 @@ int jd_changelog_restore(jd_runner_t *r, jd_task_t *t)
                 if (m->key_len == JD_TASK_META_KEYLEN &&
                     !memcmp(m->key, JD_TASK_META_KEY, JD_TASK_META_KEYLEN))
                     bad = m->payload && jd_task_meta_parse(t, r->conf, m->payload, m->len, &err);
+                else if (t->x && m->key_len > 2 && !memcmp(m->key, "f:", 2))
+                    jd_repart_restore_fwd(t, m->key, m->key_len, m->payload,
+                                          m->payload ? m->len : 0), bad = 0;
                 else
                     bad = jd_engine_restore(t->engine, t->partition, m->key, m->key_len,
                                             m->payload, m->payload ? m->len : 0, &err);
@@ -211,7 +237,9 @@ int jd_changelog_restore(jd_runner_t *r, jd_task_t *t)
     if (!done)
         goto out;
     t->restored_records = nrec;
-    if (t->has_events)
+    if (t->x)
+        jd_engine_advance(t->engine, t->x->restore_ewm);
+    else if (t->has_events)
         jd_engine_advance(t->engine, t->wm);
     JD_LOG(JD_LOG_INFO, "task %" PRId32 ": restored %" PRIu64 " changelog records in %" PRId64
            " ms", t->partition, nrec, jd_mono_ms() - t0);

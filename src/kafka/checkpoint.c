@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "runner_priv.h"
+#include "repart.h"
 
 static void ckpt_on_state(void *opaque, int32_t tag, const char *key, size_t keylen,
                           const void *val, size_t vallen)
@@ -65,15 +66,23 @@ static int ckpt_snapshot(jd_runner_t *r, jd_task_t *t)
     jd_task_recs_clear(t);
     /* events at exactly the watermark may still wait in the engine: the
      * snapshot's rule is "ts <= wm was handled" (task.h) */
-    if (t->has_events)
+    if (t->x) {
+        jd_repart_advance(r, t, jd_mono_ms());
+        if (jd_repart_checkpoint(r, t)) {
+            r->fatal = 1;
+            return -1;
+        }
+    } else if (t->has_events) {
         jd_engine_advance(t->engine, t->wm);
+    }
     offs = rd_kafka_topic_partition_list_new((int)t->ntps);
     for (size_t i = 0; i < t->ntps && i < 64; i++) {
         jd_task_tp_t *tp = &t->tps[i];
         committed[i] = -1;
         if (!tp->assigned || tp->next_offset < 0)
             continue;
-        committed[i] = jd_task_committable(tp, t->wm, r->finished);
+        committed[i] = jd_task_committable(tp, i >= t->ninput ? jd_repart_handled_wm(t) : t->wm,
+                                           r->finished);
         rd_kafka_topic_partition_list_add(offs, tp->topic, t->partition)->offset =
             committed[i];
     }
@@ -85,7 +94,7 @@ static int ckpt_snapshot(jd_runner_t *r, jd_task_t *t)
         return -1;
     }
     jd_engine_drain_changes(t->engine, ckpt_on_state, t);
-    if (!t->nrecs && !ckpt_offsets_moved(t)) {
+    if (!t->nrecs && !ckpt_offsets_moved(t) && !(t->x && t->x->produced)) {
         /* nothing to make durable: no transaction */
         jd_task_recs_clear(t);
     }
@@ -186,7 +195,7 @@ static int ckpt_finish_task(jd_runner_t *r, jd_task_t *t)
         return ckpt_txn_error(r, t, error, "commit_transaction");
     t->txn_open = 0;
     for (int i = 0; i < t->offs->cnt; i++) {
-        int k = jd_task_tp_index(r->conf, t->offs->elems[i].topic);
+        int k = jd_task_tp_index(t, t->offs->elems[i].topic);
         if (k >= 0)
             t->tps[k].committed = t->offs->elems[i].offset;
         JD_LOG(JD_LOG_DEBUG, "committed %s [%" PRId32 "] at offset %" PRId64,
@@ -202,7 +211,9 @@ static int ckpt_finish_task(jd_runner_t *r, jd_task_t *t)
     JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": checkpoint of %zu records committed in %" PRId64
            " ms", t->partition, t->nrecs, jd_mono_ms() - t0);
     jd_task_recs_clear(t);
-    if (r->eos)
+    if (t->x)
+        t->x->produced = 0;
+    if (r->eos || r->keyed_any)
         return jd_ckpt_txn_begin(r, t);
     return 0;
 }
@@ -275,6 +286,13 @@ void jd_ckpt_begin(jd_runner_t *r, int64_t now)
     r->last_commit_mono = now;
     if (ckpt_check_deliveries(r))
         return;
+    if (r->keyed_any && !r->eos) {
+        /* the repartition records written since the last checkpoint are in
+         * the open transaction: state, offsets and they commit together,
+         * once the alerts are acknowledged */
+        jd_ckpt_sync(r, NULL, 0);
+        return;
+    }
     for (int32_t p = 0; p < r->ntasks && !r->fatal; p++) {
         jd_task_t *t = r->tasks[p];
         if (!t || t->state != JD_TASK_RUNNING || t->rewind)

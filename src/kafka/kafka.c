@@ -198,15 +198,26 @@ rd_kafka_resp_err_t jd_kafka_try_produce(rd_kafka_t *rk, const char *topic, int3
                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 }
 
-int jd_kafka_changelog_topic(const jd_config_t *conf, char *buf, size_t bufsz)
+/* "<group.id>-journeyd-<what>": the topics journeyd keeps for a group. */
+static int kafka_group_topic(const jd_config_t *conf, const char *what, char *buf, size_t bufsz)
 {
     const char *group = "journeyd";
     json_t *g = conf && conf->kafka ? json_object_get(conf->kafka, "group.id") : NULL;
     int n;
     if (g && json_is_string(g))
         group = json_string_value(g);
-    n = snprintf(buf, bufsz, "%s-journeyd-changelog", group);
+    n = snprintf(buf, bufsz, "%s-journeyd-%s", group, what);
     return n < 0 || (size_t)n >= bufsz ? -1 : 0;
+}
+
+int jd_kafka_changelog_topic(const jd_config_t *conf, char *buf, size_t bufsz)
+{
+    return kafka_group_topic(conf, "changelog", buf, bufsz);
+}
+
+int jd_kafka_repartition_topic(const jd_config_t *conf, char *buf, size_t bufsz)
+{
+    return kafka_group_topic(conf, "repartition", buf, bufsz);
 }
 
 /* Set before the handlers are installed, read only by them. */

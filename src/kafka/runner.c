@@ -32,6 +32,7 @@
 #include <string.h>
 #include "journeyd/timeutil.h"
 #include "runner_priv.h"
+#include "repart.h"
 
 /* Messages handled per wake-up before watermarks, delivery reports and the
  * checkpoint are looked at. */
@@ -102,6 +103,7 @@ static int runner_task_start(jd_runner_t *r, jd_task_t *t)
         t->tps[i].eof = 0;
     }
     jd_task_recs_clear(t);
+    jd_xtask_reset(t->x);
     if (!(t->engine = jd_engine_new(r->conf, &eo, &err))) {
         JD_LOG(JD_LOG_ERR, "task %" PRId32 ": %s", t->partition, err.msg);
         return -1;
@@ -112,7 +114,7 @@ static int runner_task_start(jd_runner_t *r, jd_task_t *t)
     }
     if (jd_changelog_restore(r, t))
         return -1;
-    if (r->eos && jd_ckpt_txn_begin(r, t))
+    if ((r->eos || r->keyed_any) && jd_ckpt_txn_begin(r, t))
         return -1;
     t->state = JD_TASK_RUNNING;
     return 0;
@@ -193,7 +195,7 @@ static void runner_on_assign(jd_runner_t *r, rd_kafka_topic_partition_list_t *pa
 {
     for (int i = 0; i < parts->cnt; i++) {
         jd_task_t *t = runner_task(r, parts->elems[i].partition);
-        int k = jd_task_tp_index(r->conf, parts->elems[i].topic);
+        int k = t ? jd_task_tp_index(t, parts->elems[i].topic) : -1;
         if (!t || k < 0) {
             JD_LOG(JD_LOG_ERR, "out of memory");
             r->fatal = 1;
@@ -236,7 +238,7 @@ static void runner_on_revoke(jd_runner_t *r, rd_kafka_topic_partition_list_t *pa
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
         jd_task_t *t = p < r->ntasks ? r->tasks[p] : NULL;
-        int k = jd_task_tp_index(r->conf, parts->elems[i].topic);
+        int k = t ? jd_task_tp_index(t, parts->elems[i].topic) : -1;
         if (!t || k < 0)
             continue;
         t->tps[k].assigned = 0;
@@ -362,8 +364,8 @@ void jd_runner_handle_message(jd_runner_t *r, jd_decode_ctx_t *dx, const rd_kafk
 
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->rkt) {
-            k = jd_task_tp_index(r->conf, rd_kafka_topic_name(m->rkt));
             t = m->partition < r->ntasks ? r->tasks[m->partition] : NULL;
+            k = t ? jd_task_tp_index(t, rd_kafka_topic_name(m->rkt)) : -1;
             if (t && k >= 0)
                 t->tps[k].eof = 1;
             return;
@@ -371,8 +373,8 @@ void jd_runner_handle_message(jd_runner_t *r, jd_decode_ctx_t *dx, const rd_kafk
         JD_LOG(JD_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(m));
         return;
     }
-    k = jd_task_tp_index(r->conf, rd_kafka_topic_name(m->rkt));
     t = m->partition < r->ntasks ? r->tasks[m->partition] : NULL;
+    k = t ? jd_task_tp_index(t, rd_kafka_topic_name(m->rkt)) : -1;
     if (!t || k < 0 || t->state != JD_TASK_RUNNING || !t->tps[k].assigned || t->rewind)
         return;
     tp = &t->tps[k];
@@ -380,10 +382,16 @@ void jd_runner_handle_message(jd_runner_t *r, jd_decode_ctx_t *dx, const rd_kafk
     t->consumed++;
     tp->consumed++;
     jd_kafka_broker_up(&r->brokers_down);
-    r->last_data_mono = t->last_mono = now;
-    t->quiet_ms = 0;
     tp->eof = 0;
     tp->next_offset = m->offset + 1;
+    if ((size_t)k >= t->ninput) {
+        /* the repartition topic: its traffic (markers every checkpoint)
+         * says nothing about the input being quiet */
+        jd_repart_receive(r, dx, t, m);
+        return;
+    }
+    r->last_data_mono = t->last_mono = now;
+    t->quiet_ms = 0;
 
     detail[0] = '\0';
     if (m->len > JD_READER_MAX_RECORD) {
@@ -411,6 +419,16 @@ void jd_runner_handle_message(jd_runner_t *r, jd_decode_ctx_t *dx, const rd_kafk
     }
     ev->source_tag = t->partition;
     ts = ev->ts;
+    if (t->x && (t->has_events ? t->wm : INT64_MIN) < jd_repart_router_floor(t) &&
+        ts < jd_repart_router_floor(t)) {
+        /* this router was idle, and the others' watermarks went on */
+        char a[JD_TIME_BUFSZ];
+        jd_event_free(ev);
+        snprintf(detail, sizeof(detail), "ts %s is older than the watermark of the other "
+                 "partitions (this one was idle)", jd_time_format_rfc3339(ts, a));
+        jd_collector_dead_letter(r, t, m, JD_DL_LATE, detail);
+        return;
+    }
     if (t->has_events && ts < t->wm) {
         char a[JD_TIME_BUFSZ], b[JD_TIME_BUFSZ];
         jd_event_free(ev);
@@ -424,6 +442,11 @@ void jd_runner_handle_message(jd_runner_t *r, jd_decode_ctx_t *dx, const rd_kafk
     t->has_events = 1;
     if (t->max_ts - r->conf->lateness_ms > t->wm)
         t->wm = t->max_ts - r->conf->lateness_ms;
+    if (t->x) {
+        if (jd_repart_route(r, t, ev))
+            r->fatal = 1;
+        return;
+    }
     if (jd_engine_push(t->engine, ev) == JD_DL_LATE) {
         char a[JD_TIME_BUFSZ];
         snprintf(detail, sizeof(detail), "ts %s is older than the task's watermark",
@@ -445,14 +468,15 @@ static void runner_check_caught_up(jd_runner_t *r, jd_task_t *t, int64_t now)
     int at_end = 1;
     if (now - t->checked_mono < CAUGHT_UP_CHECK_MS && t->checked_mono)
         return;
-    for (size_t i = 0; i < t->ntps && at_end; i++) {
+    for (size_t i = 0; i < t->ninput && at_end; i++) {
         int64_t lo, hi;
         jd_task_tp_t *tp = &t->tps[i];
         if (!tp->assigned)
             continue;
         if (rd_kafka_query_watermark_offsets(r->consumer, tp->topic, t->partition, &lo, &hi,
                                              500) ||
-            tp->next_offset < 0 || tp->next_offset < hi)
+            (tp->next_offset < 0 ? hi > lo && (!t->x || tp->committed < hi)
+                                 : tp->next_offset < hi))
             at_end = 0;
     }
     now = jd_mono_ms();
@@ -470,6 +494,21 @@ static void runner_check_caught_up(jd_runner_t *r, jd_task_t *t, int64_t now)
 void jd_runner_task_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
 {
     int64_t idle = r->conf->idle_advance_ms;
+    if (t->x) {
+        /* the router's watermark (markers), then the engine's */
+        if (idle > 0 && now - t->last_mono >= idle) {
+            runner_check_caught_up(r, t, now);
+            if (t->quiet_ms >= idle && !t->has_events)
+                t->x->idle_empty = 1;
+            else if (t->quiet_ms >= idle) {
+                int64_t follow = runner_sat_add(t->max_ts - r->conf->lateness_ms, t->quiet_ms);
+                if (follow > t->wm)
+                    t->wm = follow;
+            }
+        }
+        jd_repart_advance(r, t, now);
+        return;
+    }
     if (!t->has_events)
         return;
     if (idle > 0 && now - t->last_mono >= idle) {
@@ -537,6 +576,14 @@ int jd_runner_run(jd_runner_t *r)
     subs = rd_kafka_topic_partition_list_new((int)r->conf->ntopics);
     for (size_t i = 0; i < r->conf->ntopics; i++)
         rd_kafka_topic_partition_list_add(subs, r->conf->topics[i], RD_KAFKA_PARTITION_UA);
+    if (r->keyed_any) {
+        /* the topic must exist before the subscription sees it */
+        if (jd_changelog_ensure(r)) {
+            rd_kafka_topic_partition_list_destroy(subs);
+            return 1;
+        }
+        rd_kafka_topic_partition_list_add(subs, r->repart, RD_KAFKA_PARTITION_UA);
+    }
     e = rd_kafka_subscribe(r->consumer, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (e) {
@@ -669,7 +716,13 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
     /* Several input topics form co-partitioned tasks: the range assignor
      * gives partition p of every topic to the same member (cooperative-
      * sticky does not promise it). The user's own choice still wins. */
-    if (conf->ntopics > 1 && !json_object_get(conf->kafka, "partition.assignment.strategy") &&
+    r->keyed_any = conf->keyed_by == JD_KEYED_BY_ANY;
+    if (r->keyed_any && jd_kafka_repartition_topic(conf, r->repart, sizeof(r->repart))) {
+        jd_err_set(err, "kafka.group.id: too long");
+        goto fail;
+    }
+    if ((conf->ntopics > 1 || r->keyed_any) &&
+        !json_object_get(conf->kafka, "partition.assignment.strategy") &&
         jd_kafka_conf_set(kc, "partition.assignment.strategy", "range", err)) {
         rd_kafka_conf_destroy(kc);
         goto fail;
@@ -703,6 +756,10 @@ jd_runner_t *jd_runner_new(const jd_config_t *conf, const jd_runner_opts_t *opts
     for (uint32_t i = 0; i < r->ndx; i++) {
         if (!(r->dx[i].dec = jd_decoder_new(conf, err)))
             goto fail;
+        if (r->keyed_any && !(r->dx[i].ic = jd_intern_cache_new(conf->intern))) {
+            jd_err_set(err, "out of memory");
+            goto fail;
+        }
         if (conf->input_csv && !(r->dx[i].csvp = jd_csv_parser_new())) {
             jd_err_set(err, "out of memory");
             goto fail;
@@ -743,6 +800,7 @@ void jd_runner_destroy(jd_runner_t *r)
     for (uint32_t i = 0; r->dx && i < r->ndx; i++) {
         jd_decoder_destroy(r->dx[i].dec);
         jd_csv_parser_destroy(r->dx[i].csvp);
+        jd_intern_cache_destroy(r->dx[i].ic);
         free(r->dx[i].csv_hdr);
     }
     free(r->dx);

@@ -14,6 +14,7 @@
 #include "journeyd/metrics.h"
 #include "journeyd/deadletter.h"
 #include "journeyd/kafka.h"
+#include "journeyd/intern.h"
 #include "journeyd/reader.h"
 #include "task.h"
 
@@ -44,6 +45,12 @@ typedef struct jd_runner {
     char changelog[300];
     int changelog_ready;
     int32_t changelog_parts;
+    /* input.keyed_by=any (repart.h): the repartition topic, its partition
+     * count (the input's), and what went through it */
+    int keyed_any;
+    char repart[300];
+    int32_t rp_parts;
+    _Atomic uint64_t rp_routed, rp_notices, rp_forwarded, rp_handovers_in, rp_handovers_out;
     jd_task_t **tasks;      /* by partition number; NULL = never assigned */
     int32_t ntasks;
     int finished;           /* engines finished: everything evaluated */
@@ -85,6 +92,7 @@ typedef struct jd_decode_ctx {
     jd_csv_parser_t *csvp;
     char *csv_hdr;          /* raw header currently set on the decoder */
     size_t csv_hdr_len;
+    jd_intern_cache_t *ic;  /* input.keyed_by=any: repartitioned events */
 } jd_decode_ctx_t;
 
 /* runner.c, for the workers: one message of a running task (decoded with

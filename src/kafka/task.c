@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "journeyd/kafka.h"
+#include "repart.h"
 #include "task.h"
 
 jd_task_t *jd_task_new(const jd_config_t *conf, int32_t partition)
@@ -15,13 +17,24 @@ jd_task_t *jd_task_new(const jd_config_t *conf, int32_t partition)
     if (!t)
         return NULL;
     t->partition = partition;
-    t->ntps = conf->ntopics;
+    t->ntps = conf->ntopics + (conf->keyed_by == JD_KEYED_BY_ANY);
     t->tps = calloc(t->ntps, sizeof(*t->tps));
     if (!t->tps)
         goto fail;
-    for (size_t i = 0; i < t->ntps; i++)
+    for (size_t i = 0; i < conf->ntopics; i++)
         if (!(t->tps[i].topic = strdup(conf->topics[i])))
             goto fail;
+    if (conf->keyed_by == JD_KEYED_BY_ANY) {
+        char name[300];
+        if (jd_kafka_repartition_topic(conf, name, sizeof(name)) ||
+            !(t->tps[conf->ntopics].topic = strdup(name)))
+            goto fail;
+        t->ninput = conf->ntopics;
+        if (!(t->x = jd_xtask_new(partition)))
+            goto fail;
+    } else {
+        t->ninput = t->ntps;
+    }
     jd_task_reset(t);
     return t;
 fail:
@@ -57,6 +70,7 @@ void jd_task_destroy(jd_task_t *t)
     if (!t)
         return;
     jd_engine_destroy(t->engine);
+    jd_xtask_destroy(t->x);
     if (t->txp)
         rd_kafka_destroy(t->txp);
     for (size_t i = 0; t->tps && i < t->ntps; i++) {
@@ -70,10 +84,10 @@ void jd_task_destroy(jd_task_t *t)
     free(t);
 }
 
-int jd_task_tp_index(const jd_config_t *conf, const char *topic)
+int jd_task_tp_index(const jd_task_t *t, const char *topic)
 {
-    for (size_t i = 0; i < conf->ntopics; i++)
-        if (!strcmp(conf->topics[i], topic))
+    for (size_t i = 0; i < t->ntps; i++)
+        if (!strcmp(t->tps[i].topic, topic))
             return (int)i;
     return -1;
 }
@@ -125,6 +139,8 @@ char *jd_task_meta_render(const jd_task_t *t, const jd_config_t *conf,
         json_array_append_new(tps, e);
     }
     json_object_set(o, "tps", tps);
+    if (t->x)
+        json_object_set_new(o, "x", jd_repart_meta(t));
     s = json_dumps(o, JSON_COMPACT);
     if (s)
         *len = strlen(s);
@@ -147,9 +163,11 @@ int jd_task_meta_parse(jd_task_t *t, const jd_config_t *conf, const void *val,
     t->wm = t->restore_wm = json_integer_value(json_object_get(o, "wm"));
     t->max_ts = json_integer_value(json_object_get(o, "max"));
     t->has_events = (int)json_integer_value(json_object_get(o, "has"));
+    if (t->x)
+        jd_repart_meta_parse(t, json_object_get(o, "x"));
     tps = json_object_get(o, "tps");
     json_array_foreach(tps, i, e) {
-        int k = jd_task_tp_index(conf, json_string_value(json_object_get(e, "t")) ?
+        int k = jd_task_tp_index(t, json_string_value(json_object_get(e, "t")) ?
                                            json_string_value(json_object_get(e, "t")) : "");
         if (k >= 0)
             t->tps[k].restore_next = json_integer_value(json_object_get(e, "n"));

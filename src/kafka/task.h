@@ -56,8 +56,11 @@ typedef struct jd_task {
     void *owner;            /* the runner: the engine's alert callback */
     jd_task_state_t state;
     jd_engine_t *engine;
-    jd_task_tp_t *tps;      /* one per input topic (conf->topics order) */
+    jd_task_tp_t *tps;      /* one per input topic (conf->topics order), then
+                               with input.keyed_by=any the repartition topic */
     size_t ntps;
+    size_t ninput;          /* the input topics among tps (the first ones) */
+    struct jd_xtask *x;     /* input.keyed_by=any: repart.h; else NULL */
     int has_events;
     int64_t max_ts;
     int64_t wm;             /* max_ts - lateness, or pushed by idle advance */
@@ -94,7 +97,7 @@ jd_task_t *jd_task_new(const jd_config_t *conf, int32_t partition);
 /* NULL-safe; destroys the engine and the producer. */
 void jd_task_destroy(jd_task_t *t);
 /* Index of topic in the task, or -1. */
-int jd_task_tp_index(const jd_config_t *conf, const char *topic);
+int jd_task_tp_index(const jd_task_t *t, const char *topic);
 /* Forget everything of a run (engine, positions, pending checkpoint);
  * the task becomes IDLE. */
 void jd_task_reset(jd_task_t *t);

@@ -1,0 +1,919 @@
+/*
+ * input.keyed_by=any: routing through the repartition topic, markers,
+ * notices, hand-overs and forwarding (repart.h has the model).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "journeyd/intern.h"
+#include "journeyd/timeutil.h"
+#include "runner_priv.h"
+#include "repart.h"
+
+#define XSTR_NONE UINT32_MAX
+
+/* ---- codec ------------------------------------------------------------ */
+
+static void put_u32(jd_strbuf_t *sb, uint32_t v)
+{
+    jd_strbuf_append(sb, (const char *)&v, sizeof(v));
+}
+
+static void put_i64(jd_strbuf_t *sb, int64_t v)
+{
+    jd_strbuf_append(sb, (const char *)&v, sizeof(v));
+}
+
+static void put_str(jd_strbuf_t *sb, const char *s, size_t len)
+{
+    put_u32(sb, s ? (uint32_t)len : XSTR_NONE);
+    if (s)
+        jd_strbuf_append(sb, s, len);
+}
+
+static void put_cstr(jd_strbuf_t *sb, const char *s)
+{
+    put_str(sb, s, s ? strlen(s) : 0);
+}
+
+static void put_event(jd_strbuf_t *sb, const jd_event_t *ev)
+{
+    put_i64(sb, ev->ts);
+    put_cstr(sb, ev->customer_id);
+    put_cstr(sb, ev->anonymous_id);
+    put_cstr(sb, ev->event_id);
+    put_u32(sb, ev->nslots);
+    for (uint32_t i = 0; i < ev->nslots; i++)
+        put_cstr(sb, ev->slot[i]);
+}
+
+typedef struct cur {
+    const char *p, *end;
+    int bad;
+} cur_t;
+
+static int get_raw(cur_t *c, void *dst, size_t n)
+{
+    if (c->bad || (size_t)(c->end - c->p) < n) {
+        c->bad = 1;
+        memset(dst, 0, n);
+        return -1;
+    }
+    memcpy(dst, c->p, n);
+    c->p += n;
+    return 0;
+}
+
+static uint32_t get_u32(cur_t *c)
+{
+    uint32_t v;
+    get_raw(c, &v, sizeof(v));
+    return v;
+}
+
+static int64_t get_i64(cur_t *c)
+{
+    int64_t v;
+    get_raw(c, &v, sizeof(v));
+    return v;
+}
+
+/* A string inside the record (not NUL-terminated): NULL when absent. */
+static const char *get_str(cur_t *c, size_t *len)
+{
+    uint32_t n = get_u32(c);
+    const char *s = c->p;
+    *len = 0;
+    if (c->bad || n == XSTR_NONE)
+        return NULL;
+    if ((size_t)(c->end - c->p) < n) {
+        c->bad = 1;
+        return NULL;
+    }
+    c->p += n;
+    *len = n;
+    return s;
+}
+
+static char *get_strdup(cur_t *c)
+{
+    size_t n;
+    const char *s = get_str(c, &n);
+    return s ? strndup(s, n) : NULL;
+}
+
+static jd_event_t *get_event(cur_t *c, const jd_config_t *conf, jd_intern_cache_t *ic)
+{
+    size_t cl, al, el;
+    int64_t ts = get_i64(c);
+    const char *cu = get_str(c, &cl), *an = get_str(c, &al), *ei = get_str(c, &el);
+    uint32_t ns = get_u32(c);
+    if (c->bad || ns != conf->nslots) {
+        c->bad = 1;
+        return NULL;
+    }
+    jd_event_t *ev = jd_event_new(ns, cu, cl, an, al, ei, el);
+    if (!ev) {
+        c->bad = 1;
+        return NULL;
+    }
+    ev->ts = ts;
+    for (uint32_t i = 0; i < ns; i++) {
+        size_t l;
+        const char *s = get_str(c, &l);
+        if (s)
+            ev->slot[i] = jd_intern_cached(ic, s, l);
+    }
+    if (c->bad) {
+        jd_event_free(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+/* ---- small lists ------------------------------------------------------ */
+
+static int waits_add(jd_xwaits_t *w, const char *anon, int64_t ts, int32_t dest)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 16;
+        jd_xwait_t *nv = realloc(w->v, cap * sizeof(*nv));
+        if (!nv)
+            return -1;
+        w->v = nv;
+        w->cap = cap;
+    }
+    if (!(w->v[w->n].anon = strdup(anon)))
+        return -1;
+    w->v[w->n].ts = ts;
+    w->v[w->n].dest = dest;
+    w->n++;
+    return 0;
+}
+
+static ssize_t waits_find(const jd_xwaits_t *w, const char *anon, int64_t ts)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->v[i].ts == ts && !strcmp(w->v[i].anon, anon))
+            return (ssize_t)i;
+    return -1;
+}
+
+static void waits_del(jd_xwaits_t *w, size_t i)
+{
+    free(w->v[i].anon);
+    w->v[i] = w->v[--w->n];
+}
+
+static void waits_clear(jd_xwaits_t *w)
+{
+    while (w->n)
+        waits_del(w, w->n - 1);
+}
+
+static int64_t waits_min(const jd_xwaits_t *w)
+{
+    int64_t m = INT64_MAX;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->v[i].ts < m)
+            m = w->v[i].ts;
+    return m;
+}
+
+static json_t *waits_json(const jd_xwaits_t *w)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < w->n; i++)
+        json_array_append_new(a, json_pack("[s,I,i]", w->v[i].anon, (json_int_t)w->v[i].ts,
+                                           (int)w->v[i].dest));
+    return a;
+}
+
+static void waits_parse(jd_xwaits_t *w, json_t *a)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(a, i, e) {
+        const char *anon = json_string_value(json_array_get(e, 0));
+        if (anon)
+            waits_add(w, anon, json_integer_value(json_array_get(e, 1)),
+                      (int32_t)json_integer_value(json_array_get(e, 2)));
+    }
+}
+
+/* ---- the per-task state ----------------------------------------------- */
+
+jd_xtask_t *jd_xtask_new(int32_t partition)
+{
+    jd_xtask_t *x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->partition = partition;
+    jd_strbuf_init(&x->sb);
+    if (jd_map_init(&x->fwd) || jd_map_init(&x->links)) {
+        jd_xtask_destroy(x);
+        return NULL;
+    }
+    jd_xtask_reset(x);
+    return x;
+}
+
+static void map_free_all(jd_map_t *m, void (*fr)(void *))
+{
+    for (size_t b = 0; m->buckets && b < m->nbuckets; b++) {
+        jd_map_node_t *n = m->buckets[b];
+        while (n) {
+            jd_map_node_t *next = n->next;
+            fr(n);
+            n = next;
+        }
+        m->buckets[b] = NULL;
+    }
+    m->count = 0;
+}
+
+static void xlink_free(void *p)
+{
+    jd_xlink_t *l = p;
+    free(l->customer);
+    free(l);
+}
+
+void jd_xtask_reset(jd_xtask_t *x)
+{
+    if (!x)
+        return;
+    free(x->mr);
+    free(x->mf);
+    free(x->mseen);
+    x->mr = x->mf = NULL;
+    x->mseen = NULL;
+    x->n = 0;
+    x->sent = 0;
+    x->idle_empty = 0;
+    x->restore_ewm = INT64_MIN;
+    waits_clear(&x->holds);
+    waits_clear(&x->tokens);
+    waits_clear(&x->notices);
+    map_free_all(&x->fwd, free);
+    map_free_all(&x->links, xlink_free);
+    x->nlinks = 0;
+}
+
+void jd_xtask_destroy(jd_xtask_t *x)
+{
+    if (!x)
+        return;
+    jd_xtask_reset(x);
+    free(x->holds.v);
+    free(x->tokens.v);
+    free(x->notices.v);
+    jd_map_free(&x->fwd);
+    jd_map_free(&x->links);
+    jd_strbuf_free(&x->sb);
+    free(x);
+}
+
+/* The marker table sized for n tasks (known once the topics are). */
+static int xtask_size(jd_xtask_t *x, int32_t n)
+{
+    if (x->n == n)
+        return 0;
+    free(x->mr);
+    free(x->mf);
+    free(x->mseen);
+    x->mr = calloc((size_t)n, sizeof(*x->mr));
+    x->mf = calloc((size_t)n, sizeof(*x->mf));
+    x->mseen = calloc((size_t)n, 1);
+    if (!x->mr || !x->mf || !x->mseen) {
+        x->n = 0;
+        return -1;
+    }
+    x->n = n;
+    return 0;
+}
+
+static int32_t home_of(const char *id, int32_t n)
+{
+    return (int32_t)(jd_map_hash(id, strlen(id)) % (uint64_t)n);
+}
+
+static jd_xfwd_t *fwd_get(const jd_xtask_t *x, const char *anon)
+{
+    return (jd_xfwd_t *)jd_map_get(&x->fwd, anon, strlen(anon));
+}
+
+static jd_xfwd_t *fwd_set(jd_xtask_t *x, const char *anon, int32_t dest, int64_t since)
+{
+    jd_xfwd_t *f = fwd_get(x, anon);
+    if (!f) {
+        size_t n = strlen(anon);
+        if (!(f = calloc(1, sizeof(*f) + n + 1)))
+            return NULL;
+        memcpy(f->anon, anon, n + 1);
+        f->node.key = f->anon;
+        f->node.keylen = n;
+        if (jd_map_put(&x->fwd, &f->node)) {
+            free(f);
+            return NULL;
+        }
+    }
+    f->dest = dest;
+    f->since = since;
+    if (since > f->last)
+        f->last = since;
+    f->dirty = 1;
+    return f;
+}
+
+/* ---- producing ---------------------------------------------------------- */
+
+static int xproduce(jd_runner_t *r, jd_task_t *t, int32_t dest, const char *key,
+                    const jd_strbuf_t *sb)
+{
+    if (sb->oom) {
+        JD_LOG(JD_LOG_ERR, "out of memory writing to %s", r->repart);
+        r->fatal = 1;
+        return -1;
+    }
+    if (!t->txn_open && jd_ckpt_txn_begin(r, t))
+        return -1;
+    if (jd_kafka_produce(t->txp, r->repart, dest, key, key ? strlen(key) : 0, sb->data,
+                         sb->len, NULL, NULL)) {
+        JD_LOG(JD_LOG_ERR, "cannot produce to %s [%" PRId32 "]", r->repart, dest);
+        r->fatal = 1;
+        return -1;
+    }
+    t->x->produced++;
+    return 0;
+}
+
+/* ---- router ------------------------------------------------------------- */
+
+/* Has this router announced anon -> customer at L or before? Remembers
+ * it when not (a bounded memory: forgetting only costs a repeated
+ * notice, which the anonymous id's home answers at once). */
+static int router_knows(jd_runner_t *r, jd_xtask_t *x, const char *anon, const char *customer,
+                        int64_t ts)
+{
+    jd_xlink_t *l = (jd_xlink_t *)jd_map_get(&x->links, anon, strlen(anon));
+    if (l && l->ts <= ts && !strcmp(l->customer, customer))
+        return 1;
+    if (!l) {
+        size_t n = strlen(anon);
+        if (x->nlinks >= r->conf->max_customers) {
+            map_free_all(&x->links, xlink_free);
+            x->nlinks = 0;
+        }
+        if (!(l = calloc(1, sizeof(*l) + n + 1)))
+            return 0;
+        memcpy(l->anon, anon, n + 1);
+        l->node.key = l->anon;
+        l->node.keylen = n;
+        if (jd_map_put(&x->links, &l->node)) {
+            free(l);
+            return 0;
+        }
+        x->nlinks++;
+    } else if (strcmp(l->customer, customer) != 0 && ts < l->ts) {
+        return 0; /* an older link to someone else: announce it, keep the newer */
+    }
+    char *c = strdup(customer);
+    if (c) {
+        free(l->customer);
+        l->customer = c;
+        l->ts = ts;
+    }
+    return 0;
+}
+
+int jd_repart_route(jd_runner_t *r, jd_task_t *t, jd_event_t *ev)
+{
+    jd_xtask_t *x = t->x;
+    jd_strbuf_t *sb = &x->sb;
+    int32_t n = r->rp_parts, dest;
+    int expect = 0;
+    const char *key = ev->customer_id ? ev->customer_id : ev->anonymous_id;
+    int rc = -1;
+
+    if (!key || n <= 0)
+        goto out;
+    dest = home_of(key, n);
+    if (ev->customer_id && ev->anonymous_id) {
+        int32_t ah = home_of(ev->anonymous_id, n);
+        if (ah != dest && !router_knows(r, x, ev->anonymous_id, ev->customer_id, ev->ts)) {
+            jd_strbuf_reset(sb);
+            jd_strbuf_putc(sb, 'N');
+            put_i64(sb, ev->ts);
+            put_u32(sb, (uint32_t)dest);
+            put_cstr(sb, ev->anonymous_id);
+            if (xproduce(r, t, ah, ev->anonymous_id, sb))
+                goto out;
+            r->rp_notices++;
+            expect = 1;
+        }
+    }
+    jd_strbuf_reset(sb);
+    jd_strbuf_putc(sb, 'E');
+    jd_strbuf_putc(sb, (char)expect);
+    put_event(sb, ev);
+    if (xproduce(r, t, dest, key, sb))
+        goto out;
+    r->rp_routed++;
+    rc = 0;
+out:
+    jd_event_free(ev);
+    return rc;
+}
+
+/* Least router watermark this task has seen from every task (INT64_MIN
+ * until it has heard from all). */
+static int64_t seen_router_min(const jd_xtask_t *x)
+{
+    int64_t m = INT64_MAX;
+    if (!x->n)
+        return INT64_MIN;
+    for (int32_t i = 0; i < x->n; i++) {
+        if (!x->mseen[i])
+            return INT64_MIN;
+        if (x->mr[i] < m)
+            m = x->mr[i];
+    }
+    return m;
+}
+
+int64_t jd_repart_router_floor(const jd_task_t *t)
+{
+    return t->x->idle_empty ? seen_router_min(t->x) : INT64_MIN;
+}
+
+/* ---- engine side -------------------------------------------------------- */
+
+static void xdead(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_t *m, const char *why)
+{
+    jd_collector_dead_letter(r, t, m, JD_DL_INVALID_JSON, why);
+}
+
+static int xpush(jd_runner_t *r, jd_task_t *t, jd_task_tp_t *tp, const rd_kafka_message_t *m,
+                 jd_event_t *ev)
+{
+    int64_t ts = ev->ts;
+    ev->source_tag = t->partition;
+    if (jd_engine_push(t->engine, ev) == JD_DL_LATE) {
+        char a[JD_TIME_BUFSZ], detail[128];
+        snprintf(detail, sizeof(detail), "ts %s is older than the task's watermark "
+                 "(repartitioned)", jd_time_format_rfc3339(ts, a));
+        jd_collector_dead_letter(r, t, m, JD_DL_LATE, detail);
+        return 0;
+    }
+    if (jd_task_pend_push(tp, m->offset, ts)) {
+        JD_LOG(JD_LOG_ERR, "out of memory");
+        r->fatal = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Does anon's forwarding entry take an event at ts? */
+static jd_xfwd_t *fwd_for(const jd_xtask_t *x, const jd_event_t *ev)
+{
+    if (ev->customer_id || !ev->anonymous_id || !x->fwd.count)
+        return NULL;
+    jd_xfwd_t *f = fwd_get(x, ev->anonymous_id);
+    return f && ev->ts >= f->since ? f : NULL;
+}
+
+static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_task_tp_t *tp,
+                          const rd_kafka_message_t *m, cur_t *c, int replay)
+{
+    jd_xtask_t *x = t->x;
+    char flags = 0;
+    get_raw(c, &flags, 1);
+    jd_event_t *ev = get_event(c, r->conf, dx->ic);
+    if (!ev) {
+        xdead(r, t, m, "repartition record: cannot decode its event");
+        return;
+    }
+    jd_xfwd_t *f = fwd_for(x, ev);
+    if (f) {
+        /* handed over from here: forwarded now, in arrival order (which
+         * is what the forward bound f of this task's markers promises) */
+        if (!replay) {
+            if (ev->ts > f->last)
+                f->last = ev->ts;
+            if (xproduce(r, t, f->dest, ev->anonymous_id,
+                         &(jd_strbuf_t){.data = m->payload, .len = m->len}) == 0)
+                r->rp_forwarded++;
+        }
+        jd_event_free(ev);
+        return;
+    }
+    if (replay && ev->ts <= x->restore_ewm) {
+        jd_event_free(ev);
+        r->skipped++;
+        return;
+    }
+    if ((flags & 1) && !replay) {
+        ssize_t k = waits_find(&x->tokens, ev->anonymous_id, ev->ts);
+        if (k >= 0)
+            waits_del(&x->tokens, (size_t)k);
+        else if (waits_add(&x->holds, ev->anonymous_id, ev->ts, -1))
+            r->fatal = 1;
+    }
+    if (ev->customer_id && ev->anonymous_id && x->fwd.count) {
+        /* linked again, and this time to a customer whose home is here */
+        jd_xfwd_t *g = fwd_get(x, ev->anonymous_id);
+        if (g && g->since <= ev->ts && home_of(ev->anonymous_id, x->n) == t->partition)
+            fwd_set(x, ev->anonymous_id, t->partition, ev->ts);
+    }
+    xpush(r, t, tp, m, ev);
+}
+
+static void receive_handover(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
+                             jd_task_tp_t *tp, const rd_kafka_message_t *m, cur_t *c,
+                             int replay)
+{
+    jd_xtask_t *x = t->x;
+    int64_t ts = get_i64(c);
+    char *anon = get_strdup(c);
+    uint32_t nrec = get_u32(c);
+    jd_err_t err;
+    if (c->bad || !anon) {
+        free(anon);
+        xdead(r, t, m, "repartition record: malformed hand-over");
+        return;
+    }
+    for (uint32_t i = 0; i < nrec && !c->bad; i++) {
+        size_t kl, vl;
+        const char *k = get_str(c, &kl), *v = get_str(c, &vl);
+        if (!replay && k && v &&
+            jd_engine_import_record(t->engine, t->partition, k, kl, v, vl, &err))
+            JD_LOG(JD_LOG_WARN, "task %" PRId32 ": hand-over of %s: %s", t->partition, anon,
+                   err.msg);
+    }
+    uint32_t nev = get_u32(c);
+    for (uint32_t i = 0; i < nev && !c->bad; i++) {
+        jd_event_t *ev = get_event(c, r->conf, dx->ic);
+        if (!ev)
+            break;
+        if (replay && ev->ts <= x->restore_ewm) {
+            jd_event_free(ev);
+            continue;
+        }
+        if (xpush(r, t, tp, m, ev))
+            break;
+    }
+    if (c->bad)
+        JD_LOG(JD_LOG_WARN, "task %" PRId32 ": hand-over of %s: truncated record", t->partition,
+               anon);
+    if (!replay) {
+        ssize_t k = waits_find(&x->holds, anon, ts);
+        if (k >= 0)
+            waits_del(&x->holds, (size_t)k);
+        else if (waits_add(&x->tokens, anon, ts, -1))
+            r->fatal = 1;
+        r->rp_handovers_in++;
+    }
+    free(anon);
+}
+
+/* The anonymous id's journey goes to n->dest (it was here), or an empty
+ * hand-over answers (it had moved already). */
+static int handover(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n);
+
+static void receive_notice(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_t *m, cur_t *c)
+{
+    jd_xtask_t *x = t->x;
+    int64_t ts = get_i64(c);
+    int32_t dest = (int32_t)get_u32(c);
+    char *anon = get_strdup(c);
+    if (c->bad || !anon || dest < 0 || dest >= x->n) {
+        free(anon);
+        xdead(r, t, m, "repartition record: malformed notice");
+        return;
+    }
+    jd_xfwd_t *f = fwd_get(x, anon);
+    if (f && f->since <= ts) {
+        jd_xwait_t w = {anon, ts, dest};
+        handover(r, t, &w);
+    } else if (waits_add(&x->notices, anon, ts, dest)) {
+        r->fatal = 1;
+    }
+    free(anon);
+}
+
+static void receive_marker(jd_task_t *t, cur_t *c)
+{
+    jd_xtask_t *x = t->x;
+    int32_t src = (int32_t)get_u32(c);
+    int64_t mr = get_i64(c), mf = get_i64(c);
+    if (c->bad || src < 0 || src >= x->n)
+        return;
+    if (!x->mseen[src] || mr > x->mr[src])
+        x->mr[src] = mr;
+    if (!x->mseen[src] || mf > x->mf[src])
+        x->mf[src] = mf;
+    x->mseen[src] = 1;
+}
+
+void jd_repart_receive(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
+                       const rd_kafka_message_t *m)
+{
+    jd_task_tp_t *tp = &t->tps[t->ninput];
+    cur_t c = {m->payload, (const char *)m->payload + m->len, 0};
+    char kind = 0;
+    int replay = 0;
+
+    if (xtask_size(t->x, r->rp_parts)) {
+        r->fatal = 1;
+        return;
+    }
+    /* Below the snapshot's next offset (task.h): markers apply again (they
+     * only raise), notices and hand-overs were applied (their effect is in
+     * the snapshot), events count only when still waiting. */
+    if (tp->restore_next >= 0) {
+        if (m->offset < tp->restore_next)
+            replay = 1;
+        else
+            tp->restore_next = -1;
+    }
+    get_raw(&c, &kind, 1);
+    switch (kind) {
+    case 'E':
+        receive_event(r, dx, t, tp, m, &c, replay);
+        break;
+    case 'M':
+        receive_marker(t, &c);
+        break;
+    case 'N':
+        if (!replay)
+            receive_notice(r, t, m, &c);
+        break;
+    case 'H':
+        receive_handover(r, dx, t, tp, m, &c, replay);
+        break;
+    default:
+        xdead(r, t, m, "repartition record of an unknown kind");
+        break;
+    }
+}
+
+/* ---- hand-over ------------------------------------------------------------ */
+
+typedef struct xho {
+    jd_strbuf_t *sb;
+    uint32_t nrec, nev;
+    jd_strbuf_t evs;
+} xho_t;
+
+static void ho_state(void *opaque, int32_t tag, const char *key, size_t keylen,
+                     const void *val, size_t vallen)
+{
+    xho_t *h = opaque;
+    (void)tag;
+    put_str(h->sb, key, keylen);
+    put_str(h->sb, val, vallen);
+    h->nrec++;
+}
+
+static void ho_event(void *opaque, jd_event_t *ev)
+{
+    xho_t *h = opaque;
+    put_event(&h->evs, ev);
+    h->nev++;
+    jd_event_free(ev);
+}
+
+static int handover(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n)
+{
+    jd_xtask_t *x = t->x;
+    jd_strbuf_t *sb = &x->sb;
+    xho_t h = {sb, 0, 0, {0}};
+    jd_xfwd_t *f = fwd_get(x, n->anon);
+    size_t at;
+
+    jd_strbuf_init(&h.evs);
+    jd_strbuf_reset(sb);
+    jd_strbuf_putc(sb, 'H');
+    put_i64(sb, n->ts);
+    put_cstr(sb, n->anon);
+    at = sb->len;
+    put_u32(sb, 0);
+    if (!f || f->since > n->ts) {
+        /* still here: everything before L was evaluated (the engine is at
+         * L-1), the rest of its buffered events travel along */
+        jd_engine_export_records(t->engine, n->anon, jd_time_sub(n->ts, 1), ho_state, &h,
+                                 ho_event);
+        if (!sb->oom)
+            memcpy(sb->data + at, &h.nrec, sizeof(h.nrec));
+        f = fwd_set(x, n->anon, n->dest, n->ts);
+        if (!f)
+            r->fatal = 1;
+    } else if (f->dest != n->dest && n->ts > f->since) {
+        fwd_set(x, n->anon, n->dest, n->ts); /* the newest link wins */
+    }
+    put_u32(sb, h.nev);
+    jd_strbuf_append(sb, h.evs.data ? h.evs.data : "", h.evs.len);
+    sb->oom |= h.evs.oom;
+    jd_strbuf_free(&h.evs);
+    if (xproduce(r, t, n->dest, n->anon, sb))
+        return -1;
+    r->rp_handovers_out++;
+    return 0;
+}
+
+/* ---- watermark ------------------------------------------------------------ */
+
+static int64_t markers_min(const jd_xtask_t *x)
+{
+    int64_t m = INT64_MAX;
+    if (!x->n)
+        return INT64_MIN;
+    for (int32_t i = 0; i < x->n; i++) {
+        if (!x->mseen[i])
+            return INT64_MIN;
+        int64_t v = x->mr[i] < x->mf[i] ? x->mr[i] : x->mf[i];
+        if (v < m)
+            m = v;
+    }
+    return m;
+}
+
+static int64_t caps(const jd_xtask_t *x)
+{
+    int64_t h = waits_min(&x->holds), n = waits_min(&x->notices);
+    int64_t m = h < n ? h : n;
+    return m == INT64_MAX ? INT64_MAX : jd_time_sub(m, 1);
+}
+
+int64_t jd_repart_handled_wm(const jd_task_t *t)
+{
+    int64_t wm = jd_engine_watermark(t->engine);
+    int64_t h = waits_min(&t->x->holds);
+    /* a link event at L <= wm waits for its hand-over: not handled yet */
+    if (h != INT64_MAX && jd_time_sub(h, 1) < wm)
+        wm = jd_time_sub(h, 1);
+    return wm;
+}
+
+void jd_repart_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
+{
+    jd_xtask_t *x = t->x;
+    (void)now;
+    if (xtask_size(x, r->rp_parts)) {
+        r->fatal = 1;
+        return;
+    }
+    for (int rounds = 0; rounds < 1000 && !r->fatal; rounds++) {
+        int64_t target = markers_min(x), cap = caps(x);
+        if (cap < target)
+            target = cap;
+        if (target != INT64_MIN)
+            jd_engine_advance(t->engine, target);
+        int64_t wm = jd_engine_watermark(t->engine);
+        int done = 0;
+        /* the earliest notice first: a later link of the same id then
+         * finds it handed over */
+        while (x->notices.n && !r->fatal) {
+            size_t best = 0;
+            for (size_t i = 1; i < x->notices.n; i++)
+                if (x->notices.v[i].ts < x->notices.v[best].ts)
+                    best = i;
+            if (wm == INT64_MIN || jd_time_sub(x->notices.v[best].ts, 1) > wm)
+                break;
+            handover(r, t, &x->notices.v[best]);
+            waits_del(&x->notices, best);
+            done = 1;
+        }
+        if (!done)
+            break;
+    }
+}
+
+/* ---- checkpoint ---------------------------------------------------------- */
+
+int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
+{
+    jd_xtask_t *x = t->x;
+    jd_strbuf_t *sb = &x->sb;
+    int64_t mr, mf;
+    if (xtask_size(x, r->rp_parts))
+        return -1;
+    mr = t->has_events ? t->wm : (x->idle_empty ? INT64_MAX : INT64_MIN);
+    mf = seen_router_min(x);
+    if (!x->sent || mr != x->sent_r || mf != x->sent_f) {
+        for (int32_t q = 0; q < x->n; q++) {
+            jd_strbuf_reset(sb);
+            jd_strbuf_putc(sb, 'M');
+            put_u32(sb, (uint32_t)t->partition);
+            put_i64(sb, mr);
+            put_i64(sb, mf);
+            if (xproduce(r, t, q, NULL, sb))
+                return -1;
+        }
+        x->sent = 1;
+        x->sent_r = mr;
+        x->sent_f = mf;
+    }
+    /* forwarding entries: changed ones to the changelog; those unused for
+     * longer than the retention go (as the link they stand for does) */
+    int64_t limit = jd_time_sub(jd_engine_watermark(t->engine), r->conf->retention_ms);
+    for (size_t b = 0; b < x->fwd.nbuckets; b++) {
+        jd_map_node_t *nd = x->fwd.buckets[b], *next;
+        for (; nd; nd = next) {
+            jd_xfwd_t *f = (jd_xfwd_t *)nd;
+            int gone = f->last < limit && jd_engine_watermark(t->engine) != INT64_MIN;
+            next = nd->next;
+            if (!f->dirty && !gone)
+                continue;
+            jd_strbuf_reset(sb);
+            jd_strbuf_puts(sb, "f:");
+            jd_strbuf_puts(sb, f->anon);
+            size_t kl = sb->len;
+            if (!gone)
+                jd_strbuf_printf(sb, "{\"p\":%" PRId32 ",\"s\":%" PRId64 ",\"l\":%" PRId64 "}",
+                                 f->dest, f->since, f->last);
+            if (sb->oom || jd_task_rec_add(t, sb->data, kl, gone ? NULL : sb->data + kl,
+                                           sb->len - kl))
+                return -1;
+            f->dirty = 0;
+            if (gone) {
+                jd_map_del(&x->fwd, nd);
+                free(f);
+            }
+        }
+    }
+    return 0;
+}
+
+json_t *jd_repart_meta(const jd_task_t *t)
+{
+    const jd_xtask_t *x = t->x;
+    json_t *o = json_object(), *mk = json_array();
+    for (int32_t i = 0; mk && i < x->n; i++)
+        json_array_append_new(mk, x->mseen[i] ? json_pack("[I,I]", (json_int_t)x->mr[i],
+                                                          (json_int_t)x->mf[i])
+                                              : json_null());
+    json_object_set_new(o, "ewm", json_integer(jd_repart_handled_wm(t)));
+    json_object_set_new(o, "mk", mk);
+    json_object_set_new(o, "holds", waits_json(&x->holds));
+    json_object_set_new(o, "tokens", waits_json(&x->tokens));
+    json_object_set_new(o, "notices", waits_json(&x->notices));
+    json_object_set_new(o, "idle", json_boolean(x->idle_empty));
+    return o;
+}
+
+void jd_repart_meta_parse(jd_task_t *t, json_t *o)
+{
+    jd_xtask_t *x = t->x;
+    json_t *mk = json_object_get(o, "mk"), *e;
+    size_t i;
+    if (!json_is_object(o))
+        return;
+    waits_clear(&x->holds);
+    waits_clear(&x->tokens);
+    waits_clear(&x->notices);
+    x->restore_ewm = json_integer_value(json_object_get(o, "ewm"));
+    if (xtask_size(x, (int32_t)json_array_size(mk)))
+        return;
+    json_array_foreach(mk, i, e) {
+        if (!json_is_array(e))
+            continue;
+        x->mseen[i] = 1;
+        x->mr[i] = json_integer_value(json_array_get(e, 0));
+        x->mf[i] = json_integer_value(json_array_get(e, 1));
+    }
+    waits_parse(&x->holds, json_object_get(o, "holds"));
+    waits_parse(&x->tokens, json_object_get(o, "tokens"));
+    waits_parse(&x->notices, json_object_get(o, "notices"));
+    x->idle_empty = json_is_true(json_object_get(o, "idle"));
+}
+
+void jd_repart_restore_fwd(jd_task_t *t, const char *key, size_t keylen, const void *val,
+                           size_t vallen)
+{
+    jd_xtask_t *x = t->x;
+    char *anon = strndup(key + 2, keylen - 2);
+    if (!anon)
+        return;
+    if (!val) {
+        jd_xfwd_t *f = fwd_get(x, anon);
+        if (f) {
+            jd_map_del(&x->fwd, &f->node);
+            free(f);
+        }
+    } else {
+        json_t *o = json_loadb(val, vallen, 0, NULL);
+        jd_xfwd_t *f = json_is_object(o)
+                           ? fwd_set(x, anon, (int32_t)json_integer_value(json_object_get(o, "p")),
+                                     json_integer_value(json_object_get(o, "s")))
+                           : NULL;
+        if (f) {
+            f->last = json_integer_value(json_object_get(o, "l"));
+            f->dirty = 0;
+        }
+        json_decref(o);
+    }
+    free(anon);
+}
