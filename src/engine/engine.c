@@ -47,6 +47,8 @@ static uint64_t eid_hash(const char *id)
 static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
 {
     const jd_config_t *c = e->conf;
+    if (e->frozen.count && engine_frozen_park(e, ev))
+        return;
     e->step = (jd_step_t){.time = ev->ts, .kind = 0, .sched_ts = ev->ts, .seq = ev->seq};
     e->step_sub = 0;
     engine_expire(e, ev->ts);
@@ -69,8 +71,15 @@ out:
         jd_event_free(ev);
 }
 
+void engine_evaluate_now(jd_engine_t *e, jd_event_t *ev)
+{
+    engine_evaluate(e, ev);
+}
+
 static void engine_fire(jd_engine_t *e, jd_timer_t *t)
 {
+    if (e->frozen.count && engine_frozen_defer(e, t))
+        return;
     engine_timer_remove(e, t);
     jd_journey_t *j = t->journey;
     uint32_t r = t->rule;
@@ -208,7 +217,8 @@ jd_engine_t *jd_engine_new(const jd_config_t *conf, const jd_engine_opts_t *opts
     e->merge_scratch = calloc(2 * (size_t)conf->history, sizeof(jd_hist_t));
     e->save_tab = calloc(3 * (size_t)conf->history + 1, sizeof(uint32_t));
     e->cd_slot = calloc(n ? n : 1, sizeof(int32_t));
-    if (jd_map_init(&e->journeys) != 0 ||
+    if (jd_map_init(&e->journeys) != 0 || jd_map_init(&e->frozen) != 0 ||
+        jd_map_init(&e->frozen_alias) != 0 ||
         jd_identity_init(&e->ids, e->opts.track_changes ? JD_IDENTITY_TRACK : 0) != 0 ||
         !e->ops || !e->listeners || !e->nlisteners || !e->merge_scratch || !e->save_tab ||
         !e->cd_slot || engine_stats_alloc(conf, &e->st) != 0)
@@ -230,6 +240,7 @@ void jd_engine_destroy(jd_engine_t *e)
 {
     if (!e)
         return;
+    engine_frozen_free_all(e); /* first: it touches the journeys' timers */
     while (!TAILQ_EMPTY(&e->lru))
         journey_destroy(e, TAILQ_FIRST(&e->lru), 0);
     jd_identity_free(&e->ids);
@@ -260,6 +271,14 @@ void jd_engine_destroy(jd_engine_t *e)
 jd_dl_reason_t jd_engine_push(jd_engine_t *e, jd_event_t *ev)
 {
     if (e->st.watermark != INT64_MIN && ev->ts < e->st.watermark) {
+        /* a frozen customer's event is not late: its journey waits */
+        if (e->frozen.count) {
+            ev->seq = e->evseq++;
+            if (engine_frozen_park(e, ev)) {
+                e->st.events_in++;
+                return JD_DL_NONE;
+            }
+        }
         e->st.late++;
         jd_event_free(ev);
         return JD_DL_LATE;

@@ -50,6 +50,8 @@ struct jd_engine {
     uint64_t max_customers;      /* opts.max_customers or the config's */
 
     jd_map_t journeys;
+    jd_map_t frozen;             /* freeze.c: customers waiting for a hand-over */
+    jd_map_t frozen_alias;       /* freeze.c: their anonymous ids */
     struct journey_list lru;     /* by last activity, oldest first */
     jd_identity_t ids;           /* anonymous -> customer links */
 
@@ -105,8 +107,20 @@ void journey_detach(jd_engine_t *e, jd_journey_t *j);
 int journey_attach(jd_engine_t *e, jd_journey_t *j);
 void journey_mark_dirty(jd_engine_t *e, jd_journey_t *j);
 void journey_unmark_dirty(jd_engine_t *e, jd_journey_t *j);
-/* engine.c: fires every timeout with a deadline before t. */
+/* engine.c: fires every timeout with a deadline before t; evaluates ev
+ * now (taking it). */
 void engine_fire_before(jd_engine_t *e, int64_t t);
+void engine_evaluate_now(jd_engine_t *e, jd_event_t *ev);
+
+/* freeze.c: a timer set aside for a frozen journey is in no heap. */
+#define JD_TIMER_DEFERRED (SIZE_MAX - 1)
+/* 1 when ev (released now) belongs to a frozen customer: it is parked. */
+int engine_frozen_park(jd_engine_t *e, jd_event_t *ev);
+/* 1 when t (due now) belongs to a frozen customer: it is set aside. */
+int engine_frozen_defer(jd_engine_t *e, jd_timer_t *t);
+/* A set-aside timer cancelled or set again by its rule. */
+void engine_frozen_undefer(jd_engine_t *e, jd_timer_t *t);
+void engine_frozen_free_all(jd_engine_t *e);
 /* Queues a tombstone for key (change tracking only). */
 void engine_tomb(jd_engine_t *e, int32_t tag, const char *key);
 /* Journeys and links idle for longer than journey.retention before now. */

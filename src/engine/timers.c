@@ -107,6 +107,8 @@ void engine_timer_remove(jd_engine_t *e, jd_timer_t *t)
 void engine_timer_set(jd_engine_t *e, jd_timer_t *t, jd_journey_t *j,
                       uint32_t rule, int64_t deadline)
 {
+    if (t->heap_idx == JD_TIMER_DEFERRED)
+        engine_frozen_undefer(e, t);
     if (t->heap_idx != SIZE_MAX && t->heap_idx < e->tn && e->th[t->heap_idx] == t)
         theap_remove(e, t->heap_idx);
     t->deadline = deadline;
@@ -122,6 +124,8 @@ void engine_timer_set(jd_engine_t *e, jd_timer_t *t, jd_journey_t *j,
 
 void engine_timer_cancel(jd_engine_t *e, jd_timer_t *t)
 {
+    if (t->heap_idx == JD_TIMER_DEFERRED)
+        engine_frozen_undefer(e, t);
     if (t->heap_idx != SIZE_MAX && t->heap_idx < e->tn && e->th[t->heap_idx] == t)
         theap_remove(e, t->heap_idx);
     t->heap_idx = SIZE_MAX;

@@ -134,7 +134,8 @@ static jd_event_t *get_event(cur_t *c, const jd_config_t *conf, jd_intern_cache_
 
 /* ---- small lists ------------------------------------------------------ */
 
-static int waits_add(jd_xwaits_t *w, const char *anon, int64_t ts, int32_t dest)
+static int waits_add(jd_xwaits_t *w, const char *anon, const char *customer, int64_t ts,
+                     int32_t dest)
 {
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 16;
@@ -146,6 +147,11 @@ static int waits_add(jd_xwaits_t *w, const char *anon, int64_t ts, int32_t dest)
     }
     if (!(w->v[w->n].anon = strdup(anon)))
         return -1;
+    w->v[w->n].customer = customer ? strdup(customer) : NULL;
+    if (customer && !w->v[w->n].customer) {
+        free(w->v[w->n].anon);
+        return -1;
+    }
     w->v[w->n].ts = ts;
     w->v[w->n].dest = dest;
     w->n++;
@@ -163,6 +169,7 @@ static ssize_t waits_find(const jd_xwaits_t *w, const char *anon, int64_t ts)
 static void waits_del(jd_xwaits_t *w, size_t i)
 {
     free(w->v[i].anon);
+    free(w->v[i].customer);
     w->v[i] = w->v[--w->n];
 }
 
@@ -185,8 +192,8 @@ static json_t *waits_json(const jd_xwaits_t *w)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < w->n; i++)
-        json_array_append_new(a, json_pack("[s,I,i]", w->v[i].anon, (json_int_t)w->v[i].ts,
-                                           (int)w->v[i].dest));
+        json_array_append_new(a, json_pack("[s,I,i,s?]", w->v[i].anon, (json_int_t)w->v[i].ts,
+                                           (int)w->v[i].dest, w->v[i].customer));
     return a;
 }
 
@@ -197,7 +204,8 @@ static void waits_parse(jd_xwaits_t *w, json_t *a)
     json_array_foreach(a, i, e) {
         const char *anon = json_string_value(json_array_get(e, 0));
         if (anon)
-            waits_add(w, anon, json_integer_value(json_array_get(e, 1)),
+            waits_add(w, anon, json_string_value(json_array_get(e, 3)),
+                      json_integer_value(json_array_get(e, 1)),
                       (int32_t)json_integer_value(json_array_get(e, 2)));
     }
 }
@@ -514,11 +522,12 @@ static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_
         r->skipped++;
         return;
     }
-    if ((flags & 1) && !replay) {
+    if ((flags & 1) && !replay && ev->customer_id && ev->anonymous_id) {
         ssize_t k = waits_find(&x->tokens, ev->anonymous_id, ev->ts);
         if (k >= 0)
             waits_del(&x->tokens, (size_t)k);
-        else if (waits_add(&x->holds, ev->anonymous_id, ev->ts, -1))
+        else if (waits_add(&x->holds, ev->anonymous_id, ev->customer_id, ev->ts, -1) ||
+                 jd_engine_freeze(t->engine, ev->customer_id, ev->ts, ev->anonymous_id))
             r->fatal = 1;
     }
     if (ev->customer_id && ev->anonymous_id && x->fwd.count) {
@@ -569,10 +578,22 @@ static void receive_handover(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
                anon);
     if (!replay) {
         ssize_t k = waits_find(&x->holds, anon, ts);
-        if (k >= 0)
+        if (k >= 0) {
+            /* the customer stays frozen at its next waiting link, if any */
+            char *cust = x->holds.v[k].customer;
+            int64_t next = INT64_MAX;
+            x->holds.v[k].customer = NULL;
             waits_del(&x->holds, (size_t)k);
-        else if (waits_add(&x->tokens, anon, ts, -1))
+            for (size_t i = 0; cust && i < x->holds.n; i++)
+                if (x->holds.v[i].customer && !strcmp(x->holds.v[i].customer, cust) &&
+                    x->holds.v[i].ts < next)
+                    next = x->holds.v[i].ts;
+            if (cust)
+                jd_engine_thaw(t->engine, cust, next);
+            free(cust);
+        } else if (waits_add(&x->tokens, anon, NULL, ts, -1)) {
             r->fatal = 1;
+        }
         r->rp_handovers_in++;
     }
     free(anon);
@@ -595,9 +616,9 @@ static void receive_notice(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_
     }
     jd_xfwd_t *f = fwd_get(x, anon);
     if (f && f->since <= ts) {
-        jd_xwait_t w = {anon, ts, dest};
+        jd_xwait_t w = {.anon = anon, .ts = ts, .dest = dest};
         handover(r, t, &w);
-    } else if (waits_add(&x->notices, anon, ts, dest)) {
+    } else if (waits_add(&x->notices, anon, NULL, ts, dest)) {
         r->fatal = 1;
     }
     free(anon);
@@ -740,21 +761,18 @@ static int64_t markers_min(const jd_xtask_t *x)
     return m;
 }
 
+/* A journey to hand over at L keeps the engine at L-1 until it has gone
+ * (which is as soon as the markers allow: no wait on another task). */
 static int64_t caps(const jd_xtask_t *x)
 {
-    int64_t h = waits_min(&x->holds), n = waits_min(&x->notices);
-    int64_t m = h < n ? h : n;
+    int64_t m = waits_min(&x->notices);
     return m == INT64_MAX ? INT64_MAX : jd_time_sub(m, 1);
 }
 
 int64_t jd_repart_handled_wm(const jd_task_t *t)
 {
-    int64_t wm = jd_engine_watermark(t->engine);
-    int64_t h = waits_min(&t->x->holds);
-    /* a link event at L <= wm waits for its hand-over: not handled yet */
-    if (h != INT64_MAX && jd_time_sub(h, 1) < wm)
-        wm = jd_time_sub(h, 1);
-    return wm;
+    /* parked events at or below it are in the snapshot (jd_repart_meta) */
+    return jd_engine_watermark(t->engine);
 }
 
 void jd_repart_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
@@ -800,8 +818,13 @@ int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
     int64_t mr, mf;
     if (xtask_size(x, r->rp_parts))
         return -1;
-    mr = t->has_events ? t->wm : (x->idle_empty ? INT64_MAX : INT64_MIN);
+    mr = x->idle_empty ? INT64_MAX : (t->has_events ? t->wm : INT64_MIN);
     mf = seen_router_min(x);
+    JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": router wm %" PRId64 ", forward bound %" PRId64
+           ", engine wm %" PRId64 " (markers %" PRId64 "), %zu holds, %zu early hand-overs, "
+           "%zu notices, %zu frozen, %zu forwarding", t->partition, mr, mf,
+           jd_engine_watermark(t->engine), markers_min(x), x->holds.n, x->tokens.n,
+           x->notices.n, jd_engine_frozen_count(t->engine), (size_t)x->fwd.count);
     if (!x->sent || mr != x->sent_r || mf != x->sent_f) {
         for (int32_t q = 0; q < x->n; q++) {
             jd_strbuf_reset(sb);
@@ -847,6 +870,55 @@ int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
     return 0;
 }
 
+/* A parked event in the meta record: [customer, hex of the event]. */
+static void meta_parked(void *opaque, const char *customer, const jd_event_t *ev)
+{
+    static const char hex[] = "0123456789abcdef";
+    jd_strbuf_t sb, hx;
+    jd_strbuf_init(&sb);
+    jd_strbuf_init(&hx);
+    put_event(&sb, ev);
+    for (size_t i = 0; i < sb.len; i++) {
+        jd_strbuf_putc(&hx, hex[(unsigned char)sb.data[i] >> 4]);
+        jd_strbuf_putc(&hx, hex[(unsigned char)sb.data[i] & 15]);
+    }
+    if (!sb.oom && !hx.oom)
+        json_array_append_new(opaque, json_pack("[s,s#]", customer, hx.data ? hx.data : "",
+                                                (int)hx.len));
+    jd_strbuf_free(&sb);
+    jd_strbuf_free(&hx);
+}
+
+static void meta_unpark(jd_task_t *t, json_t *pk)
+{
+    jd_runner_t *r = t->owner;
+    jd_intern_cache_t *ic = jd_intern_cache_new(r->conf->intern);
+    size_t i;
+    json_t *e;
+    json_array_foreach(pk, i, e) {
+        const char *cust = json_string_value(json_array_get(e, 0));
+        const char *hx = json_string_value(json_array_get(e, 1));
+        size_t n = hx ? strlen(hx) / 2 : 0;
+        char *bin = malloc(n + 1);
+        if (!cust || !bin || !ic) {
+            free(bin);
+            continue;
+        }
+        for (size_t k = 0; k < n; k++) {
+            char b[3] = {hx[2 * k], hx[2 * k + 1], 0};
+            bin[k] = (char)strtoul(b, NULL, 16);
+        }
+        cur_t c = {bin, bin + n, 0};
+        jd_event_t *ev = get_event(&c, r->conf, ic);
+        if (ev) {
+            ev->source_tag = t->partition;
+            jd_engine_park(t->engine, cust, ev);
+        }
+        free(bin);
+    }
+    jd_intern_cache_destroy(ic);
+}
+
 json_t *jd_repart_meta(const jd_task_t *t)
 {
     const jd_xtask_t *x = t->x;
@@ -861,6 +933,11 @@ json_t *jd_repart_meta(const jd_task_t *t)
     json_object_set_new(o, "tokens", waits_json(&x->tokens));
     json_object_set_new(o, "notices", waits_json(&x->notices));
     json_object_set_new(o, "idle", json_boolean(x->idle_empty));
+    if (jd_engine_frozen_count(t->engine)) {
+        json_t *pk = json_array();
+        jd_engine_frozen_each(t->engine, jd_repart_handled_wm(t), meta_parked, pk);
+        json_object_set_new(o, "parked", pk);
+    }
     return o;
 }
 
@@ -888,6 +965,11 @@ void jd_repart_meta_parse(jd_task_t *t, json_t *o)
     waits_parse(&x->tokens, json_object_get(o, "tokens"));
     waits_parse(&x->notices, json_object_get(o, "notices"));
     x->idle_empty = json_is_true(json_object_get(o, "idle"));
+    for (size_t k = 0; k < x->holds.n; k++)
+        if (x->holds.v[k].customer)
+            jd_engine_freeze(t->engine, x->holds.v[k].customer, x->holds.v[k].ts,
+                             x->holds.v[k].anon);
+    meta_unpark(t, json_object_get(o, "parked"));
 }
 
 void jd_repart_restore_fwd(jd_task_t *t, const char *key, size_t keylen, const void *val,

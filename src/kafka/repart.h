@@ -28,9 +28,11 @@
  * everything of the anonymous id before L, then hands its journey (history,
  * open windows, rule state: the changelog records), and its buffered events
  * at L or later, to home(customer) in a hand-over record, and from then on
- * forwards the anonymous id's events there. Home(customer) evaluates nothing
- * at L or later until the hand-over is there, then merges as one engine
- * does. So the alerts equal `replay`'s whatever the instance count.
+ * forwards the anonymous id's events there. Home(customer) freezes that
+ * customer at L (src/engine/freeze.c: its events and timeouts from L on
+ * wait, everyone else goes on) until the hand-over is there, then merges
+ * as one engine does. So the alerts equal `replay`'s whatever the instance
+ * count.
  *
  * Record formats (value; key = the routing identity): a kind byte, then
  * 'E' flags(1) event        an event (flag 1: a link, expect a hand-over)
@@ -57,6 +59,7 @@ struct jd_decode_ctx;
 
 typedef struct jd_xwait {
     char *anon;
+    char *customer;         /* holds: the customer frozen meanwhile */
     int64_t ts;             /* the link's ts L */
     int32_t dest;           /* notices: where the journey goes */
 } jd_xwait_t;

@@ -473,8 +473,10 @@ static void runner_check_caught_up(jd_runner_t *r, jd_task_t *t, int64_t now)
         jd_task_tp_t *tp = &t->tps[i];
         if (!tp->assigned)
             continue;
-        if (rd_kafka_query_watermark_offsets(r->consumer, tp->topic, t->partition, &lo, &hi,
-                                             500) ||
+        /* asked on the restore consumer's connections: the group consumer's
+         * wait behind its own long-poll fetches (fetch.wait.max.ms) */
+        if (rd_kafka_query_watermark_offsets(r->restore ? r->restore : r->consumer, tp->topic,
+                                             t->partition, &lo, &hi, 500) ||
             (tp->next_offset < 0 ? hi > lo && (!t->x || tp->committed < hi)
                                  : tp->next_offset < hi))
             at_end = 0;

@@ -133,7 +133,7 @@ char *jd_task_meta_render(const jd_task_t *t, const jd_config_t *conf,
         json_t *e = json_object();
         if (!e)
             goto out;
-        json_object_set_new(e, "t", json_string(conf->topics[i]));
+        json_object_set_new(e, "t", json_string(t->tps[i].topic));
         json_object_set_new(e, "c", json_integer(committed[i]));
         json_object_set_new(e, "n", json_integer(t->tps[i].next_offset));
         json_array_append_new(tps, e);
