@@ -50,6 +50,13 @@ typedef enum {
     JD_M_GROUPS_EVICTED,        /* counter */
     JD_M_TASKS_ASSIGNED,        /* gauge */
     JD_M_SERIES_DROPPED,        /* counter: updates dropped by the series bound */
+    /* input.keyed_by=any (src/kafka/repart.h) */
+    JD_M_REPARTITIONED,         /* counter: events written to the repartition topic */
+    JD_M_LINK_NOTICES,          /* counter: links announced to another task */
+    JD_M_HANDOVERS_SENT,        /* counter: anonymous journeys handed to another task */
+    JD_M_HANDOVERS_RECEIVED,    /* counter */
+    JD_M_FORWARDED,             /* counter: events passed on after a hand-over */
+    JD_M_CUSTOMERS_FROZEN,      /* gauge: customers waiting for a hand-over */
     JD_M__COUNT
 } jd_metric_id_t;
 

@@ -47,7 +47,7 @@ static int64_t ex_wall_ms(void)
 
 void jd_runner_metrics(jd_runner_t *r, int64_t now, int force)
 {
-    uint64_t tot[4], customers = 0, tasks = 0;
+    uint64_t tot[4], customers = 0, tasks = 0, frozen = 0;
     int64_t wall = ex_wall_ms();
     uint32_t nrules = r->conf->nrules;
 
@@ -73,6 +73,7 @@ void jd_runner_metrics(jd_runner_t *r, int64_t now, int force)
         for (uint32_t i = 0; alerts && i < nrules; i++)
             alerts[i] += s->alerts_by_rule[i];
         customers += s->customers;
+        frozen += jd_engine_frozen_count(t->engine);
         for (size_t k = 0; k < t->ntps; k++) {
             jd_task_tp_t *tp = &t->tps[k];
             int64_t lo = -1, hi = -1, lag = -1;
@@ -105,4 +106,17 @@ void jd_runner_metrics(jd_runner_t *r, int64_t now, int force)
         }
     jd_metrics_set(r->metrics, JD_M_CUSTOMERS_ACTIVE, NULL, (double)customers);
     jd_metrics_set(r->metrics, JD_M_TASKS_ASSIGNED, NULL, (double)tasks);
+    if (r->keyed_any) {
+        static const jd_metric_id_t ids[5] = {JD_M_REPARTITIONED, JD_M_LINK_NOTICES,
+                                              JD_M_HANDOVERS_SENT, JD_M_HANDOVERS_RECEIVED,
+                                              JD_M_FORWARDED};
+        const uint64_t now_v[5] = {r->rp_routed, r->rp_notices, r->rp_handovers_out,
+                                   r->rp_handovers_in, r->rp_forwarded};
+        for (int i = 0; i < 5; i++) {
+            if (now_v[i] > r->rp_reported[i])
+                jd_metrics_add(r->metrics, ids[i], NULL, now_v[i] - r->rp_reported[i]);
+            r->rp_reported[i] = now_v[i];
+        }
+        jd_metrics_set(r->metrics, JD_M_CUSTOMERS_FROZEN, NULL, (double)frozen);
+    }
 }

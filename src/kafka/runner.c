@@ -667,6 +667,11 @@ int jd_runner_run(jd_runner_t *r)
     else if (r->producer)
         /* nothing more is committed; do not wait out retries at exit */
         rd_kafka_purge(r->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    if (r->keyed_any)
+        JD_LOG(JD_LOG_INFO, "repartitioned %" PRIu64 " events, %" PRIu64 " link notices, %"
+               PRIu64 " hand-overs sent, %" PRIu64 " received, %" PRIu64 " events forwarded",
+               r->rp_routed, r->rp_notices, r->rp_handovers_out, r->rp_handovers_in,
+               r->rp_forwarded);
     JD_LOG(JD_LOG_INFO, "stopped: %" PRIu64 " messages, %" PRIu64 " alerts (%" PRIu64
            " acknowledged), %" PRIu64 " dead letters (%" PRIu64 " late), %" PRIu64
            " re-read and already handled, %" PRIu64 " checkpoints", r->consumed,

@@ -50,7 +50,8 @@ typedef struct jd_runner {
     int keyed_any;
     char repart[300];
     int32_t rp_parts;
-    _Atomic uint64_t rp_routed, rp_notices, rp_forwarded, rp_handovers_in, rp_handovers_out;
+    _Atomic uint64_t rp_routed, rp_notices, rp_handovers_out, rp_handovers_in, rp_forwarded;
+    uint64_t rp_reported[5];
     jd_task_t **tasks;      /* by partition number; NULL = never assigned */
     int32_t ntasks;
     int finished;           /* engines finished: everything evaluated */

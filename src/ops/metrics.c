@@ -58,6 +58,20 @@ static const jd_metric_def_t metric_defs[JD_M__COUNT] = {
         "Tasks (input partitions) assigned to this instance", L(NULL) },
     [JD_M_SERIES_DROPPED] = { "journeyd_metrics_series_dropped_total", JD_MT_COUNTER,
         "Metric updates dropped because JD_METRICS_MAX_SERIES series exist", L(NULL) },
+    [JD_M_REPARTITIONED] = { "journeyd_repartitioned_events_total", JD_MT_COUNTER,
+        "input.keyed_by=any: events re-keyed by resolved identity into the repartition topic",
+        L(NULL) },
+    [JD_M_LINK_NOTICES] = { "journeyd_link_notices_total", JD_MT_COUNTER,
+        "input.keyed_by=any: links announced to the task holding the anonymous journey", L(NULL) },
+    [JD_M_HANDOVERS_SENT] = { "journeyd_handovers_sent_total", JD_MT_COUNTER,
+        "input.keyed_by=any: anonymous journeys handed to their customer's task", L(NULL) },
+    [JD_M_HANDOVERS_RECEIVED] = { "journeyd_handovers_received_total", JD_MT_COUNTER,
+        "input.keyed_by=any: hand-overs merged here", L(NULL) },
+    [JD_M_FORWARDED] = { "journeyd_forwarded_events_total", JD_MT_COUNTER,
+        "input.keyed_by=any: anonymous events passed on to the task their journey moved to",
+        L(NULL) },
+    [JD_M_CUSTOMERS_FROZEN] = { "journeyd_customers_frozen", JD_MT_GAUGE,
+        "input.keyed_by=any: customers whose link waits for a hand-over", L(NULL) },
 };
 
 typedef struct series {

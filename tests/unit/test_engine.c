@@ -975,6 +975,110 @@ static void test_numeric_match(void **st)
     fx_close(&fx);
 }
 
+/* keyed_by=any hand-over (src/engine/freeze.c): a customer frozen at its
+ * link waits for the anonymous journey from another engine while the
+ * watermark goes on; after import and thaw the stitched journey is
+ * evaluated in one engine's order: the anonymous cart and the logged-in
+ * purchase make one completed funnel, no drop-off. Without the freeze the
+ * purchase is evaluated before the merge and the imported funnel drops
+ * off. */
+static void take_none(void *opaque, jd_event_t *ev)
+{
+    (void)opaque;
+    jd_event_free(ev);
+    fail_msg("no buffered event of the anonymous id was expected");
+}
+
+static void handover_fixture(fixture_t *fx)
+{
+    jd_err_t err;
+    fx_open(fx, NULL, NULL, 0);
+    jd_engine_destroy(fx->eng);
+    jd_engine_opts_t o = {.on_alert = sink_alert, .opaque = &fx->sink, .track_changes = 1,
+                          .fixed_emitted_at = T0};
+    fx->eng = jd_engine_new(fx->conf, &o, &err);
+    assert_non_null(fx->eng);
+}
+
+static void handover_run(int freeze)
+{
+    fixture_t a, c;
+    kv_t kv = {0};
+    jd_err_t err;
+    const int64_t L = T0 + 5 * 60000; /* the link, 5 min after the cart */
+    handover_fixture(&a);
+    handover_fixture(&c);
+    /* the anonymous journey, at its home engine */
+    fx_push(&a, "{\"ts\":%lld,\"anonymous_id\":\"d\",\"type\":\"add_to_cart\"}", (long long)T0);
+    fx_push(&a, "{\"ts\":%lld,\"anonymous_id\":\"d\",\"type\":\"checkout_start\"}",
+            (long long)(T0 + 1000));
+    jd_engine_advance(a.eng, L - 1);
+    /* the customer's engine reads the link and the purchase long before
+     * the hand-over arrives, and its watermark passes the cart's window */
+    fx_push(&c, "{\"ts\":%lld,\"anonymous_id\":\"d\",\"customer_id\":\"c\",\"type\":\"login\"}",
+            (long long)L);
+    if (freeze)
+        assert_int_equal(jd_engine_freeze(c.eng, "c", L, "d"), 0);
+    fx_push(&c, "{\"ts\":%lld,\"customer_id\":\"c\",\"type\":\"purchase\"}", (long long)(L + 1000));
+    fx_push(&c, "{\"ts\":%lld,\"customer_id\":\"x\",\"type\":\"page_view\",\"page\":\"/\"}",
+            (long long)(T0 + 3600000));
+    jd_engine_advance(c.eng, T0 + 3600000);
+    assert_int_equal(jd_engine_frozen_count(c.eng), (size_t)freeze);
+    /* the hand-over */
+    assert_int_equal(jd_engine_export_records(a.eng, "d", L - 1, kv_put, &kv, take_none), 1);
+    assert_string_equal(kv.key[0], "a:d");
+    for (int i = 0; i < kv.n; i++)
+        assert_int_equal(jd_engine_import_record(c.eng, 1, kv.key[i], strlen(kv.key[i]), kv.val[i],
+                                                 strlen(kv.val[i]), &err), 0);
+    if (freeze)
+        jd_engine_thaw(c.eng, "c", INT64_MAX);
+    jd_engine_advance(c.eng, T0 + 3600000);
+    assert_int_equal(jd_engine_frozen_count(c.eng), 0);
+    const jd_rule_t *f = jd_config_rule(c.conf, "checkout_dropoff");
+    assert_non_null(f);
+    const jd_engine_stats_t *st = jd_engine_stats(c.eng);
+    int drops = 0;
+    char b[64];
+    for (int i = 0; i < c.sink.n; i++)
+        drops += !strcmp(alert_str(c.sink.alerts[i], "rule", b, sizeof(b)), "checkout_dropoff");
+    if (freeze) {
+        assert_int_equal(st->funnels[f->index].completed, 1);
+        assert_int_equal(drops, 0);
+    } else {
+        assert_int_equal(st->funnels[f->index].completed, 0);
+        assert_int_equal(drops, 1);
+    }
+    /* the anonymous journey left its home: a tombstone for its key */
+    kv_t gone = {0};
+    jd_engine_drain_changes(a.eng, kv_put, &gone);
+    int tomb = 0;
+    for (int i = 0; i < gone.n; i++)
+        tomb += !strcmp(gone.key[i], "a:d") && !gone.val[i];
+    assert_int_equal(tomb, 1);
+    for (int i = 0; i < kv.n; i++) {
+        free(kv.key[i]);
+        free(kv.val[i]);
+    }
+    for (int i = 0; i < gone.n; i++) {
+        free(gone.key[i]);
+        free(gone.val[i]);
+    }
+    fx_close(&a);
+    fx_close(&c);
+}
+
+static void test_handover_frozen_customer(void **st)
+{
+    (void)st;
+    handover_run(1);
+}
+
+static void test_handover_unfrozen_drops_off(void **st)
+{
+    (void)st;
+    handover_run(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1007,6 +1111,8 @@ int main(void)
         cmocka_unit_test(test_dedupe_merge_and_restore),
         cmocka_unit_test(test_time_arithmetic_saturates),
         cmocka_unit_test(test_max_buffered_forces_watermark),
+        cmocka_unit_test(test_handover_frozen_customer),
+        cmocka_unit_test(test_handover_unfrozen_drops_off),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
