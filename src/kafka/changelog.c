@@ -215,6 +215,9 @@ int jd_changelog_restore(jd_runner_t *r, jd_task_t *t)
                 if (m->key_len == JD_TASK_META_KEYLEN &&
                     !memcmp(m->key, JD_TASK_META_KEY, JD_TASK_META_KEYLEN))
                     bad = m->payload && jd_task_meta_parse(t, r->conf, m->payload, m->len, &err);
+                else if (t->x && m->key_len > 4 && !memcmp(m->key, "t:x:", 4))
+                    jd_repart_restore_chunk(t, m->key, m->key_len, m->payload,
+                                            m->payload ? m->len : 0), bad = 0;
                 else if (t->x && m->key_len > 2 && !memcmp(m->key, "f:", 2))
                     jd_repart_restore_fwd(t, m->key, m->key_len, m->payload,
                                           m->payload ? m->len : 0), bad = 0;
@@ -237,8 +240,10 @@ int jd_changelog_restore(jd_runner_t *r, jd_task_t *t)
     if (!done)
         goto out;
     t->restored_records = nrec;
-    if (t->x)
+    if (t->x) {
+        jd_repart_restore_finish(t);
         jd_engine_advance(t->engine, t->x->restore_ewm);
+    }
     else if (t->has_events)
         jd_engine_advance(t->engine, t->wm);
     JD_LOG(JD_LOG_INFO, "task %" PRId32 ": restored %" PRIu64 " changelog records in %" PRId64

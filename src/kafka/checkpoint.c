@@ -68,7 +68,9 @@ static int ckpt_snapshot(jd_runner_t *r, jd_task_t *t)
      * snapshot's rule is "ts <= wm was handled" (task.h) */
     if (t->x) {
         jd_repart_advance(r, t, jd_mono_ms());
-        if (jd_repart_checkpoint(r, t)) {
+        if (jd_repart_checkpoint(r, t) || jd_repart_state_records(t) < 0) {
+            JD_LOG(JD_LOG_ERR, "task %" PRId32 ": out of memory writing the repartition state",
+                   t->partition);
             r->fatal = 1;
             return -1;
         }
@@ -162,8 +164,10 @@ static int ckpt_write_task(jd_runner_t *r, jd_task_t *t)
         }
     }
     if (!r->fatal && jd_kafka_produce(t->txp, r->changelog, t->partition, JD_TASK_META_KEY,
-                                      JD_TASK_META_KEYLEN, t->meta, t->metalen, NULL, NULL))
+                                      JD_TASK_META_KEYLEN, t->meta, t->metalen, NULL, NULL)) {
+        JD_LOG(JD_LOG_ERR, "cannot produce the meta record to changelog %s", r->changelog);
         r->fatal = 1;
+    }
     if (r->fatal)
         return -1;
     if (t->offs->cnt > 0) {

@@ -267,6 +267,11 @@ void jd_xtask_reset(jd_xtask_t *x)
     map_free_all(&x->fwd, free);
     map_free_all(&x->links, xlink_free);
     x->nlinks = 0;
+    for (uint32_t i = 0; i < x->capchunks; i++) {
+        free(x->chunks[i]);
+        x->chunks[i] = NULL;
+    }
+    x->restore_nchunks = 0;
 }
 
 void jd_xtask_destroy(jd_xtask_t *x)
@@ -280,6 +285,8 @@ void jd_xtask_destroy(jd_xtask_t *x)
     jd_map_free(&x->fwd);
     jd_map_free(&x->links);
     jd_strbuf_free(&x->sb);
+    free(x->chunks);
+    free(x->chunklen);
     free(x);
 }
 
@@ -336,6 +343,15 @@ static jd_xfwd_t *fwd_set(jd_xtask_t *x, const char *anon, int32_t dest, int64_t
 }
 
 /* ---- producing ---------------------------------------------------------- */
+
+/* Out of memory keeping the hand-over state: nothing more is committed
+ * and `run` stops (a restart reads the input again). */
+static void xfatal(jd_runner_t *r, const jd_task_t *t, int where)
+{
+    JD_LOG(JD_LOG_ERR, "task %" PRId32 ": out of memory in the repartition state (%d)",
+           t->partition, where);
+    r->fatal = 1;
+}
 
 static int xproduce(jd_runner_t *r, jd_task_t *t, int32_t dest, const char *key,
                     const jd_strbuf_t *sb)
@@ -405,8 +421,12 @@ int jd_repart_route(jd_runner_t *r, jd_task_t *t, jd_event_t *ev)
     const char *key = ev->customer_id ? ev->customer_id : ev->anonymous_id;
     int rc = -1;
 
-    if (!key || n <= 0)
+    if (!key || n <= 0) {
+        JD_LOG(JD_LOG_ERR, "task %" PRId32 ": %s", t->partition,
+               n <= 0 ? "the repartition topic's partition count is unknown"
+                      : "an event without identity reached the router");
         goto out;
+    }
     dest = home_of(key, n);
     if (ev->customer_id && ev->anonymous_id) {
         int32_t ah = home_of(ev->anonymous_id, n);
@@ -477,7 +497,7 @@ static int xpush(jd_runner_t *r, jd_task_t *t, jd_task_tp_t *tp, const rd_kafka_
     }
     if (jd_task_pend_push(tp, m->offset, ts)) {
         JD_LOG(JD_LOG_ERR, "out of memory");
-        r->fatal = 1;
+        xfatal(r, t, __LINE__);
         return -1;
     }
     return 0;
@@ -528,7 +548,7 @@ static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_
             waits_del(&x->tokens, (size_t)k);
         else if (waits_add(&x->holds, ev->anonymous_id, ev->customer_id, ev->ts, -1) ||
                  jd_engine_freeze(t->engine, ev->customer_id, ev->ts, ev->anonymous_id))
-            r->fatal = 1;
+            xfatal(r, t, __LINE__);
     }
     if (ev->customer_id && ev->anonymous_id && x->fwd.count) {
         /* linked again, and this time to a customer whose home is here */
@@ -592,7 +612,7 @@ static void receive_handover(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
                 jd_engine_thaw(t->engine, cust, next);
             free(cust);
         } else if (waits_add(&x->tokens, anon, NULL, ts, -1)) {
-            r->fatal = 1;
+            xfatal(r, t, __LINE__);
         }
         r->rp_handovers_in++;
     }
@@ -619,7 +639,7 @@ static void receive_notice(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_
         jd_xwait_t w = {.anon = anon, .ts = ts, .dest = dest};
         handover(r, t, &w);
     } else if (waits_add(&x->notices, anon, NULL, ts, dest)) {
-        r->fatal = 1;
+        xfatal(r, t, __LINE__);
     }
     free(anon);
 }
@@ -647,7 +667,7 @@ void jd_repart_receive(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
     int replay = 0;
 
     if (xtask_size(t->x, r->rp_parts)) {
-        r->fatal = 1;
+        xfatal(r, t, __LINE__);
         return;
     }
     /* Below the snapshot's next offset (task.h): markers apply again (they
@@ -730,7 +750,7 @@ static int handover(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n)
             memcpy(sb->data + at, &h.nrec, sizeof(h.nrec));
         f = fwd_set(x, n->anon, n->dest, n->ts);
         if (!f)
-            r->fatal = 1;
+            xfatal(r, t, __LINE__);
     } else if (f->dest != n->dest && n->ts > f->since) {
         fwd_set(x, n->anon, n->dest, n->ts); /* the newest link wins */
     }
@@ -780,7 +800,7 @@ void jd_repart_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
     jd_xtask_t *x = t->x;
     (void)now;
     if (xtask_size(x, r->rp_parts)) {
-        r->fatal = 1;
+        xfatal(r, t, __LINE__);
         return;
     }
     for (int rounds = 0; rounds < 1000 && !r->fatal; rounds++) {
@@ -816,8 +836,10 @@ int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
     jd_xtask_t *x = t->x;
     jd_strbuf_t *sb = &x->sb;
     int64_t mr, mf;
-    if (xtask_size(x, r->rp_parts))
+    if (xtask_size(x, r->rp_parts)) {
+        xfatal(r, t, __LINE__);
         return -1;
+    }
     mr = x->idle_empty ? INT64_MAX : (t->has_events ? t->wm : INT64_MIN);
     mf = seen_router_min(x);
     JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": router wm %" PRId64 ", forward bound %" PRId64
@@ -858,8 +880,10 @@ int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
                 jd_strbuf_printf(sb, "{\"p\":%" PRId32 ",\"s\":%" PRId64 ",\"l\":%" PRId64 "}",
                                  f->dest, f->since, f->last);
             if (sb->oom || jd_task_rec_add(t, sb->data, kl, gone ? NULL : sb->data + kl,
-                                           sb->len - kl))
+                                           sb->len - kl)) {
+                xfatal(r, t, __LINE__);
                 return -1;
+            }
             f->dirty = 0;
             if (gone) {
                 jd_map_del(&x->fwd, nd);
@@ -919,7 +943,7 @@ static void meta_unpark(jd_task_t *t, json_t *pk)
     jd_intern_cache_destroy(ic);
 }
 
-json_t *jd_repart_meta(const jd_task_t *t)
+static json_t *repart_meta(const jd_task_t *t)
 {
     const jd_xtask_t *x = t->x;
     json_t *o = json_object(), *mk = json_array();
@@ -941,7 +965,7 @@ json_t *jd_repart_meta(const jd_task_t *t)
     return o;
 }
 
-void jd_repart_meta_parse(jd_task_t *t, json_t *o)
+static void repart_meta_parse(jd_task_t *t, json_t *o)
 {
     jd_xtask_t *x = t->x;
     json_t *mk = json_object_get(o, "mk"), *e;
@@ -998,4 +1022,104 @@ void jd_repart_restore_fwd(jd_task_t *t, const char *key, size_t keylen, const v
         json_decref(o);
     }
     free(anon);
+}
+
+int jd_repart_state_records(jd_task_t *t)
+{
+    jd_xtask_t *x = t->x;
+    json_t *o = repart_meta(t);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char key[32];
+    uint32_t n = 0;
+    int rc = -1;
+    json_decref(o);
+    if (!s)
+        return -1;
+    size_t len = strlen(s);
+    uint64_t h = jd_map_hash(s, len);
+    if (x->nchunks && h == x->state_hash) {
+        rc = (int)x->nchunks; /* unchanged: an idle task writes nothing */
+        goto out;
+    }
+    x->state_hash = h;
+    for (size_t off = 0; off < len || n == 0; off += JD_XSTATE_CHUNK, n++) {
+        size_t k = len - off < JD_XSTATE_CHUNK ? len - off : JD_XSTATE_CHUNK;
+        int kl = snprintf(key, sizeof(key), "t:x:%" PRIu32, n);
+        if (jd_task_rec_add(t, key, (size_t)kl, s + off, k))
+            goto out;
+        if (len == 0)
+            break;
+    }
+    if (len == 0)
+        n = 1;
+    for (uint32_t i = n; i < x->nchunks; i++) {
+        int kl = snprintf(key, sizeof(key), "t:x:%" PRIu32, i);
+        if (jd_task_rec_add(t, key, (size_t)kl, NULL, 0))
+            goto out;
+    }
+    x->nchunks = n;
+    rc = (int)n;
+out:
+    free(s);
+    return rc;
+}
+
+void jd_repart_restore_chunk(jd_task_t *t, const char *key, size_t keylen, const void *val,
+                             size_t vallen)
+{
+    jd_xtask_t *x = t->x;
+    char num[16];
+    size_t nl = keylen - 4 < sizeof(num) - 1 ? keylen - 4 : sizeof(num) - 1;
+    memcpy(num, key + 4, nl);
+    num[nl] = '\0';
+    unsigned long i = strtoul(num, NULL, 10);
+    if (i >= 4096)
+        return;
+    if (i >= x->capchunks) {
+        uint32_t cap = (uint32_t)i + 8;
+        char **nc = realloc(x->chunks, cap * sizeof(*nc));
+        size_t *nlen = nc ? realloc(x->chunklen, cap * sizeof(*nlen)) : NULL;
+        if (nc)
+            x->chunks = nc;
+        if (!nc || !nlen)
+            return;
+        x->chunklen = nlen;
+        for (uint32_t k = x->capchunks; k < cap; k++) {
+            x->chunks[k] = NULL;
+            x->chunklen[k] = 0;
+        }
+        x->capchunks = cap;
+    }
+    free(x->chunks[i]);
+    x->chunks[i] = NULL;
+    x->chunklen[i] = 0;
+    if (val && (x->chunks[i] = malloc(vallen ? vallen : 1))) {
+        memcpy(x->chunks[i], val, vallen);
+        x->chunklen[i] = vallen;
+    }
+}
+
+void jd_repart_restore_finish(jd_task_t *t)
+{
+    jd_xtask_t *x = t->x;
+    jd_strbuf_t sb;
+    jd_strbuf_init(&sb);
+    if (x->restore_nchunks > 0 && (uint64_t)x->restore_nchunks <= x->capchunks) {
+        for (int64_t i = 0; i < x->restore_nchunks; i++)
+            if (x->chunks[i])
+                jd_strbuf_append(&sb, x->chunks[i], x->chunklen[i]);
+        json_t *o = sb.oom ? NULL : json_loadb(sb.data ? sb.data : "", sb.len, 0, NULL);
+        if (o)
+            repart_meta_parse(t, o);
+        else
+            JD_LOG(JD_LOG_WARN, "task %" PRId32 ": the repartition state in the changelog "
+                   "does not parse; starting without it", t->partition);
+        json_decref(o);
+    }
+    x->nchunks = x->restore_nchunks > 0 ? (uint32_t)x->restore_nchunks : 0;
+    for (uint32_t i = 0; i < x->capchunks; i++) {
+        free(x->chunks[i]);
+        x->chunks[i] = NULL;
+    }
+    jd_strbuf_free(&sb);
 }

@@ -104,6 +104,15 @@ typedef struct jd_xtask {
     jd_map_t links;
     size_t nlinks;
     uint64_t produced;      /* records written into the open transaction */
+    /* the state above (markers, waits, parked events) as changelog records
+     * "t:x:<i>" of at most JD_XSTATE_CHUNK bytes: the meta record says how
+     * many (it could outgrow a Kafka message) */
+    uint32_t nchunks;       /* written at the last checkpoint */
+    uint64_t state_hash;    /* of what they hold */
+    char **chunks;          /* restore: by index */
+    size_t *chunklen;
+    uint32_t capchunks;
+    int64_t restore_nchunks;
     jd_strbuf_t sb;
 } jd_xtask_t;
 
@@ -130,8 +139,15 @@ int64_t jd_repart_handled_wm(const struct jd_task *t);
 /* Checkpoint: write markers (into the open transaction), add the changed
  * forwarding entries as changelog records, and render the meta part. */
 int jd_repart_checkpoint(struct jd_runner *r, struct jd_task *t);
-json_t *jd_repart_meta(const struct jd_task *t);
-void jd_repart_meta_parse(struct jd_task *t, json_t *o);
+/* Add the state records "t:x:<i>" (and tombstones for chunks no longer
+ * used) to the checkpoint; returns their count, -1 on OOM. */
+int jd_repart_state_records(struct jd_task *t);
+/* Restore: a "t:x:<i>" record, the chunk count from the meta record, and
+ * the state once the changelog is read. */
+void jd_repart_restore_chunk(struct jd_task *t, const char *key, size_t keylen,
+                             const void *val, size_t vallen);
+void jd_repart_restore_finish(struct jd_task *t);
+#define JD_XSTATE_CHUNK 900000
 /* Restore a "f:" changelog record. */
 void jd_repart_restore_fwd(struct jd_task *t, const char *key, size_t keylen,
                            const void *val, size_t vallen);

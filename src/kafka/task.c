@@ -140,7 +140,7 @@ char *jd_task_meta_render(const jd_task_t *t, const jd_config_t *conf,
     }
     json_object_set(o, "tps", tps);
     if (t->x)
-        json_object_set_new(o, "x", jd_repart_meta(t));
+        json_object_set_new(o, "xn", json_integer(t->x->nchunks));
     s = json_dumps(o, JSON_COMPACT);
     if (s)
         *len = strlen(s);
@@ -164,7 +164,7 @@ int jd_task_meta_parse(jd_task_t *t, const jd_config_t *conf, const void *val,
     t->max_ts = json_integer_value(json_object_get(o, "max"));
     t->has_events = (int)json_integer_value(json_object_get(o, "has"));
     if (t->x)
-        jd_repart_meta_parse(t, json_object_get(o, "x"));
+        t->x->restore_nchunks = json_integer_value(json_object_get(o, "xn"));
     tps = json_object_get(o, "tps");
     json_array_foreach(tps, i, e) {
         int k = jd_task_tp_index(t, json_string_value(json_object_get(e, "t")) ?
