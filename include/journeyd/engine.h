@@ -242,7 +242,8 @@ void jd_engine_drop_source(jd_engine_t *e, int32_t tag);
  * (fire earlier timeouts, expire), then hands anon's journey ("a:" key) and
  * link ("l:" key) to fn and forgets them here (tombstones for this engine's
  * changelog). Then every buffered event of anon alone (no customer_id) is
- * taken out of the buffer and handed to take_ev, which owns it. Returns the
+ * taken out of the buffer and handed to take_ev, which owns it (take_ev
+ * NULL: the caller knows there is none; the buffer is not scanned). Returns the
  * number of state records handed to fn.
  *
  * jd_engine_import_record: one such record into this engine, with

@@ -415,8 +415,10 @@ int jd_engine_export_records(jd_engine_t *e, const char *anon, int64_t now,
         }
         jd_identity_forget(&e->ids, l);
     }
-    struct export_take x = {anon, take_ev, opaque};
-    jd_evheap_take(&e->evh, export_keep, &x, export_take_ev);
+    if (take_ev) {
+        struct export_take x = {anon, take_ev, opaque};
+        jd_evheap_take(&e->evh, export_keep, &x, export_take_ev);
+    }
     return n;
 }
 

@@ -212,6 +212,54 @@ static void waits_parse(jd_xwaits_t *w, json_t *a)
 
 /* ---- the per-task state ----------------------------------------------- */
 
+typedef struct xlast {
+    jd_map_node_t node;
+    int64_t ts;
+    char anon[];
+} xlast_t;
+
+static void anon_last_note(jd_xtask_t *x, const char *anon, int64_t ts)
+{
+    size_t n = strlen(anon);
+    xlast_t *l = (xlast_t *)jd_map_get(&x->anon_last, anon, n);
+    if (!l) {
+        if (!(l = malloc(sizeof(*l) + n + 1)))
+            return;
+        memcpy(l->anon, anon, n + 1);
+        l->node.key = l->anon;
+        l->node.keylen = n;
+        l->ts = ts;
+        if (jd_map_put(&x->anon_last, &l->node))
+            free(l);
+        return;
+    }
+    if (ts > l->ts)
+        l->ts = ts;
+}
+
+/* Could anon have a buffered event at or after ts? (Notes are kept until
+ * the watermark passes them.) */
+static int anon_may_wait(const jd_xtask_t *x, const char *anon, int64_t ts)
+{
+    const xlast_t *l = (const xlast_t *)jd_map_get(&x->anon_last, anon, strlen(anon));
+    return l && l->ts >= ts;
+}
+
+/* Notes at or below the engine's watermark are about evaluated events. */
+static void anon_last_prune(jd_xtask_t *x, int64_t wm)
+{
+    for (size_t b = 0; b < x->anon_last.nbuckets; b++) {
+        jd_map_node_t *n = x->anon_last.buckets[b], *next;
+        for (; n; n = next) {
+            next = n->next;
+            if (((xlast_t *)n)->ts <= wm) {
+                jd_map_del(&x->anon_last, n);
+                free(n);
+            }
+        }
+    }
+}
+
 jd_xtask_t *jd_xtask_new(int32_t partition)
 {
     jd_xtask_t *x = calloc(1, sizeof(*x));
@@ -219,7 +267,7 @@ jd_xtask_t *jd_xtask_new(int32_t partition)
         return NULL;
     x->partition = partition;
     jd_strbuf_init(&x->sb);
-    if (jd_map_init(&x->fwd) || jd_map_init(&x->links)) {
+    if (jd_map_init(&x->fwd) || jd_map_init(&x->links) || jd_map_init(&x->anon_last)) {
         jd_xtask_destroy(x);
         return NULL;
     }
@@ -266,6 +314,7 @@ void jd_xtask_reset(jd_xtask_t *x)
     waits_clear(&x->notices);
     map_free_all(&x->fwd, free);
     map_free_all(&x->links, xlink_free);
+    map_free_all(&x->anon_last, free);
     x->nlinks = 0;
     for (uint32_t i = 0; i < x->capchunks; i++) {
         free(x->chunks[i]);
@@ -284,6 +333,7 @@ void jd_xtask_destroy(jd_xtask_t *x)
     free(x->notices.v);
     jd_map_free(&x->fwd);
     jd_map_free(&x->links);
+    jd_map_free(&x->anon_last);
     jd_strbuf_free(&x->sb);
     free(x->chunks);
     free(x->chunklen);
@@ -556,6 +606,8 @@ static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_
         if (g && g->since <= ev->ts && home_of(ev->anonymous_id, x->n) == t->partition)
             fwd_set(x, ev->anonymous_id, t->partition, ev->ts);
     }
+    if (!ev->customer_id && ev->anonymous_id)
+        anon_last_note(x, ev->anonymous_id, ev->ts);
     xpush(r, t, tp, m, ev);
 }
 
@@ -745,7 +797,7 @@ static int handover(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n)
         /* still here: everything before L was evaluated (the engine is at
          * L-1), the rest of its buffered events travel along */
         jd_engine_export_records(t->engine, n->anon, jd_time_sub(n->ts, 1), ho_state, &h,
-                                 ho_event);
+                                 anon_may_wait(x, n->anon, n->ts) ? ho_event : NULL);
         if (!sb->oom)
             memcpy(sb->data + at, &h.nrec, sizeof(h.nrec));
         f = fwd_set(x, n->anon, n->dest, n->ts);
@@ -861,6 +913,7 @@ int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
         x->sent_r = mr;
         x->sent_f = mf;
     }
+    anon_last_prune(x, jd_engine_watermark(t->engine));
     /* forwarding entries: changed ones to the changelog; those unused for
      * longer than the retention go (as the link they stand for does) */
     int64_t limit = jd_time_sub(jd_engine_watermark(t->engine), r->conf->retention_ms);

@@ -102,6 +102,9 @@ typedef struct jd_xtask {
     jd_xwaits_t notices;    /* journeys to hand over when the engine reaches L-1 */
     jd_map_t fwd;
     jd_map_t links;
+    jd_map_t anon_last;     /* anon -> newest ts of its own events pushed here, so a
+                               hand-over scans the engine's buffer only when some
+                               may still wait there */
     size_t nlinks;
     uint64_t produced;      /* records written into the open transaction */
     /* the state above (markers, waits, parked events) as changelog records
