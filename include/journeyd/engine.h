@@ -253,6 +253,10 @@ void jd_engine_drop_source(jd_engine_t *e, int32_t tag);
 int jd_engine_export_records(jd_engine_t *e, const char *anon, int64_t now,
                              jd_state_fn *fn, void *opaque,
                              void (*take_ev)(void *opaque, jd_event_t *ev));
+/* Buffered events for which keep says 0 leave the buffer for take (which
+ * owns them), in one pass: a batch of hand-overs scans once. */
+void jd_engine_take_buffered(jd_engine_t *e, int (*keep)(const jd_event_t *, void *),
+                             void *opaque, void (*take)(void *opaque, jd_event_t *ev));
 int jd_engine_import_record(jd_engine_t *e, int32_t source_tag, const char *key,
                             size_t keylen, const void *val, size_t vallen, jd_err_t *err);
 /*

@@ -671,9 +671,7 @@ static void receive_handover(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
     free(anon);
 }
 
-/* The anonymous id's journey goes to n->dest (it was here), or an empty
- * hand-over answers (it had moved already). */
-static int handover(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n);
+static void handover_now(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n);
 
 static void receive_notice(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_t *m, cur_t *c)
 {
@@ -689,7 +687,7 @@ static void receive_notice(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_
     jd_xfwd_t *f = fwd_get(x, anon);
     if (f && f->since <= ts) {
         jd_xwait_t w = {.anon = anon, .ts = ts, .dest = dest};
-        handover(r, t, &w);
+        handover_now(r, t, &w);
     } else if (waits_add(&x->notices, anon, NULL, ts, dest)) {
         xfatal(r, t, __LINE__);
     }
@@ -754,10 +752,12 @@ void jd_repart_receive(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
 
 /* ---- hand-over ------------------------------------------------------------ */
 
+/* One hand-over being built: the state part ('H' L anon nrec {key val}*),
+ * then the anonymous id's buffered events. */
 typedef struct xho {
-    jd_strbuf_t *sb;
+    jd_map_node_t node;     /* in the batch's map while it takes events */
+    jd_strbuf_t rec, evs;
     uint32_t nrec, nev;
-    jd_strbuf_t evs;
 } xho_t;
 
 static void ho_state(void *opaque, int32_t tag, const char *key, size_t keylen,
@@ -765,55 +765,135 @@ static void ho_state(void *opaque, int32_t tag, const char *key, size_t keylen,
 {
     xho_t *h = opaque;
     (void)tag;
-    put_str(h->sb, key, keylen);
-    put_str(h->sb, val, vallen);
+    put_str(&h->rec, key, keylen);
+    put_str(&h->rec, val, vallen);
     h->nrec++;
 }
 
-static void ho_event(void *opaque, jd_event_t *ev)
+/* The hand-over a buffered event of an anonymous id alone goes to. */
+static xho_t *ho_for(const jd_map_t *batch, const jd_event_t *ev)
 {
-    xho_t *h = opaque;
+    if (ev->customer_id || !ev->anonymous_id)
+        return NULL;
+    return (xho_t *)jd_map_get(batch, ev->anonymous_id, strlen(ev->anonymous_id));
+}
+
+static int ho_keep(const jd_event_t *ev, void *opaque)
+{
+    return ho_for(opaque, ev) == NULL;
+}
+
+static void ho_take(void *opaque, jd_event_t *ev)
+{
+    xho_t *h = ho_for(opaque, ev);
     put_event(&h->evs, ev);
     h->nev++;
     jd_event_free(ev);
 }
 
-static int handover(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n)
+/* Start the hand-over answering notice n into h: the journey and link when
+ * they are still here (everything before L was evaluated: the engine is at
+ * L-1), else nothing (it had moved already). 1 when the anonymous id's
+ * buffered events must travel along too. */
+static int handover_begin(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n, xho_t *h)
 {
     jd_xtask_t *x = t->x;
-    jd_strbuf_t *sb = &x->sb;
-    xho_t h = {sb, 0, 0, {0}};
     jd_xfwd_t *f = fwd_get(x, n->anon);
     size_t at;
-
-    jd_strbuf_init(&h.evs);
-    jd_strbuf_reset(sb);
-    jd_strbuf_putc(sb, 'H');
-    put_i64(sb, n->ts);
-    put_cstr(sb, n->anon);
-    at = sb->len;
-    put_u32(sb, 0);
-    if (!f || f->since > n->ts) {
-        /* still here: everything before L was evaluated (the engine is at
-         * L-1), the rest of its buffered events travel along */
-        jd_engine_export_records(t->engine, n->anon, jd_time_sub(n->ts, 1), ho_state, &h,
-                                 anon_may_wait(x, n->anon, n->ts) ? ho_event : NULL);
-        if (!sb->oom)
-            memcpy(sb->data + at, &h.nrec, sizeof(h.nrec));
-        f = fwd_set(x, n->anon, n->dest, n->ts);
-        if (!f)
-            xfatal(r, t, __LINE__);
-    } else if (f->dest != n->dest && n->ts > f->since) {
-        fwd_set(x, n->anon, n->dest, n->ts); /* the newest link wins */
+    jd_strbuf_putc(&h->rec, 'H');
+    put_i64(&h->rec, n->ts);
+    put_cstr(&h->rec, n->anon);
+    at = h->rec.len;
+    put_u32(&h->rec, 0);
+    if (f && f->since <= n->ts) {
+        if (f->dest != n->dest && n->ts > f->since)
+            fwd_set(x, n->anon, n->dest, n->ts); /* the newest link wins */
+        return 0;
     }
-    put_u32(sb, h.nev);
-    jd_strbuf_append(sb, h.evs.data ? h.evs.data : "", h.evs.len);
-    sb->oom |= h.evs.oom;
-    jd_strbuf_free(&h.evs);
-    if (xproduce(r, t, n->dest, n->anon, sb))
-        return -1;
-    r->rp_handovers_out++;
-    return 0;
+    jd_engine_export_records(t->engine, n->anon, jd_time_sub(n->ts, 1), ho_state, h, NULL);
+    if (!h->rec.oom)
+        memcpy(h->rec.data + at, &h->nrec, sizeof(h->nrec));
+    if (!fwd_set(x, n->anon, n->dest, n->ts))
+        xfatal(r, t, __LINE__);
+    return anon_may_wait(x, n->anon, n->ts);
+}
+
+static void handover_finish(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n, xho_t *h)
+{
+    put_u32(&h->rec, h->nev);
+    jd_strbuf_append(&h->rec, h->evs.data ? h->evs.data : "", h->evs.len);
+    h->rec.oom |= h->evs.oom;
+    if (xproduce(r, t, n->dest, n->anon, &h->rec) == 0)
+        r->rp_handovers_out++;
+    jd_strbuf_free(&h->rec);
+    jd_strbuf_free(&h->evs);
+}
+
+static int notice_order(const void *a, const void *b)
+{
+    const jd_xwait_t *x = a, *y = b;
+    return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* Every notice whose L-1 the engine has reached, earliest first (a later
+ * link of the same id then finds it handed over), with one pass over the
+ * engine's buffer for all their anonymous ids' events. Returns how many. */
+static size_t handover_ready(jd_runner_t *r, jd_task_t *t, int64_t wm)
+{
+    jd_xtask_t *x = t->x;
+    size_t n = 0, k = 0;
+    int scan = 0;
+    jd_map_t batch;
+    if (wm == INT64_MIN || !x->notices.n || jd_time_sub(waits_min(&x->notices), 1) > wm)
+        return 0;
+    qsort(x->notices.v, x->notices.n, sizeof(*x->notices.v), notice_order);
+    while (n < x->notices.n && jd_time_sub(x->notices.v[n].ts, 1) <= wm)
+        n++;
+    if (!n)
+        return 0;
+    xho_t *hos = calloc(n, sizeof(*hos));
+    if (!hos || jd_map_init(&batch)) {
+        free(hos);
+        xfatal(r, t, __LINE__);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        xho_t *h = &hos[i];
+        jd_strbuf_init(&h->rec);
+        jd_strbuf_init(&h->evs);
+        if (handover_begin(r, t, &x->notices.v[i], h) &&
+            !jd_map_get(&batch, x->notices.v[i].anon, strlen(x->notices.v[i].anon))) {
+            h->node.key = x->notices.v[i].anon;
+            h->node.keylen = strlen(h->node.key);
+            if (jd_map_put(&batch, &h->node) == 0)
+                scan = 1;
+        }
+    }
+    if (scan)
+        jd_engine_take_buffered(t->engine, ho_keep, &batch, ho_take);
+    for (size_t i = 0; i < n; i++)
+        handover_finish(r, t, &x->notices.v[i], &hos[i]);
+    jd_map_free(&batch);
+    free(hos);
+    /* the answered notices leave, the rest keep their order */
+    for (size_t i = 0; i < n; i++) {
+        free(x->notices.v[i].anon);
+        free(x->notices.v[i].customer);
+    }
+    for (size_t i = n; i < x->notices.n; i++)
+        x->notices.v[k++] = x->notices.v[i];
+    x->notices.n = k;
+    return n;
+}
+
+/* An answer at once: the journey had moved already. */
+static void handover_now(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n)
+{
+    xho_t h = {0};
+    jd_strbuf_init(&h.rec);
+    jd_strbuf_init(&h.evs);
+    handover_begin(r, t, n, &h);
+    handover_finish(r, t, n, &h);
 }
 
 /* ---- watermark ------------------------------------------------------------ */
@@ -861,22 +941,7 @@ void jd_repart_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
             target = cap;
         if (target != INT64_MIN)
             jd_engine_advance(t->engine, target);
-        int64_t wm = jd_engine_watermark(t->engine);
-        int done = 0;
-        /* the earliest notice first: a later link of the same id then
-         * finds it handed over */
-        while (x->notices.n && !r->fatal) {
-            size_t best = 0;
-            for (size_t i = 1; i < x->notices.n; i++)
-                if (x->notices.v[i].ts < x->notices.v[best].ts)
-                    best = i;
-            if (wm == INT64_MIN || jd_time_sub(x->notices.v[best].ts, 1) > wm)
-                break;
-            handover(r, t, &x->notices.v[best]);
-            waits_del(&x->notices, best);
-            done = 1;
-        }
-        if (!done)
+        if (!handover_ready(r, t, jd_engine_watermark(t->engine)))
             break;
     }
 }
