@@ -253,29 +253,22 @@ void jd_engine_drop_source(jd_engine_t *e, int32_t tag);
 int jd_engine_export_records(jd_engine_t *e, const char *anon, int64_t now,
                              jd_state_fn *fn, void *opaque,
                              void (*take_ev)(void *opaque, jd_event_t *ev));
-/* Buffered events for which keep says 0 leave the buffer for take (which
- * owns them), in one pass: a batch of hand-overs scans once. */
-void jd_engine_take_buffered(jd_engine_t *e, int (*keep)(const jd_event_t *, void *),
-                             void *opaque, void (*take)(void *opaque, jd_event_t *ev));
 int jd_engine_import_record(jd_engine_t *e, int32_t source_tag, const char *key,
                             size_t keylen, const void *val, size_t vallen, jd_err_t *err);
 /*
  * Freezing one customer (freeze.c): from at on, its events are parked and
  * its timeouts set aside as they come due, while the rest of the engine
- * goes on. Thaw moves the freeze to at (INT64_MAX: none) and evaluates,
- * in the engine's own order up to the watermark, what was parked before it.
+ * goes on. A customer can be frozen at several links; thaw ends the one at
+ * done, moves the freeze to the next (if any) and evaluates, in the
+ * engine's own order up to the watermark, what was parked before it.
  * anon (or NULL): the anonymous id whose link is parked; its own events
- * from at on count as the customer's. freeze/park: 0, or -1 when out of
- * memory (park frees ev).
+ * from at on count as the customer's. freeze: 0, or -1 when out of memory.
  */
 int jd_engine_freeze(jd_engine_t *e, const char *customer, int64_t at, const char *anon);
-void jd_engine_thaw(jd_engine_t *e, const char *customer, int64_t at);
-/* Parked events with ts <= upto (the snapshot holds them), and putting
- * one back on restore (the customer must be frozen). */
-void jd_engine_frozen_each(const jd_engine_t *e, int64_t upto,
-                           void (*fn)(void *opaque, const char *customer, const jd_event_t *ev),
-                           void *opaque);
-int jd_engine_park(jd_engine_t *e, const char *customer, jd_event_t *ev);
+void jd_engine_thaw(jd_engine_t *e, const char *customer, int64_t done);
+/* 1 when ev, released now, would be parked (a re-read event of a frozen
+ * customer was waiting, whatever the watermark). */
+int jd_engine_would_park(const jd_engine_t *e, const jd_event_t *ev);
 size_t jd_engine_frozen_count(const jd_engine_t *e);
 /* The engine's watermark (INT64_MIN before the first advance). */
 int64_t jd_engine_watermark(const jd_engine_t *e);

@@ -50,4 +50,12 @@ jd_event_t *jd_event_new(uint32_t nslots,
 /* NULL-safe. */
 void jd_event_free(jd_event_t *ev);
 
+/* An event still in an engine's buffer whose copy went elsewhere (a
+ * hand-over between `run` tasks): the engine drops it when it comes due. */
+#define JD_EVENT_SHIPPED INT32_MIN
+static inline void jd_event_ship(jd_event_t *ev)
+{
+    ev->source_tag = JD_EVENT_SHIPPED;
+}
+
 #endif

@@ -422,12 +422,6 @@ int jd_engine_export_records(jd_engine_t *e, const char *anon, int64_t now,
     return n;
 }
 
-void jd_engine_take_buffered(jd_engine_t *e, int (*keep)(const jd_event_t *, void *),
-                             void *opaque, void (*take)(void *opaque, jd_event_t *ev))
-{
-    jd_evheap_take(&e->evh, keep, opaque, take);
-}
-
 int jd_engine_import_record(jd_engine_t *e, int32_t source_tag, const char *key,
                             size_t keylen, const void *val, size_t vallen, jd_err_t *err)
 {

@@ -47,6 +47,10 @@ static uint64_t eid_hash(const char *id)
 static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
 {
     const jd_config_t *c = e->conf;
+    if (ev->source_tag == JD_EVENT_SHIPPED) {
+        jd_event_free(ev); /* handed over with its anonymous journey */
+        return;
+    }
     if (e->frozen.count && engine_frozen_park(e, ev))
         return;
     e->step = (jd_step_t){.time = ev->ts, .kind = 0, .sched_ts = ev->ts, .seq = ev->seq};

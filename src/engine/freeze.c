@@ -18,7 +18,9 @@
 
 typedef struct engine_frozen {
     jd_map_node_t node;
-    int64_t at;             /* frozen from this ts on */
+    int64_t at;             /* frozen from this ts on: the least of ats */
+    int64_t *ats;           /* one per link waiting for its hand-over */
+    size_t nats, capats;
     struct frozen_alias *aliases;
     jd_event_t **ev;        /* parked events, in release order */
     size_t nev, evcap;
@@ -93,6 +95,9 @@ int jd_engine_freeze(jd_engine_t *e, const char *customer, int64_t at, const cha
             return -1;
         }
     }
+    if (grow((void **)&f->ats, &f->capats, f->nats, sizeof(*f->ats)))
+        return -1;
+    f->ats[f->nats++] = at;
     if (at < f->at)
         f->at = at;
     return anon ? frozen_alias_add(e, f, anon, at) : 0;
@@ -178,15 +183,25 @@ static void frozen_free(jd_engine_t *e, engine_frozen_t *f)
     jd_map_del(&e->frozen, &f->node);
     free(f->ev);
     free(f->tm);
+    free(f->ats);
     free(f);
 }
 
-void jd_engine_thaw(jd_engine_t *e, const char *customer, int64_t at)
+void jd_engine_thaw(jd_engine_t *e, const char *customer, int64_t done)
 {
     engine_frozen_t *f = frozen_get(e, customer);
-    int64_t wm = e->st.watermark;
+    int64_t wm = e->st.watermark, at = INT64_MAX;
     if (!f)
         return;
+    /* the link at done has its hand-over; frozen still at the next one */
+    for (size_t i = 0; i < f->nats; i++)
+        if (f->ats[i] == done) {
+            f->ats[i] = f->ats[--f->nats];
+            break;
+        }
+    for (size_t i = 0; i < f->nats; i++)
+        if (f->ats[i] < at)
+            at = f->ats[i];
     f->at = at;
     /* back into the heap: a timer still at or after the freeze is set
      * aside again when it comes due */
@@ -231,29 +246,13 @@ void jd_engine_thaw(jd_engine_t *e, const char *customer, int64_t at)
         frozen_free(e, f);
 }
 
-void jd_engine_frozen_each(const jd_engine_t *e, int64_t upto,
-                           void (*fn)(void *opaque, const char *customer, const jd_event_t *ev),
-                           void *opaque)
+int jd_engine_would_park(const jd_engine_t *e, const jd_event_t *ev)
 {
-    for (size_t b = 0; b < e->frozen.nbuckets; b++)
-        for (jd_map_node_t *n = e->frozen.buckets[b]; n; n = n->next) {
-            const engine_frozen_t *f = (const engine_frozen_t *)n;
-            for (size_t i = 0; i < f->nev; i++)
-                if (f->ev[i]->ts <= upto)
-                    fn(opaque, f->customer, f->ev[i]);
-        }
-}
-
-int jd_engine_park(jd_engine_t *e, const char *customer, jd_event_t *ev)
-{
-    engine_frozen_t *f = frozen_get(e, customer);
-    if (!f || grow((void **)&f->ev, &f->evcap, f->nev, sizeof(*f->ev))) {
-        jd_event_free(ev);
-        return -1;
-    }
-    ev->seq = e->evseq++;
-    f->ev[f->nev++] = ev;
-    return 0;
+    if (!e->frozen.count)
+        return 0;
+    const char *c = event_customer(e, ev);
+    const engine_frozen_t *f = c ? frozen_get(e, c) : NULL;
+    return f && ev->ts >= f->at;
 }
 
 size_t jd_engine_frozen_count(const jd_engine_t *e)
@@ -275,6 +274,7 @@ void engine_frozen_free_all(jd_engine_t *e)
             frozen_aliases_free(e, f);
             free(f->ev);
             free(f->tm);
+            free(f->ats);
             free(f);
         }
         e->frozen.buckets[b] = NULL;

@@ -218,6 +218,9 @@ int jd_changelog_restore(jd_runner_t *r, jd_task_t *t)
                 else if (t->x && m->key_len > 4 && !memcmp(m->key, "t:x:", 4))
                     jd_repart_restore_chunk(t, m->key, m->key_len, m->payload,
                                             m->payload ? m->len : 0), bad = 0;
+                else if (t->x && m->key_len > 4 && !memcmp(m->key, "w:", 2))
+                    jd_repart_restore_wait(t, m->key, m->key_len, m->payload,
+                                           m->payload ? m->len : 0), bad = 0;
                 else if (t->x && m->key_len > 2 && !memcmp(m->key, "f:", 2))
                     jd_repart_restore_fwd(t, m->key, m->key_len, m->payload,
                                           m->payload ? m->len : 0), bad = 0;

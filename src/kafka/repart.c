@@ -132,129 +132,76 @@ static jd_event_t *get_event(cur_t *c, const jd_config_t *conf, jd_intern_cache_
     return ev;
 }
 
-/* ---- small lists ------------------------------------------------------ */
-
-static int waits_add(jd_xwaits_t *w, const char *anon, const char *customer, int64_t ts,
-                     int32_t dest)
-{
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 16;
-        jd_xwait_t *nv = realloc(w->v, cap * sizeof(*nv));
-        if (!nv)
-            return -1;
-        w->v = nv;
-        w->cap = cap;
-    }
-    if (!(w->v[w->n].anon = strdup(anon)))
-        return -1;
-    w->v[w->n].customer = customer ? strdup(customer) : NULL;
-    if (customer && !w->v[w->n].customer) {
-        free(w->v[w->n].anon);
-        return -1;
-    }
-    w->v[w->n].ts = ts;
-    w->v[w->n].dest = dest;
-    w->n++;
-    return 0;
-}
-
-static ssize_t waits_find(const jd_xwaits_t *w, const char *anon, int64_t ts)
-{
-    for (size_t i = 0; i < w->n; i++)
-        if (w->v[i].ts == ts && !strcmp(w->v[i].anon, anon))
-            return (ssize_t)i;
-    return -1;
-}
-
-static void waits_del(jd_xwaits_t *w, size_t i)
-{
-    free(w->v[i].anon);
-    free(w->v[i].customer);
-    w->v[i] = w->v[--w->n];
-}
-
-static void waits_clear(jd_xwaits_t *w)
-{
-    while (w->n)
-        waits_del(w, w->n - 1);
-}
-
-static int64_t waits_min(const jd_xwaits_t *w)
-{
-    int64_t m = INT64_MAX;
-    for (size_t i = 0; i < w->n; i++)
-        if (w->v[i].ts < m)
-            m = w->v[i].ts;
-    return m;
-}
-
-static json_t *waits_json(const jd_xwaits_t *w)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < w->n; i++)
-        json_array_append_new(a, json_pack("[s,I,i,s?]", w->v[i].anon, (json_int_t)w->v[i].ts,
-                                           (int)w->v[i].dest, w->v[i].customer));
-    return a;
-}
-
-static void waits_parse(jd_xwaits_t *w, json_t *a)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(a, i, e) {
-        const char *anon = json_string_value(json_array_get(e, 0));
-        if (anon)
-            waits_add(w, anon, json_string_value(json_array_get(e, 3)),
-                      json_integer_value(json_array_get(e, 1)),
-                      (int32_t)json_integer_value(json_array_get(e, 2)));
-    }
-}
-
 /* ---- the per-task state ----------------------------------------------- */
+
+/* The events of one anonymous id alone pushed into this task's engine, so
+ * a hand-over finds the ones still buffered without scanning the buffer.
+ * An entry with ts above the engine's watermark is still buffered (advance
+ * releases everything at or below it); others may be freed: never read. */
+typedef struct xpend {
+    jd_event_t *ev;
+    int64_t ts;
+} xpend_t;
 
 typedef struct xlast {
     jd_map_node_t node;
-    int64_t ts;
+    xpend_t *v;
+    size_t n, cap;
     char anon[];
 } xlast_t;
 
-static void anon_last_note(jd_xtask_t *x, const char *anon, int64_t ts)
+static void xlast_free(void *p)
 {
+    xlast_t *l = p;
+    free(l->v);
+    free(l);
+}
+
+static void anon_last_note(jd_xtask_t *x, jd_event_t *ev)
+{
+    const char *anon = ev->anonymous_id;
     size_t n = strlen(anon);
     xlast_t *l = (xlast_t *)jd_map_get(&x->anon_last, anon, n);
     if (!l) {
-        if (!(l = malloc(sizeof(*l) + n + 1)))
+        if (!(l = calloc(1, sizeof(*l) + n + 1)))
             return;
         memcpy(l->anon, anon, n + 1);
         l->node.key = l->anon;
         l->node.keylen = n;
-        l->ts = ts;
-        if (jd_map_put(&x->anon_last, &l->node))
+        if (jd_map_put(&x->anon_last, &l->node)) {
             free(l);
-        return;
+            return;
+        }
     }
-    if (ts > l->ts)
-        l->ts = ts;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        xpend_t *nv = realloc(l->v, cap * sizeof(*nv));
+        if (!nv)
+            return;
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->v[l->n].ev = ev;
+    l->v[l->n].ts = ev->ts;
+    l->n++;
 }
 
-/* Could anon have a buffered event at or after ts? (Notes are kept until
- * the watermark passes them.) */
-static int anon_may_wait(const jd_xtask_t *x, const char *anon, int64_t ts)
-{
-    const xlast_t *l = (const xlast_t *)jd_map_get(&x->anon_last, anon, strlen(anon));
-    return l && l->ts >= ts;
-}
-
-/* Notes at or below the engine's watermark are about evaluated events. */
+/* Entries at or below the engine's watermark are about released events. */
 static void anon_last_prune(jd_xtask_t *x, int64_t wm)
 {
     for (size_t b = 0; b < x->anon_last.nbuckets; b++) {
         jd_map_node_t *n = x->anon_last.buckets[b], *next;
         for (; n; n = next) {
+            xlast_t *l = (xlast_t *)n;
+            size_t k = 0;
             next = n->next;
-            if (((xlast_t *)n)->ts <= wm) {
+            for (size_t i = 0; i < l->n; i++)
+                if (l->v[i].ts > wm)
+                    l->v[k++] = l->v[i];
+            l->n = k;
+            if (!k) {
                 jd_map_del(&x->anon_last, n);
-                free(n);
+                xlast_free(l);
             }
         }
     }
@@ -267,7 +214,9 @@ jd_xtask_t *jd_xtask_new(int32_t partition)
         return NULL;
     x->partition = partition;
     jd_strbuf_init(&x->sb);
-    if (jd_map_init(&x->fwd) || jd_map_init(&x->links) || jd_map_init(&x->anon_last)) {
+    if (jd_map_init(&x->fwd) || jd_map_init(&x->links) || jd_map_init(&x->anon_last) ||
+        jd_xwaits_init(&x->holds, 'h') || jd_xwaits_init(&x->tokens, 'k') ||
+        jd_xwaits_init(&x->notices, 'n')) {
         jd_xtask_destroy(x);
         return NULL;
     }
@@ -309,12 +258,12 @@ void jd_xtask_reset(jd_xtask_t *x)
     x->sent = 0;
     x->idle_empty = 0;
     x->restore_ewm = INT64_MIN;
-    waits_clear(&x->holds);
-    waits_clear(&x->tokens);
-    waits_clear(&x->notices);
+    jd_xwaits_clear(&x->holds);
+    jd_xwaits_clear(&x->tokens);
+    jd_xwaits_clear(&x->notices);
     map_free_all(&x->fwd, free);
     map_free_all(&x->links, xlink_free);
-    map_free_all(&x->anon_last, free);
+    map_free_all(&x->anon_last, xlast_free);
     x->nlinks = 0;
     for (uint32_t i = 0; i < x->capchunks; i++) {
         free(x->chunks[i]);
@@ -328,9 +277,9 @@ void jd_xtask_destroy(jd_xtask_t *x)
     if (!x)
         return;
     jd_xtask_reset(x);
-    free(x->holds.v);
-    free(x->tokens.v);
-    free(x->notices.v);
+    jd_xwaits_free(&x->holds);
+    jd_xwaits_free(&x->tokens);
+    jd_xwaits_free(&x->notices);
     jd_map_free(&x->fwd);
     jd_map_free(&x->links);
     jd_map_free(&x->anon_last);
@@ -543,7 +492,7 @@ static int xpush(jd_runner_t *r, jd_task_t *t, jd_task_tp_t *tp, const rd_kafka_
         snprintf(detail, sizeof(detail), "ts %s is older than the task's watermark "
                  "(repartitioned)", jd_time_format_rfc3339(ts, a));
         jd_collector_dead_letter(r, t, m, JD_DL_LATE, detail);
-        return 0;
+        return 1;
     }
     if (jd_task_pend_push(tp, m->offset, ts)) {
         JD_LOG(JD_LOG_ERR, "out of memory");
@@ -587,16 +536,18 @@ static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_
         jd_event_free(ev);
         return;
     }
-    if (replay && ev->ts <= x->restore_ewm) {
+    /* re-read: evaluated unless it still waited (for the watermark, or
+     * parked with its frozen customer) */
+    if (replay && ev->ts <= x->restore_ewm && !jd_engine_would_park(t->engine, ev)) {
         jd_event_free(ev);
         r->skipped++;
         return;
     }
     if ((flags & 1) && !replay && ev->customer_id && ev->anonymous_id) {
-        ssize_t k = waits_find(&x->tokens, ev->anonymous_id, ev->ts);
-        if (k >= 0)
-            waits_del(&x->tokens, (size_t)k);
-        else if (waits_add(&x->holds, ev->anonymous_id, ev->customer_id, ev->ts, -1) ||
+        jd_xwait_t *k = jd_xwaits_find(&x->tokens, ev->anonymous_id, ev->ts);
+        if (k)
+            jd_xwaits_del(&x->tokens, k);
+        else if (!jd_xwaits_add(&x->holds, ev->anonymous_id, ev->customer_id, ev->ts, -1) ||
                  jd_engine_freeze(t->engine, ev->customer_id, ev->ts, ev->anonymous_id))
             xfatal(r, t, __LINE__);
     }
@@ -606,9 +557,9 @@ static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_
         if (g && g->since <= ev->ts && home_of(ev->anonymous_id, x->n) == t->partition)
             fwd_set(x, ev->anonymous_id, t->partition, ev->ts);
     }
-    if (!ev->customer_id && ev->anonymous_id)
-        anon_last_note(x, ev->anonymous_id, ev->ts);
-    xpush(r, t, tp, m, ev);
+    jd_event_t *keep = !ev->customer_id && ev->anonymous_id ? ev : NULL;
+    if (xpush(r, t, tp, m, ev) == 0 && keep)
+        anon_last_note(x, keep);
 }
 
 static void receive_handover(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
@@ -638,32 +589,26 @@ static void receive_handover(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
         jd_event_t *ev = get_event(c, r->conf, dx->ic);
         if (!ev)
             break;
-        if (replay && ev->ts <= x->restore_ewm) {
+        if (replay && ev->ts <= x->restore_ewm && !jd_engine_would_park(t->engine, ev)) {
             jd_event_free(ev);
             continue;
         }
-        if (xpush(r, t, tp, m, ev))
+        if (xpush(r, t, tp, m, ev) < 0)
             break;
     }
     if (c->bad)
         JD_LOG(JD_LOG_WARN, "task %" PRId32 ": hand-over of %s: truncated record", t->partition,
                anon);
     if (!replay) {
-        ssize_t k = waits_find(&x->holds, anon, ts);
-        if (k >= 0) {
-            /* the customer stays frozen at its next waiting link, if any */
-            char *cust = x->holds.v[k].customer;
-            int64_t next = INT64_MAX;
-            x->holds.v[k].customer = NULL;
-            waits_del(&x->holds, (size_t)k);
-            for (size_t i = 0; cust && i < x->holds.n; i++)
-                if (x->holds.v[i].customer && !strcmp(x->holds.v[i].customer, cust) &&
-                    x->holds.v[i].ts < next)
-                    next = x->holds.v[i].ts;
+        jd_xwait_t *k = jd_xwaits_find(&x->holds, anon, ts);
+        if (k) {
+            char *cust = k->customer;
+            k->customer = NULL;
+            jd_xwaits_del(&x->holds, k);
             if (cust)
-                jd_engine_thaw(t->engine, cust, next);
+                jd_engine_thaw(t->engine, cust, ts);
             free(cust);
-        } else if (waits_add(&x->tokens, anon, NULL, ts, -1)) {
+        } else if (!jd_xwaits_add(&x->tokens, anon, NULL, ts, -1)) {
             xfatal(r, t, __LINE__);
         }
         r->rp_handovers_in++;
@@ -688,7 +633,7 @@ static void receive_notice(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_
     if (f && f->since <= ts) {
         jd_xwait_t w = {.anon = anon, .ts = ts, .dest = dest};
         handover_now(r, t, &w);
-    } else if (waits_add(&x->notices, anon, NULL, ts, dest)) {
+    } else if (!jd_xwaits_add(&x->notices, anon, NULL, ts, dest)) {
         xfatal(r, t, __LINE__);
     }
     free(anon);
@@ -755,7 +700,6 @@ void jd_repart_receive(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
 /* One hand-over being built: the state part ('H' L anon nrec {key val}*),
  * then the anonymous id's buffered events. */
 typedef struct xho {
-    jd_map_node_t node;     /* in the batch's map while it takes events */
     jd_strbuf_t rec, evs;
     uint32_t nrec, nev;
 } xho_t;
@@ -770,31 +714,27 @@ static void ho_state(void *opaque, int32_t tag, const char *key, size_t keylen,
     h->nrec++;
 }
 
-/* The hand-over a buffered event of an anonymous id alone goes to. */
-static xho_t *ho_for(const jd_map_t *batch, const jd_event_t *ev)
+/* The anonymous id's events still buffered here travel with its journey:
+ * serialised into the hand-over, and marked so that the engine drops them
+ * when it releases them. */
+static void ho_ship(jd_xtask_t *x, const char *anon, int64_t wm, xho_t *h)
 {
-    if (ev->customer_id || !ev->anonymous_id)
-        return NULL;
-    return (xho_t *)jd_map_get(batch, ev->anonymous_id, strlen(ev->anonymous_id));
+    xlast_t *l = (xlast_t *)jd_map_get(&x->anon_last, anon, strlen(anon));
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].ts > wm) {
+            put_event(&h->evs, l->v[i].ev);
+            h->nev++;
+            jd_event_ship(l->v[i].ev);
+        }
+    jd_map_del(&x->anon_last, &l->node);
+    xlast_free(l);
 }
 
-static int ho_keep(const jd_event_t *ev, void *opaque)
-{
-    return ho_for(opaque, ev) == NULL;
-}
-
-static void ho_take(void *opaque, jd_event_t *ev)
-{
-    xho_t *h = ho_for(opaque, ev);
-    put_event(&h->evs, ev);
-    h->nev++;
-    jd_event_free(ev);
-}
-
-/* Start the hand-over answering notice n into h: the journey and link when
- * they are still here (everything before L was evaluated: the engine is at
- * L-1), else nothing (it had moved already). 1 when the anonymous id's
- * buffered events must travel along too. */
+/* Start the hand-over answering notice n into h: the journey, its link and
+ * its buffered events when they are still here (everything before L was
+ * evaluated: the engine is at L-1), else nothing (it had moved already). */
 static int handover_begin(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n, xho_t *h)
 {
     jd_xtask_t *x = t->x;
@@ -815,7 +755,8 @@ static int handover_begin(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n, xho
         memcpy(h->rec.data + at, &h->nrec, sizeof(h->nrec));
     if (!fwd_set(x, n->anon, n->dest, n->ts))
         xfatal(r, t, __LINE__);
-    return anon_may_wait(x, n->anon, n->ts);
+    ho_ship(x, n->anon, jd_engine_watermark(t->engine), h);
+    return 0;
 }
 
 static void handover_finish(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n, xho_t *h)
@@ -829,60 +770,23 @@ static void handover_finish(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n, x
     jd_strbuf_free(&h->evs);
 }
 
-static int notice_order(const void *a, const void *b)
-{
-    const jd_xwait_t *x = a, *y = b;
-    return x->ts < y->ts ? -1 : x->ts > y->ts;
-}
-
 /* Every notice whose L-1 the engine has reached, earliest first (a later
- * link of the same id then finds it handed over), with one pass over the
- * engine's buffer for all their anonymous ids' events. Returns how many. */
+ * link of the same id then finds it handed over). Returns how many. */
 static size_t handover_ready(jd_runner_t *r, jd_task_t *t, int64_t wm)
 {
-    jd_xtask_t *x = t->x;
-    size_t n = 0, k = 0;
-    int scan = 0;
-    jd_map_t batch;
-    if (wm == INT64_MIN || !x->notices.n || jd_time_sub(waits_min(&x->notices), 1) > wm)
+    jd_xwaits_t *w = &t->x->notices;
+    size_t n = 0;
+    if (wm == INT64_MIN)
         return 0;
-    qsort(x->notices.v, x->notices.n, sizeof(*x->notices.v), notice_order);
-    while (n < x->notices.n && jd_time_sub(x->notices.v[n].ts, 1) <= wm)
+    while (w->n && jd_time_sub(w->v[0]->ts, 1) <= wm && !r->fatal) {
+        xho_t h = {0};
+        jd_strbuf_init(&h.rec);
+        jd_strbuf_init(&h.evs);
+        handover_begin(r, t, w->v[0], &h);
+        handover_finish(r, t, w->v[0], &h);
+        jd_xwaits_del(w, w->v[0]);
         n++;
-    if (!n)
-        return 0;
-    xho_t *hos = calloc(n, sizeof(*hos));
-    if (!hos || jd_map_init(&batch)) {
-        free(hos);
-        xfatal(r, t, __LINE__);
-        return 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        xho_t *h = &hos[i];
-        jd_strbuf_init(&h->rec);
-        jd_strbuf_init(&h->evs);
-        if (handover_begin(r, t, &x->notices.v[i], h) &&
-            !jd_map_get(&batch, x->notices.v[i].anon, strlen(x->notices.v[i].anon))) {
-            h->node.key = x->notices.v[i].anon;
-            h->node.keylen = strlen(h->node.key);
-            if (jd_map_put(&batch, &h->node) == 0)
-                scan = 1;
-        }
-    }
-    if (scan)
-        jd_engine_take_buffered(t->engine, ho_keep, &batch, ho_take);
-    for (size_t i = 0; i < n; i++)
-        handover_finish(r, t, &x->notices.v[i], &hos[i]);
-    jd_map_free(&batch);
-    free(hos);
-    /* the answered notices leave, the rest keep their order */
-    for (size_t i = 0; i < n; i++) {
-        free(x->notices.v[i].anon);
-        free(x->notices.v[i].customer);
-    }
-    for (size_t i = n; i < x->notices.n; i++)
-        x->notices.v[k++] = x->notices.v[i];
-    x->notices.n = k;
     return n;
 }
 
@@ -917,14 +821,18 @@ static int64_t markers_min(const jd_xtask_t *x)
  * (which is as soon as the markers allow: no wait on another task). */
 static int64_t caps(const jd_xtask_t *x)
 {
-    int64_t m = waits_min(&x->notices);
+    int64_t m = jd_xwaits_min(&x->notices);
     return m == INT64_MAX ? INT64_MAX : jd_time_sub(m, 1);
 }
 
 int64_t jd_repart_handled_wm(const jd_task_t *t)
 {
-    /* parked events at or below it are in the snapshot (jd_repart_meta) */
-    return jd_engine_watermark(t->engine);
+    /* a frozen customer's events from its link on are parked, not
+     * evaluated: their offsets stay uncommitted (and a restore tells them
+     * apart with jd_engine_would_park) */
+    int64_t wm = jd_engine_watermark(t->engine);
+    int64_t h = jd_xwaits_min(&t->x->holds);
+    return h != INT64_MAX && jd_time_sub(h, 1) < wm ? jd_time_sub(h, 1) : wm;
 }
 
 void jd_repart_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
@@ -947,6 +855,11 @@ void jd_repart_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
 }
 
 /* ---- checkpoint ---------------------------------------------------------- */
+
+static int xrec_put(void *opaque, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    return jd_task_rec_add(opaque, key, klen, val, vlen);
+}
 
 int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
 {
@@ -979,6 +892,11 @@ int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
         x->sent_f = mf;
     }
     anon_last_prune(x, jd_engine_watermark(t->engine));
+    if (jd_xwaits_flush(&x->holds, xrec_put, t) || jd_xwaits_flush(&x->tokens, xrec_put, t) ||
+        jd_xwaits_flush(&x->notices, xrec_put, t)) {
+        xfatal(r, t, __LINE__);
+        return -1;
+    }
     /* forwarding entries: changed ones to the changelog; those unused for
      * longer than the retention go (as the link they stand for does) */
     int64_t limit = jd_time_sub(jd_engine_watermark(t->engine), r->conf->retention_ms);
@@ -1012,55 +930,6 @@ int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
     return 0;
 }
 
-/* A parked event in the meta record: [customer, hex of the event]. */
-static void meta_parked(void *opaque, const char *customer, const jd_event_t *ev)
-{
-    static const char hex[] = "0123456789abcdef";
-    jd_strbuf_t sb, hx;
-    jd_strbuf_init(&sb);
-    jd_strbuf_init(&hx);
-    put_event(&sb, ev);
-    for (size_t i = 0; i < sb.len; i++) {
-        jd_strbuf_putc(&hx, hex[(unsigned char)sb.data[i] >> 4]);
-        jd_strbuf_putc(&hx, hex[(unsigned char)sb.data[i] & 15]);
-    }
-    if (!sb.oom && !hx.oom)
-        json_array_append_new(opaque, json_pack("[s,s#]", customer, hx.data ? hx.data : "",
-                                                (int)hx.len));
-    jd_strbuf_free(&sb);
-    jd_strbuf_free(&hx);
-}
-
-static void meta_unpark(jd_task_t *t, json_t *pk)
-{
-    jd_runner_t *r = t->owner;
-    jd_intern_cache_t *ic = jd_intern_cache_new(r->conf->intern);
-    size_t i;
-    json_t *e;
-    json_array_foreach(pk, i, e) {
-        const char *cust = json_string_value(json_array_get(e, 0));
-        const char *hx = json_string_value(json_array_get(e, 1));
-        size_t n = hx ? strlen(hx) / 2 : 0;
-        char *bin = malloc(n + 1);
-        if (!cust || !bin || !ic) {
-            free(bin);
-            continue;
-        }
-        for (size_t k = 0; k < n; k++) {
-            char b[3] = {hx[2 * k], hx[2 * k + 1], 0};
-            bin[k] = (char)strtoul(b, NULL, 16);
-        }
-        cur_t c = {bin, bin + n, 0};
-        jd_event_t *ev = get_event(&c, r->conf, ic);
-        if (ev) {
-            ev->source_tag = t->partition;
-            jd_engine_park(t->engine, cust, ev);
-        }
-        free(bin);
-    }
-    jd_intern_cache_destroy(ic);
-}
-
 static json_t *repart_meta(const jd_task_t *t)
 {
     const jd_xtask_t *x = t->x;
@@ -1069,17 +938,9 @@ static json_t *repart_meta(const jd_task_t *t)
         json_array_append_new(mk, x->mseen[i] ? json_pack("[I,I]", (json_int_t)x->mr[i],
                                                           (json_int_t)x->mf[i])
                                               : json_null());
-    json_object_set_new(o, "ewm", json_integer(jd_repart_handled_wm(t)));
+    json_object_set_new(o, "ewm", json_integer(jd_engine_watermark(t->engine)));
     json_object_set_new(o, "mk", mk);
-    json_object_set_new(o, "holds", waits_json(&x->holds));
-    json_object_set_new(o, "tokens", waits_json(&x->tokens));
-    json_object_set_new(o, "notices", waits_json(&x->notices));
     json_object_set_new(o, "idle", json_boolean(x->idle_empty));
-    if (jd_engine_frozen_count(t->engine)) {
-        json_t *pk = json_array();
-        jd_engine_frozen_each(t->engine, jd_repart_handled_wm(t), meta_parked, pk);
-        json_object_set_new(o, "parked", pk);
-    }
     return o;
 }
 
@@ -1090,9 +951,6 @@ static void repart_meta_parse(jd_task_t *t, json_t *o)
     size_t i;
     if (!json_is_object(o))
         return;
-    waits_clear(&x->holds);
-    waits_clear(&x->tokens);
-    waits_clear(&x->notices);
     x->restore_ewm = json_integer_value(json_object_get(o, "ewm"));
     if (xtask_size(x, (int32_t)json_array_size(mk)))
         return;
@@ -1103,15 +961,17 @@ static void repart_meta_parse(jd_task_t *t, json_t *o)
         x->mr[i] = json_integer_value(json_array_get(e, 0));
         x->mf[i] = json_integer_value(json_array_get(e, 1));
     }
-    waits_parse(&x->holds, json_object_get(o, "holds"));
-    waits_parse(&x->tokens, json_object_get(o, "tokens"));
-    waits_parse(&x->notices, json_object_get(o, "notices"));
     x->idle_empty = json_is_true(json_object_get(o, "idle"));
-    for (size_t k = 0; k < x->holds.n; k++)
-        if (x->holds.v[k].customer)
-            jd_engine_freeze(t->engine, x->holds.v[k].customer, x->holds.v[k].ts,
-                             x->holds.v[k].anon);
-    meta_unpark(t, json_object_get(o, "parked"));
+}
+
+void jd_repart_restore_wait(jd_task_t *t, const char *key, size_t keylen, const void *val,
+                            size_t vallen)
+{
+    jd_xtask_t *x = t->x;
+    jd_xwaits_t *w = key[2] == 'h' ? &x->holds : key[2] == 'k' ? &x->tokens
+                   : key[2] == 'n' ? &x->notices : NULL;
+    if (w && keylen > 4 && key[3] == ':')
+        jd_xwaits_restore(w, key, keylen, val, vallen);
 }
 
 void jd_repart_restore_fwd(jd_task_t *t, const char *key, size_t keylen, const void *val,
@@ -1220,6 +1080,10 @@ void jd_repart_restore_chunk(jd_task_t *t, const char *key, size_t keylen, const
 void jd_repart_restore_finish(jd_task_t *t)
 {
     jd_xtask_t *x = t->x;
+    for (size_t k = 0; k < x->holds.n; k++)
+        if (x->holds.v[k]->customer)
+            jd_engine_freeze(t->engine, x->holds.v[k]->customer, x->holds.v[k]->ts,
+                             x->holds.v[k]->anon);
     jd_strbuf_t sb;
     jd_strbuf_init(&sb);
     if (x->restore_nchunks > 0 && (uint64_t)x->restore_nchunks <= x->capchunks) {

@@ -52,22 +52,11 @@
 #include "journeyd/map.h"
 #include "journeyd/event.h"
 #include "journeyd/strbuf.h"
+#include "xwaits.h"
 
 struct jd_runner;
 struct jd_task;
 struct jd_decode_ctx;
-
-typedef struct jd_xwait {
-    char *anon;
-    char *customer;         /* holds: the customer frozen meanwhile */
-    int64_t ts;             /* the link's ts L */
-    int32_t dest;           /* notices: where the journey goes */
-} jd_xwait_t;
-
-typedef struct jd_xwaits {
-    jd_xwait_t *v;
-    size_t n, cap;
-} jd_xwaits_t;
 
 /* An anonymous id handed over from here: its events since `since` go to
  * partition dest. */
@@ -154,5 +143,8 @@ void jd_repart_restore_finish(struct jd_task *t);
 /* Restore a "f:" changelog record. */
 void jd_repart_restore_fwd(struct jd_task *t, const char *key, size_t keylen,
                            const void *val, size_t vallen);
+/* Restore a "w:" changelog record (xwaits.h). */
+void jd_repart_restore_wait(struct jd_task *t, const char *key, size_t keylen,
+                            const void *val, size_t vallen);
 
 #endif

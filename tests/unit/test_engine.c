@@ -1031,7 +1031,7 @@ static void handover_run(int freeze)
         assert_int_equal(jd_engine_import_record(c.eng, 1, kv.key[i], strlen(kv.key[i]), kv.val[i],
                                                  strlen(kv.val[i]), &err), 0);
     if (freeze)
-        jd_engine_thaw(c.eng, "c", INT64_MAX);
+        jd_engine_thaw(c.eng, "c", L);
     jd_engine_advance(c.eng, T0 + 3600000);
     assert_int_equal(jd_engine_frozen_count(c.eng), 0);
     const jd_rule_t *f = jd_config_rule(c.conf, "checkout_dropoff");
