@@ -228,13 +228,14 @@ static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev
         j->hist_cap == 0)
         return; /* out of memory before the first record: no context kept */
     if (j->hist_len < j->hist_cap) {
-        h = &j->hist[(j->hist_head + j->hist_len) % j->hist_cap];
+        uint32_t at = (uint32_t)j->hist_head + j->hist_len;
+        h = &j->hist[at >= j->hist_cap ? at - j->hist_cap : at];
         j->hist_len++;
     } else {
         h = &j->hist[j->hist_head];
         journey_forget_hist(e, j, h);
         hist_release(e, h);
-        j->hist_head = (uint16_t)((j->hist_head + 1) % j->hist_cap);
+        j->hist_head = (uint16_t)(j->hist_head + 1u == j->hist_cap ? 0 : j->hist_head + 1u);
     }
     h->ts = ev->ts;
     h->type = jd_intern_id(jd_intern_ref(ev->slot[JD_SLOT_TYPE]));
@@ -248,8 +249,17 @@ static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev
 int journey_seen(const jd_engine_t *e, const jd_journey_t *j, uint64_t h)
 {
     (void)e;
-    for (uint32_t i = 0; i < j->hist_len; i++)
-        if (jd_journey_hist(j, i)->eid_hash == h)
+    /* Membership needs no order: the ring's records are at most two
+     * contiguous runs, scanned without a division per record (this runs
+     * for every event). */
+    uint32_t first = j->hist_cap - j->hist_head;
+    if (first > j->hist_len)
+        first = j->hist_len;
+    for (uint32_t i = 0; i < first; i++)
+        if (j->hist[j->hist_head + i].eid_hash == h)
+            return 1;
+    for (uint32_t i = 0; i < j->hist_len - first; i++)
+        if (j->hist[i].eid_hash == h)
             return 1;
     return jd_idset_has(j->seen, h);
 }
