@@ -17,6 +17,8 @@
 /* ------------------------------------------------------------------ */
 /* Evaluation                                                         */
 
+static void engine_prefetch_hash(const jd_engine_t *e, uint64_t khash, int stage);
+
 /* The journey ev belongs to (contract section 3), merging the anonymous
  * journey of an identity ev links into its customer's. */
 static jd_journey_t *engine_resolve(jd_engine_t *e, const jd_event_t *ev)
@@ -266,6 +268,16 @@ jd_dl_reason_t jd_engine_push(jd_engine_t *e, jd_event_t *ev)
     }
     ev->seq = e->evseq++;
     e->st.events_in++;
+    /* An event waits in the heap for the watermark, so its journey can be
+     * fetched while later events are decoded: one stage per push, each
+     * needing the line the previous one brought in. Hashes, not events, are
+     * kept, since an event may be evaluated (and freed) in between. */
+    jd_event_key_hash(ev);
+    engine_prefetch_hash(e, e->pf_hash[1], 2);
+    engine_prefetch_hash(e, e->pf_hash[0], 1);
+    engine_prefetch_hash(e, ev->khash, 0);
+    e->pf_hash[1] = e->pf_hash[0];
+    e->pf_hash[0] = ev->khash;
     if (jd_evheap_push(&e->evh, ev) != 0) {
         /* No room to re-order: evaluate now rather than lose it. */
         engine_evaluate(e, ev);
@@ -357,18 +369,17 @@ void jd_event_key_hash(jd_event_t *ev)
     ev->khash = jd_map_hash(key, len + 2);
 }
 
-void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
+static void engine_prefetch_hash(const jd_engine_t *e, uint64_t khash, int stage)
 {
-    jd_event_key_hash(ev);
-    if (!ev->khash)
+    if (!khash)
         return;
     if (stage == 0) {
-        jd_map_prefetch_bucket(&e->journeys, ev->khash);
+        jd_map_prefetch_bucket(&e->journeys, khash);
     } else if (stage == 1) {
-        jd_map_prefetch_node(&e->journeys, ev->khash);
+        jd_map_prefetch_node(&e->journeys, khash);
     } else {
         /* the journey is cached by now: fetch what the rules will read */
-        const jd_journey_t *j = (const jd_journey_t *)jd_map_peek_hash(&e->journeys, ev->khash);
+        const jd_journey_t *j = (const jd_journey_t *)jd_map_peek_hash(&e->journeys, khash);
         if (!j)
             return;
         __builtin_prefetch(j->hist);
@@ -377,6 +388,12 @@ void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
             if (j->rstate[i])
                 __builtin_prefetch(j->rstate[i]);
     }
+}
+
+void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
+{
+    jd_event_key_hash(ev);
+    engine_prefetch_hash(e, ev->khash, stage);
 }
 
 const jd_step_t *jd_engine_step(const jd_engine_t *e)

@@ -42,6 +42,7 @@ struct jd_engine {
 
     jd_evheap_t evh;             /* buffered events */
     uint64_t evseq;
+    uint64_t pf_hash[2];         /* journey keys of the last pushes, being prefetched */
     jd_timer_t **th;             /* timer heap */
     size_t tn, tcap;
     uint64_t restore_seq;        /* scheduling order of restored timers */
