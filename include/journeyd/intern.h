@@ -16,7 +16,8 @@
  *
  * Pinned strings are never freed and their references cost nothing: the
  * config pins what it interns (jd_intern_pin), and a per-thread cache pins
- * a value it has served JD_INTERN_HOT_HITS times, up to JD_INTERN_PIN_MAX
+ * a value it has served JD_INTERN_HOT_HITS times (or, between them, the
+ * caches found in the table that often), up to JD_INTERN_PIN_MAX
  * strings of at most JD_INTERN_PIN_LEN bytes per table, so the counts of
  * hot values (event types, channels) are not written by every thread for
  * every event, and the pinned set stays bounded under hostile input.

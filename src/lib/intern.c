@@ -42,7 +42,12 @@ struct jd_intern {
     size_t nfree, free_cap;
     size_t npinned, nauto;    /* all pinned / pinned by a cache */
     const char **pages[INTERN_MAX_PAGES];
+    /* per id, beside pages: how often a cache missed on the string and found
+     * it in the table (under the lock only) */
+    uint8_t *finds[INTERN_MAX_PAGES];
 };
+
+_Static_assert(JD_INTERN_HOT_HITS < 256, "finds are counted in a byte");
 
 struct jd_intern_cache {
     jd_intern_t *in;
@@ -87,8 +92,10 @@ void jd_intern_destroy(jd_intern_t *in)
         return;
     for (size_t i = 0; in->slots && i < in->cap; i++)
         free(in->slots[i]);
-    for (size_t i = 0; i < INTERN_MAX_PAGES; i++)
+    for (size_t i = 0; i < INTERN_MAX_PAGES; i++) {
         free(in->pages[i]);
+        free(in->finds[i]);
+    }
     free(in->slots);
     free(in->hashes);
     free(in->free_ids);
@@ -185,6 +192,8 @@ static uint32_t intern_new_id(jd_intern_t *in)
         return 0;
     if (!in->pages[page] && !(in->pages[page] = calloc(INTERN_PAGE, sizeof(char *))))
         return 0;
+    if (!in->finds[page] && !(in->finds[page] = calloc(INTERN_PAGE, 1)))
+        return 0;
     if (in->free_cap < id) {
         /* every id may one day be free at once: reserve its place now so
          * a sweep never needs memory */
@@ -234,6 +243,7 @@ static const char *intern_locked(jd_intern_t *in, const char *s, size_t len, uin
     memcpy(r->s, s, len);
     r->s[len] = '\0';
     in->pages[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)] = r->s;
+    in->finds[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)] = 0;
     in->slots[slot] = r;
     in->hashes[slot] = h;
     in->count++;
@@ -345,19 +355,23 @@ void jd_intern_cache_destroy(jd_intern_cache_t *c)
 
 /* A value served this often is pinned, within the table's budget, so its
  * count stops bouncing between the threads that decode and evaluate it. */
+static void hot_locked(jd_intern_t *in, const char *s)
+{
+    if (rec_of(s)->len > JD_INTERN_PIN_LEN || in->nauto >= JD_INTERN_PIN_MAX)
+        return;
+    size_t before = in->npinned;
+    intern_pin_locked(in, s);
+    in->nauto += in->npinned - before;
+}
+
 static void cache_hot(jd_intern_cache_t *c, const char *s)
 {
-    jd_intern_t *in = c->in;
     if (rec_of(s)->len > JD_INTERN_PIN_LEN ||
         (atomic_load_explicit(&rec_of(s)->refs, memory_order_relaxed) & INTERN_PIN))
         return;
-    pthread_mutex_lock(&in->lock);
-    if (in->nauto < JD_INTERN_PIN_MAX) {
-        size_t before = in->npinned;
-        intern_pin_locked(in, s);
-        in->nauto += in->npinned - before;
-    }
-    pthread_mutex_unlock(&in->lock);
+    pthread_mutex_lock(&c->in->lock);
+    hot_locked(c->in, s);
+    pthread_mutex_unlock(&c->in->lock);
 }
 
 const char *jd_intern_cached(jd_intern_cache_t *c, const char *s, size_t len)
@@ -373,6 +387,15 @@ const char *jd_intern_cached(jd_intern_cache_t *c, const char *s, size_t len)
     int created;
     pthread_mutex_lock(&c->in->lock);
     const char *r = intern_locked(c->in, s, len, h, &created);
+    if (r && !created) {
+        /* Hits alone miss a hot value whose slot it shares with another
+         * hot one: each evicts the other before either is served often.
+         * Counting its finds in the table catches it too. */
+        uint32_t id = rec_of(r)->id;
+        uint8_t *f = &c->in->finds[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)];
+        if (*f < JD_INTERN_HOT_HITS && ++*f == JD_INTERN_HOT_HITS)
+            hot_locked(c->in, r);
+    }
     pthread_mutex_unlock(&c->in->lock);
     /* Only a value seen before is cached: a unique one (a session id)
      * would evict a hot value and, held by the cache, make this thread
