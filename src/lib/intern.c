@@ -49,11 +49,16 @@ struct jd_intern {
 
 _Static_assert(JD_INTERN_HOT_HITS < 256, "finds are counted in a byte");
 
+/* One entry per lookup's cache line, rather than three parallel arrays. */
+typedef struct cache_ent {
+    const char *s;            /* holds a reference */
+    uint32_t hash;
+    uint32_t hits;
+} cache_ent_t;
+
 struct jd_intern_cache {
     jd_intern_t *in;
-    const char *slot[JD_INTERN_CACHE_SIZE];   /* each holds a reference */
-    uint32_t hash[JD_INTERN_CACHE_SIZE];
-    uint16_t hits[JD_INTERN_CACHE_SIZE];
+    cache_ent_t ent[JD_INTERN_CACHE_SIZE];
 };
 
 static intern_rec_t *rec_of(const char *s)
@@ -349,7 +354,7 @@ void jd_intern_cache_destroy(jd_intern_cache_t *c)
     if (!c)
         return;
     for (size_t i = 0; i < JD_INTERN_CACHE_SIZE; i++)
-        jd_intern_unref(c->slot[i]);
+        jd_intern_unref(c->ent[i].s);
     free(c);
 }
 
@@ -378,9 +383,10 @@ const char *jd_intern_cached(jd_intern_cache_t *c, const char *s, size_t len)
 {
     uint32_t h = intern_hash(s, len);
     size_t i = h & (JD_INTERN_CACHE_SIZE - 1);
-    const char *hit = c->slot[i];
-    if (hit && c->hash[i] == h && rec_of(hit)->len == len && memcmp(hit, s, len) == 0) {
-        if (c->hits[i] < UINT16_MAX && ++c->hits[i] == JD_INTERN_HOT_HITS)
+    cache_ent_t *ce = &c->ent[i];
+    const char *hit = ce->s;
+    if (hit && ce->hash == h && rec_of(hit)->len == len && memcmp(hit, s, len) == 0) {
+        if (ce->hits < JD_INTERN_HOT_HITS && ++ce->hits == JD_INTERN_HOT_HITS)
             cache_hot(c, hit);
         return jd_intern_ref(hit);
     }
@@ -402,10 +408,10 @@ const char *jd_intern_cached(jd_intern_cache_t *c, const char *s, size_t len)
      * write its count once more long after the engine is done with it. */
     if (r && !created) {
         /* Direct-mapped: a colliding value simply replaces the old one. */
-        jd_intern_unref(c->slot[i]);
-        c->slot[i] = jd_intern_ref(r);
-        c->hash[i] = h;
-        c->hits[i] = 0;
+        jd_intern_unref(ce->s);
+        ce->s = jd_intern_ref(r);
+        ce->hash = h;
+        ce->hits = 0;
     }
     return r;
 }
