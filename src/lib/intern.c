@@ -22,7 +22,7 @@
 #define INTERN_MAX_PAGES 16384          /* 64M live strings */
 #define INTERN_MIN_CAP 256
 #define INTERN_SWEEP_MIN 16384          /* no sweep below this many strings */
-#define INTERN_PIN 0x80000000u          /* count bit: never freed, not counted */
+#define INTERN_PIN JD_INTERN_HDR_PIN    /* count bit: never freed, not counted */
 #define INTERN_PIN_AT 0x40000000u       /* a count this high pins (no overflow) */
 
 typedef struct intern_rec {
@@ -31,6 +31,11 @@ typedef struct intern_rec {
     uint32_t len;
     char s[];
 } intern_rec_t;
+
+/* intern.h reads the same fields through jd_intern_hdr_t */
+_Static_assert(offsetof(intern_rec_t, s) == sizeof(jd_intern_hdr_t), "record header");
+_Static_assert(offsetof(intern_rec_t, refs) == offsetof(jd_intern_hdr_t, refs), "refs");
+_Static_assert(offsetof(intern_rec_t, id) == offsetof(jd_intern_hdr_t, id), "id");
 
 struct jd_intern {
     pthread_mutex_t lock;
@@ -270,26 +275,19 @@ const char *jd_intern_str(jd_intern_t *in, const char *s)
     return jd_intern(in, s, strlen(s));
 }
 
-const char *jd_intern_ref(const char *s)
+void jd_intern_ref_counted(const char *s)
 {
-    if (!s)
-        return NULL;
     intern_rec_t *r = rec_of(s);
-    uint32_t v = atomic_load_explicit(&r->refs, memory_order_relaxed);
-    if (v & INTERN_PIN)
-        return s;
     /* A count this high is a bug or an attack: keep the string instead of
      * letting the count wrap. */
     if (atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed) + 1 >= INTERN_PIN_AT)
         atomic_fetch_or_explicit(&r->refs, INTERN_PIN, memory_order_relaxed);
-    return s;
 }
 
-void jd_intern_unref(const char *s)
+void jd_intern_unref_counted(const char *s)
 {
-    if (!s)
-        return;
     intern_rec_t *r = rec_of(s);
+    /* It may have been pinned since the caller looked. */
     if (atomic_load_explicit(&r->refs, memory_order_relaxed) & INTERN_PIN)
         return;
     /* release: the holder's last reads happen before a sweep frees it */
@@ -324,13 +322,6 @@ const char *jd_intern_pin(jd_intern_t *in, const char *s)
     intern_pin_locked(in, s);
     pthread_mutex_unlock(&in->lock);
     return s;
-}
-
-uint32_t jd_intern_id(const char *interned)
-{
-    if (!interned)
-        return 0;
-    return rec_of(interned)->id;
 }
 
 const char *jd_intern_get(const jd_intern_t *in, uint32_t id)
