@@ -175,9 +175,9 @@ void journey_destroy(jd_engine_t *e, jd_journey_t *j, int tombstone)
 
 /* Makes room for n records (at most conf->history), keeping order and
  * re-basing the ring at 0. Light customers keep a small ring, and it grows
- * by half (at least 4) rather than doubling: with a million customers
- * between two sizes, the unused half of a doubled ring is tens of MB,
- * while the extra copies are a few per customer's lifetime. */
+ * by a quarter (at least 2 records) rather than doubling: with a million
+ * customers between two sizes, the unused part of a doubled ring is tens
+ * of MB, while the extra copies are a few per customer's lifetime. */
 int journey_hist_reserve(jd_engine_t *e, jd_journey_t *j, uint32_t n)
 {
     uint32_t max = e->conf->history;
@@ -187,7 +187,7 @@ int journey_hist_reserve(jd_engine_t *e, jd_journey_t *j, uint32_t n)
         return 0;
     uint32_t cap = j->hist_cap ? j->hist_cap : 4;
     while (cap < n)
-        cap += cap / 2 > 4 ? cap / 2 : 4;
+        cap += cap / 4 > 2 ? cap / 4 : 2;
     if (cap > max)
         cap = max;
     jd_hist_t *h = malloc(cap * sizeof(*h));
