@@ -48,11 +48,19 @@ struct jd_intern {
     size_t npinned, nauto;    /* all pinned / pinned by a cache */
     const char **pages[INTERN_MAX_PAGES];
     /* per id, beside pages: how often a cache missed on the string and found
-     * it in the table (under the lock only) */
-    uint8_t *finds[INTERN_MAX_PAGES];
+     * it in the table, or FINDS_PINNED. Written under the lock; the pinned
+     * mark is read without it, so giving back a history record's pinned
+     * value (by id) touches neither the page nor the string. */
+    _Atomic uint8_t *finds[INTERN_MAX_PAGES];
 };
 
-_Static_assert(JD_INTERN_HOT_HITS < 256, "finds are counted in a byte");
+#define FINDS_PINNED 255
+_Static_assert(JD_INTERN_HOT_HITS < FINDS_PINNED, "finds are counted in a byte");
+
+static _Atomic uint8_t *finds_of(const jd_intern_t *in, uint32_t id)
+{
+    return &in->finds[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)];
+}
 
 /* One entry per lookup's cache line, rather than three parallel arrays. */
 typedef struct cache_ent {
@@ -253,7 +261,7 @@ static const char *intern_locked(jd_intern_t *in, const char *s, size_t len, uin
     memcpy(r->s, s, len);
     r->s[len] = '\0';
     in->pages[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)] = r->s;
-    in->finds[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)] = 0;
+    atomic_store_explicit(finds_of(in, id), 0, memory_order_relaxed);
     in->slots[slot] = r;
     in->hashes[slot] = h;
     in->count++;
@@ -294,15 +302,22 @@ void jd_intern_unref_counted(const char *s)
     atomic_fetch_sub_explicit(&r->refs, 1, memory_order_release);
 }
 
+/* A pinned id stays pinned (its string is never freed, the id never
+ * reused), so a stale "not pinned" only means the slower way. */
+static int id_pinned(const jd_intern_t *in, uint32_t id)
+{
+    return atomic_load_explicit(finds_of(in, id), memory_order_relaxed) == FINDS_PINNED;
+}
+
 void jd_intern_ref_id(const jd_intern_t *in, uint32_t id)
 {
-    if (id)
+    if (id && !id_pinned(in, id))
         jd_intern_ref(jd_intern_get(in, id));
 }
 
 void jd_intern_unref_id(const jd_intern_t *in, uint32_t id)
 {
-    if (id)
+    if (id && !id_pinned(in, id))
         jd_intern_unref(jd_intern_get(in, id));
 }
 
@@ -311,6 +326,7 @@ static void intern_pin_locked(jd_intern_t *in, const char *s)
     intern_rec_t *r = rec_of(s);
     if (atomic_fetch_or_explicit(&r->refs, INTERN_PIN, memory_order_relaxed) & INTERN_PIN)
         return;
+    atomic_store_explicit(finds_of(in, r->id), FINDS_PINNED, memory_order_relaxed);
     in->npinned++;
 }
 
@@ -388,10 +404,13 @@ const char *jd_intern_cached(jd_intern_cache_t *c, const char *s, size_t len)
         /* Hits alone miss a hot value whose slot it shares with another
          * hot one: each evicts the other before either is served often.
          * Counting its finds in the table catches it too. */
-        uint32_t id = rec_of(r)->id;
-        uint8_t *f = &c->in->finds[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)];
-        if (*f < JD_INTERN_HOT_HITS && ++*f == JD_INTERN_HOT_HITS)
-            hot_locked(c->in, r);
+        _Atomic uint8_t *f = finds_of(c->in, rec_of(r)->id);
+        uint8_t n = atomic_load_explicit(f, memory_order_relaxed);
+        if (n < JD_INTERN_HOT_HITS) {
+            atomic_store_explicit(f, (uint8_t)(n + 1), memory_order_relaxed);
+            if (n + 1 == JD_INTERN_HOT_HITS)
+                hot_locked(c->in, r);
+        }
     }
     pthread_mutex_unlock(&c->in->lock);
     /* Only a value seen before is cached: a unique one (a session id)
