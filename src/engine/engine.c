@@ -377,6 +377,11 @@ static void engine_prefetch_hash(const jd_engine_t *e, uint64_t khash, int stage
         jd_map_prefetch_bucket(&e->journeys, khash);
     } else if (stage == 1) {
         jd_map_prefetch_node(&e->journeys, khash);
+        /* the node starts the journey; its rule-state pointers follow the
+         * struct, past the two lines the map fetches */
+        const jd_map_node_t *n = e->journeys.buckets[khash & (e->journeys.nbuckets - 1)];
+        if (n)
+            __builtin_prefetch((const char *)n + sizeof(jd_journey_t));
     } else {
         /* the journey is cached by now: fetch what the rules will read */
         const jd_journey_t *j = (const jd_journey_t *)jd_map_peek_hash(&e->journeys, khash);
