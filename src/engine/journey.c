@@ -227,8 +227,9 @@ static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev
                            uint64_t eid_hash)
 {
     jd_hist_t *h;
-    if (j->hist_len == j->hist_cap && journey_hist_reserve(e, j, j->hist_len + 1u) != 0 &&
-        j->hist_cap == 0)
+    /* a ring at journey.history (most events) needs no call to stay so */
+    if (j->hist_len == j->hist_cap && j->hist_cap < e->conf->history &&
+        journey_hist_reserve(e, j, j->hist_len + 1u) != 0 && j->hist_cap == 0)
         return; /* out of memory before the first record: no context kept */
     if (j->hist_len < j->hist_cap) {
         uint32_t at = (uint32_t)j->hist_head + j->hist_len;
@@ -389,7 +390,10 @@ void engine_expire(jd_engine_t *e, int64_t now)
         e->st.expired++;
         journey_destroy(e, j, 1);
     }
-    jd_identity_expire(&e->ids, limit, engine_link_gone, e);
+    /* runs for every event: the call only when a link is due */
+    const jd_link_t *l = TAILQ_FIRST(&e->ids.lru);
+    if (l && l->last_ts < limit)
+        jd_identity_expire(&e->ids, limit, engine_link_gone, e);
 }
 
 /* Evicts only after an event's evaluation, so the journey being evaluated
