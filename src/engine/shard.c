@@ -307,9 +307,17 @@ static void epoch_collect(jd_shards_t *s)
     }
     for (unsigned i = 0; i < s->n; i++) {
         shard_lane_t *ln = &ep->lane[i];
-        for (size_t m = 0; m < ln->n; m++)
+        for (size_t m = 0; m < ln->n; m++) {
+            /* an epoch ago, the event was last in this core's cache; a
+             * free reads its slots */
+            if (m + SHARD_PREFETCH < ln->n && ln->msg[m + SHARD_PREFETCH].kind == MSG_EVENT) {
+                const char *ev = (const char *)ln->msg[m + SHARD_PREFETCH].ev;
+                __builtin_prefetch(ev);
+                __builtin_prefetch(ev + 64);
+            }
             if (ln->msg[m].kind == MSG_EVENT)
                 jd_event_free(ln->msg[m].ev);
+        }
         ln->n = 0;
         ln->nal = 0;
         jd_strbuf_reset(&ln->bytes);
