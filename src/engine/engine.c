@@ -387,7 +387,9 @@ static void engine_prefetch_hash(const jd_engine_t *e, uint64_t khash, int stage
         const jd_journey_t *j = (const jd_journey_t *)jd_map_peek_hash(&e->journeys, khash);
         if (!j)
             return;
-        __builtin_prefetch(j->hist);
+        /* de-duplication reads every record of the ring */
+        for (size_t off = 0; off < j->hist_cap * sizeof(jd_hist_t); off += 64)
+            __builtin_prefetch((const char *)j->hist + off);
         __builtin_prefetch(j->seen);
         for (uint32_t i = 0; i < e->conf->nrules; i++)
             if (j->rstate[i])
