@@ -1,7 +1,88 @@
+/*
+ * Events. With processing.threads > 1 a decoder thread allocates them and
+ * the router's thread frees them, which costs the freeing thread malloc's
+ * cross-thread path (and its arena lock, against the decoder's
+ * allocations) on the thread that is the bottleneck. So a thread that
+ * never allocates events hands their memory back instead: in batches,
+ * through one lock-free list, to the next thread that allocates, which
+ * frees it as its own. Their interned values are given back at once.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "journeyd/event.h"
 #include "journeyd/intern.h"
+
+#define EV_RETURN_BATCH 256   /* events a freeing thread hands back at once */
+#define EV_COLLECT_EVERY 64   /* allocations between looks at the list */
+
+/* A returned event's memory: the link in its first bytes. */
+typedef struct ev_ret {
+    struct ev_ret *next;
+} ev_ret_t;
+
+static _Atomic(ev_ret_t *) returned;          /* batches waiting for an allocator */
+static _Thread_local int tl_allocates;        /* this thread allocates events */
+static _Thread_local unsigned tl_since;       /* allocations since the last look */
+static _Thread_local ev_ret_t *tl_head, *tl_tail;
+static _Thread_local unsigned tl_n;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+static void ret_push(ev_ret_t *head, ev_ret_t *tail)
+{
+    ev_ret_t *old = atomic_load_explicit(&returned, memory_order_relaxed);
+    do
+        tail->next = old;
+    while (!atomic_compare_exchange_weak_explicit(&returned, &old, head, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* A thread's partial batch goes back when it exits. */
+static void tl_exit(void *unused)
+{
+    (void)unused;
+    if (tl_head)
+        ret_push(tl_head, tl_tail);
+    tl_head = tl_tail = NULL;
+    tl_n = 0;
+}
+
+static void tl_key_init(void)
+{
+    pthread_key_create(&tl_key, tl_exit);
+}
+
+static void ret_give(ev_ret_t *r)
+{
+    if (!tl_head) {
+        if (!tl_n) {
+            pthread_once(&tl_once, tl_key_init);
+            pthread_setspecific(tl_key, &tl_n); /* any non-NULL value: run tl_exit */
+        }
+        tl_tail = r;
+    }
+    r->next = tl_head;
+    tl_head = r;
+    if (++tl_n % EV_RETURN_BATCH == 0) {
+        ret_push(tl_head, tl_tail);
+        tl_head = tl_tail = NULL;
+    }
+}
+
+/* Frees what other threads handed back, as this thread's own memory. */
+static void ret_collect(void)
+{
+    if (!atomic_load_explicit(&returned, memory_order_relaxed))
+        return;
+    ev_ret_t *r = atomic_exchange_explicit(&returned, NULL, memory_order_acquire);
+    while (r) {
+        ev_ret_t *next = r->next;
+        free(r);
+        r = next;
+    }
+}
 
 /* Copies s into *cursor and advances it; returns the copy or NULL. */
 static const char *event_put(char **cursor, const char *s, size_t len)
@@ -24,6 +105,11 @@ jd_event_t *jd_event_new(uint32_t nslots,
                  (anonymous_id ? anonymous_len + 1 : 0) +
                  (event_id ? event_id_len + 1 : 0);
     size_t head = sizeof(jd_event_t) + (size_t)nslots * sizeof(const char *);
+    tl_allocates = 1;
+    if (++tl_since == EV_COLLECT_EVERY) {
+        tl_since = 0;
+        ret_collect();
+    }
     jd_event_t *ev = calloc(1, head + ids);
     if (!ev)
         return NULL;
@@ -42,5 +128,8 @@ void jd_event_free(jd_event_t *ev)
         return;
     for (uint32_t i = 0; i < ev->nslots; i++)
         jd_intern_unref(ev->slot[i]);
-    free(ev);
+    if (tl_allocates)
+        free(ev);
+    else
+        ret_give((ev_ret_t *)(void *)ev);
 }
