@@ -352,23 +352,6 @@ void jd_engine_expire(jd_engine_t *e, int64_t now)
     engine_expire(e, now);
 }
 
-void jd_event_key_hash(jd_event_t *ev)
-{
-    if (ev->khash)
-        return;
-    const char *id = ev->customer_id ? ev->customer_id : ev->anonymous_id;
-    char key[128];
-    size_t len = strlen(id);
-    if (len + 2 > sizeof(key))
-        return; /* rare long ids: looked up the slow way */
-    key[0] = ev->customer_id ? 'c' : 'a';
-    key[1] = ':';
-    memcpy(key + 2, id, len);
-    /* a hash of 0 means "not computed": such an event is looked up the
-     * slow way, as it would be anyway */
-    ev->khash = jd_map_hash(key, len + 2);
-}
-
 static void engine_prefetch_hash(const jd_engine_t *e, uint64_t khash, int stage)
 {
     if (!khash)
