@@ -40,13 +40,17 @@ static jd_journey_t *engine_resolve(jd_engine_t *e, const jd_event_t *ev)
     return journey_get_or_new(e, 'a', ev->anonymous_id, ev->khash);
 }
 
-static uint64_t eid_hash(const char *id)
+uint64_t engine_eid_hash(const jd_event_t *ev)
 {
-    uint64_t h = jd_map_hash(id, strlen(id));
+    if (!ev->event_id)
+        return 0;
+    uint64_t h = jd_map_hash(ev->event_id, strlen(ev->event_id));
     return h ? h : 1;
 }
 
-static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
+/* h: engine_eid_hash(ev), computed by the caller (a router, off this
+ * thread) or just before. */
+static void engine_evaluate_h(jd_engine_t *e, jd_event_t *ev, uint64_t h)
 {
     const jd_config_t *c = e->conf;
     e->step = (jd_step_t){.time = ev->ts, .kind = 0, .sched_ts = ev->ts, .seq = ev->seq};
@@ -55,7 +59,6 @@ static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
     jd_journey_t *j = engine_resolve(e, ev);
     if (!j)
         goto out; /* out of memory: the event cannot be placed */
-    uint64_t h = ev->event_id ? eid_hash(ev->event_id) : 0;
     if (h && journey_seen(e, j, h)) {
         e->st.duplicates++;
         goto out;
@@ -69,6 +72,11 @@ static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
 out:
     if (!e->opts.borrow_events)
         jd_event_free(ev);
+}
+
+static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
+{
+    engine_evaluate_h(e, ev, engine_eid_hash(ev));
 }
 
 static void engine_fire(jd_engine_t *e, jd_timer_t *t)
@@ -338,13 +346,18 @@ static void engine_fire_before(jd_engine_t *e, int64_t t)
         engine_fire(e, e->th[0]);
 }
 
-void jd_engine_eval(jd_engine_t *e, jd_event_t *ev)
+void engine_eval_hashed(jd_engine_t *e, jd_event_t *ev, uint64_t eid_hash)
 {
     engine_fire_before(e, ev->ts);
     e->st.events_in++;
     if (ev->ts > e->st.max_ts)
         e->st.max_ts = ev->ts;
-    engine_evaluate(e, ev);
+    engine_evaluate_h(e, ev, eid_hash);
+}
+
+void jd_engine_eval(jd_engine_t *e, jd_event_t *ev)
+{
+    engine_eval_hashed(e, ev, engine_eid_hash(ev));
 }
 
 void jd_engine_expire(jd_engine_t *e, int64_t now)

@@ -52,6 +52,7 @@ typedef struct shard_msg {
     int kind;
     jd_event_t *ev;
     handoff_t *h;
+    uint64_t eid_hash;      /* MSG_EVENT: engine_eid_hash(ev), by the router */
 } shard_msg_t;
 
 typedef struct shard_alert {
@@ -196,7 +197,7 @@ static void shard_run_epoch(shard_t *sh, epoch_t *ep)
             jd_engine_prefetch(sh->eng, ln->msg[i + 2].ev, 2);
         switch (m->kind) {
         case MSG_EVENT:
-            jd_engine_eval(sh->eng, m->ev);
+            engine_eval_hashed(sh->eng, m->ev, m->eid_hash);
             break;
         case MSG_EXPORT:
             handoff_publish(s, m->h, jd_engine_export_anon(sh->eng, m->h->anon, m->h->now));
@@ -369,7 +370,8 @@ static int lane_push(shard_lane_t *ln, int kind, jd_event_t *ev, handoff_t *h)
 {
     if (lane_reserve(ln) != 0)
         return -1;
-    ln->msg[ln->n++] = (shard_msg_t){.kind = kind, .ev = ev, .h = h};
+    ln->msg[ln->n++] = (shard_msg_t){.kind = kind, .ev = ev, .h = h,
+                                     .eid_hash = ev ? engine_eid_hash(ev) : 0};
     return 0;
 }
 
