@@ -49,6 +49,9 @@ jd_event_t *jd_event_new(uint32_t nslots,
                          const char *event_id, size_t event_id_len);
 /* NULL-safe. */
 void jd_event_free(jd_event_t *ev);
+/* Sets ev->khash (see engine.h, which declares it too): here so that the
+ * input layer can compute it on a decoder thread. */
+void jd_event_key_hash(jd_event_t *ev);
 
 /* An event still in an engine's buffer whose copy went elsewhere (a
  * hand-over between `run` tasks): the engine drops it when it comes due. */

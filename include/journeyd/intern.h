@@ -16,7 +16,8 @@
  *
  * Pinned strings are never freed and their references cost nothing: the
  * config pins what it interns (jd_intern_pin), and a per-thread cache pins
- * a value it has served JD_INTERN_HOT_HITS times, up to JD_INTERN_PIN_MAX
+ * a value it has served JD_INTERN_HOT_HITS times (or, between them, the
+ * caches found in the table that often), up to JD_INTERN_PIN_MAX
  * strings of at most JD_INTERN_PIN_LEN bytes per table, so the counts of
  * hot values (event types, channels) are not written by every thread for
  * every event, and the pinned set stays bounded under hostile input.
@@ -30,6 +31,7 @@
 #ifndef JOURNEYD_INTERN_H
 #define JOURNEYD_INTERN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,11 +50,44 @@ void jd_intern_destroy(jd_intern_t *in);
 const char *jd_intern(jd_intern_t *in, const char *s, size_t len);
 /* Same for a NUL-terminated string. */
 const char *jd_intern_str(jd_intern_t *in, const char *s);
+/* What precedes each interned string (intern.c's record). Visible here
+ * only for the inline functions below: nearly every reference taken on a
+ * hot path is to a pinned string, and costs one load rather than a call. */
+typedef struct jd_intern_hdr {
+    _Atomic uint32_t refs;    /* JD_INTERN_HDR_PIN: pinned, not counted */
+    uint32_t id;
+    uint32_t len;
+} jd_intern_hdr_t;
+#define JD_INTERN_HDR_PIN 0x80000000u
+
+/* Not const: C11 atomics (and clang) take no pointer to a const atomic. */
+static inline jd_intern_hdr_t *jd_intern_hdr(const char *s)
+{
+    return (jd_intern_hdr_t *)(uintptr_t)(s - sizeof(jd_intern_hdr_t));
+}
+static inline int jd_intern_is_pinned(const char *s)
+{
+    return (atomic_load_explicit(&jd_intern_hdr(s)->refs, memory_order_relaxed) &
+            JD_INTERN_HDR_PIN) != 0;
+}
+/* The counted (not pinned) cases of the two functions below. */
+void jd_intern_ref_counted(const char *s);
+void jd_intern_unref_counted(const char *s);
+
 /* Adds a reference to an interned string (NULL-safe); returns s. */
-const char *jd_intern_ref(const char *s);
+static inline const char *jd_intern_ref(const char *s)
+{
+    if (s && !jd_intern_is_pinned(s))
+        jd_intern_ref_counted(s);
+    return s;
+}
 /* Gives a reference back (NULL-safe). The string stays valid until the
  * next sweep if it was the last one. */
-void jd_intern_unref(const char *s);
+static inline void jd_intern_unref(const char *s)
+{
+    if (s && !jd_intern_is_pinned(s))
+        jd_intern_unref_counted(s);
+}
 /* The same by id (0 is a no-op). */
 void jd_intern_ref_id(const jd_intern_t *in, uint32_t id);
 void jd_intern_unref_id(const jd_intern_t *in, uint32_t id);
@@ -62,7 +97,10 @@ const char *jd_intern_pin(jd_intern_t *in, const char *s);
 /* Frees every unreferenced string now; returns how many were freed. */
 size_t jd_intern_sweep(jd_intern_t *in);
 /* The id of a string returned by jd_intern* (never 0); 0 for NULL. */
-uint32_t jd_intern_id(const char *interned);
+static inline uint32_t jd_intern_id(const char *interned)
+{
+    return interned ? jd_intern_hdr(interned)->id : 0;
+}
 /* The string of an id, borrowed; NULL for 0 or an unknown id. */
 const char *jd_intern_get(const jd_intern_t *in, uint32_t id);
 

@@ -17,6 +17,8 @@
 /* ------------------------------------------------------------------ */
 /* Evaluation                                                         */
 
+static void engine_prefetch_hash(const jd_engine_t *e, uint64_t khash, int stage);
+
 /* The journey ev belongs to (contract section 3), merging the anonymous
  * journey of an identity ev links into its customer's. */
 static jd_journey_t *engine_resolve(jd_engine_t *e, const jd_event_t *ev)
@@ -38,13 +40,17 @@ static jd_journey_t *engine_resolve(jd_engine_t *e, const jd_event_t *ev)
     return journey_get_or_new(e, 'a', ev->anonymous_id, ev->khash);
 }
 
-static uint64_t eid_hash(const char *id)
+uint64_t engine_eid_hash(const jd_event_t *ev)
 {
-    uint64_t h = jd_map_hash(id, strlen(id));
+    if (!ev->event_id)
+        return 0;
+    uint64_t h = jd_map_hash(ev->event_id, strlen(ev->event_id));
     return h ? h : 1;
 }
 
-static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
+/* h: engine_eid_hash(ev), computed by the caller (a router, off this
+ * thread) or just before. */
+static void engine_evaluate_h(jd_engine_t *e, jd_event_t *ev, uint64_t h)
 {
     const jd_config_t *c = e->conf;
     if (ev->source_tag == JD_EVENT_SHIPPED) {
@@ -59,7 +65,6 @@ static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
     jd_journey_t *j = engine_resolve(e, ev);
     if (!j)
         goto out; /* out of memory: the event cannot be placed */
-    uint64_t h = ev->event_id ? eid_hash(ev->event_id) : 0;
     if (h && journey_seen(e, j, h)) {
         e->st.duplicates++;
         goto out;
@@ -73,6 +78,11 @@ static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
 out:
     if (!e->opts.borrow_events)
         jd_event_free(ev);
+}
+
+static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
+{
+    engine_evaluate_h(e, ev, engine_eid_hash(ev));
 }
 
 void engine_evaluate_now(jd_engine_t *e, jd_event_t *ev)
@@ -289,6 +299,16 @@ jd_dl_reason_t jd_engine_push(jd_engine_t *e, jd_event_t *ev)
     }
     ev->seq = e->evseq++;
     e->st.events_in++;
+    /* An event waits in the heap for the watermark, so its journey can be
+     * fetched while later events are decoded: one stage per push, each
+     * needing the line the previous one brought in. Hashes, not events, are
+     * kept, since an event may be evaluated (and freed) in between. */
+    jd_event_key_hash(ev);
+    engine_prefetch_hash(e, e->pf_hash[1], 2);
+    engine_prefetch_hash(e, e->pf_hash[0], 1);
+    engine_prefetch_hash(e, ev->khash, 0);
+    e->pf_hash[1] = e->pf_hash[0];
+    e->pf_hash[0] = ev->khash;
     if (jd_evheap_push(&e->evh, ev) != 0) {
         /* No room to re-order: evaluate now rather than lose it. */
         engine_evaluate(e, ev);
@@ -349,13 +369,18 @@ void engine_fire_before(jd_engine_t *e, int64_t t)
         engine_fire(e, e->th[0]);
 }
 
-void jd_engine_eval(jd_engine_t *e, jd_event_t *ev)
+void engine_eval_hashed(jd_engine_t *e, jd_event_t *ev, uint64_t eid_hash)
 {
     engine_fire_before(e, ev->ts);
     e->st.events_in++;
     if (ev->ts > e->st.max_ts)
         e->st.max_ts = ev->ts;
-    engine_evaluate(e, ev);
+    engine_evaluate_h(e, ev, eid_hash);
+}
+
+void jd_engine_eval(jd_engine_t *e, jd_event_t *ev)
+{
+    engine_eval_hashed(e, ev, engine_eid_hash(ev));
 }
 
 void jd_engine_expire(jd_engine_t *e, int64_t now)
@@ -363,43 +388,38 @@ void jd_engine_expire(jd_engine_t *e, int64_t now)
     engine_expire(e, now);
 }
 
-void jd_event_key_hash(jd_event_t *ev)
+static void engine_prefetch_hash(const jd_engine_t *e, uint64_t khash, int stage)
 {
-    if (ev->khash)
-        return;
-    const char *id = ev->customer_id ? ev->customer_id : ev->anonymous_id;
-    char key[128];
-    size_t len = strlen(id);
-    if (len + 2 > sizeof(key))
-        return; /* rare long ids: looked up the slow way */
-    key[0] = ev->customer_id ? 'c' : 'a';
-    key[1] = ':';
-    memcpy(key + 2, id, len);
-    /* a hash of 0 means "not computed": such an event is looked up the
-     * slow way, as it would be anyway */
-    ev->khash = jd_map_hash(key, len + 2);
-}
-
-void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
-{
-    jd_event_key_hash(ev);
-    if (!ev->khash)
+    if (!khash)
         return;
     if (stage == 0) {
-        jd_map_prefetch_bucket(&e->journeys, ev->khash);
+        jd_map_prefetch_bucket(&e->journeys, khash);
     } else if (stage == 1) {
-        jd_map_prefetch_node(&e->journeys, ev->khash);
+        jd_map_prefetch_node(&e->journeys, khash);
+        /* the node starts the journey; its rule-state pointers follow the
+         * struct, past the two lines the map fetches */
+        const jd_map_node_t *n = e->journeys.buckets[khash & (e->journeys.nbuckets - 1)];
+        if (n)
+            __builtin_prefetch((const char *)n + sizeof(jd_journey_t));
     } else {
         /* the journey is cached by now: fetch what the rules will read */
-        const jd_journey_t *j = (const jd_journey_t *)jd_map_peek_hash(&e->journeys, ev->khash);
+        const jd_journey_t *j = (const jd_journey_t *)jd_map_peek_hash(&e->journeys, khash);
         if (!j)
             return;
-        __builtin_prefetch(j->hist);
+        /* de-duplication reads every record of the ring */
+        for (size_t off = 0; off < j->hist_cap * sizeof(jd_hist_t); off += 64)
+            __builtin_prefetch((const char *)j->hist + off);
         __builtin_prefetch(j->seen);
         for (uint32_t i = 0; i < e->conf->nrules; i++)
             if (j->rstate[i])
                 __builtin_prefetch(j->rstate[i]);
     }
+}
+
+void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
+{
+    jd_event_key_hash(ev);
+    engine_prefetch_hash(e, ev->khash, stage);
 }
 
 const jd_step_t *jd_engine_step(const jd_engine_t *e)

@@ -42,6 +42,7 @@ struct jd_engine {
 
     jd_evheap_t evh;             /* buffered events */
     uint64_t evseq;
+    uint64_t pf_hash[2];         /* journey keys of the last pushes, being prefetched */
     jd_timer_t **th;             /* timer heap */
     size_t tn, tcap;
     uint64_t restore_seq;        /* scheduling order of restored timers */
@@ -69,6 +70,13 @@ struct jd_engine {
     uint32_t *save_tab;          /* 3 * history: a record's string table */
     jd_hist_t *merge_scratch;    /* 2 * history records */
 };
+
+/* engine.c */
+/* The hash de-duplication keys on: of ev->event_id, 0 when it has none. */
+uint64_t engine_eid_hash(const jd_event_t *ev);
+/* jd_engine_eval with eid_hash = engine_eid_hash(ev) already computed (a
+ * router does it, off the thread that evaluates). */
+void engine_eval_hashed(jd_engine_t *e, jd_event_t *ev, uint64_t eid_hash);
 
 /* timers.c */
 /* Puts t (keys already set) into the heap; 0, or -1 when out of memory. */

@@ -23,21 +23,30 @@ static uint32_t ring_pos(const jd_idset_t *s, uint32_t i)
     return p >= s->cap ? p - s->cap : p;
 }
 
+/* An index entry is ring position + 1 in the low bits (below icap, since
+ * icap > cap) and, above them, the same bits of the hash's high word: a
+ * probe rejects almost every other id without loading its hash from the
+ * ring, a cache miss per probe on the sets of busy customers. */
+static uint32_t idx_tag(uint64_t h, uint32_t mask)
+{
+    return (uint32_t)(h >> 32) & ~mask;
+}
+
 static void idx_put(jd_idset_t *s, uint32_t pos)
 {
     uint32_t *ix = idx_of(s), mask = s->icap - 1, i = (uint32_t)s->h[pos] & mask;
     while (ix[i])
         i = (i + 1) & mask;
-    ix[i] = pos + 1;
+    ix[i] = idx_tag(s->h[pos], mask) | (pos + 1);
 }
 
 static void idx_del(jd_idset_t *s, uint32_t pos)
 {
     uint32_t *ix = idx_of(s), mask = s->icap - 1, i = (uint32_t)s->h[pos] & mask;
-    while (ix[i] != pos + 1)
+    while ((ix[i] & mask) != pos + 1)
         i = (i + 1) & mask;
     for (uint32_t j = (i + 1) & mask; ix[j]; j = (j + 1) & mask) {
-        uint32_t home = (uint32_t)s->h[ix[j] - 1] & mask;
+        uint32_t home = (uint32_t)s->h[(ix[j] & mask) - 1] & mask;
         if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
             ix[i] = ix[j];
             i = j;
@@ -57,9 +66,9 @@ int jd_idset_has(const jd_idset_t *s, uint64_t h)
         return 0;
     }
     const uint32_t *ix = idx_of(s);
-    uint32_t mask = s->icap - 1;
+    uint32_t mask = s->icap - 1, tag = idx_tag(h, mask);
     for (uint32_t i = (uint32_t)h & mask; ix[i]; i = (i + 1) & mask)
-        if (s->h[ix[i] - 1] == h)
+        if ((ix[i] & ~mask) == tag && s->h[(ix[i] & mask) - 1] == h)
             return 1;
     return 0;
 }

@@ -17,7 +17,8 @@ typedef struct jd_idset {
     uint32_t n;         /* ids held */
     uint32_t head;      /* ring position of the oldest */
     uint32_t icap;      /* index slots, a power of two; 0 = lookups scan */
-    uint64_t h[];       /* cap hashes, then icap uint32 slots (ring pos + 1, 0 = free) */
+    uint64_t h[];       /* cap hashes, then icap uint32 slots (ring pos + 1 and
+                           a tag of the hash, see idset.c; 0 = free) */
 } jd_idset_t;
 
 /* 1 when s (NULL = empty) holds hash h (nonzero). */

@@ -174,7 +174,10 @@ void journey_destroy(jd_engine_t *e, jd_journey_t *j, int tombstone)
 }
 
 /* Makes room for n records (at most conf->history), keeping order and
- * re-basing the ring at 0. Light customers keep a small ring. */
+ * re-basing the ring at 0. Light customers keep a small ring, and it grows
+ * by a quarter (at least 2 records) rather than doubling: with a million
+ * customers between two sizes, the unused part of a doubled ring is tens
+ * of MB, while the extra copies are a few per customer's lifetime. */
 int journey_hist_reserve(jd_engine_t *e, jd_journey_t *j, uint32_t n)
 {
     uint32_t max = e->conf->history;
@@ -184,7 +187,7 @@ int journey_hist_reserve(jd_engine_t *e, jd_journey_t *j, uint32_t n)
         return 0;
     uint32_t cap = j->hist_cap ? j->hist_cap : 4;
     while (cap < n)
-        cap *= 2;
+        cap += cap / 4 > 2 ? cap / 4 : 2;
     if (cap > max)
         cap = max;
     jd_hist_t *h = malloc(cap * sizeof(*h));
@@ -224,17 +227,19 @@ static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev
                            uint64_t eid_hash)
 {
     jd_hist_t *h;
-    if (j->hist_len == j->hist_cap && journey_hist_reserve(e, j, j->hist_len + 1u) != 0 &&
-        j->hist_cap == 0)
+    /* a ring at journey.history (most events) needs no call to stay so */
+    if (j->hist_len == j->hist_cap && j->hist_cap < e->conf->history &&
+        journey_hist_reserve(e, j, j->hist_len + 1u) != 0 && j->hist_cap == 0)
         return; /* out of memory before the first record: no context kept */
     if (j->hist_len < j->hist_cap) {
-        h = &j->hist[(j->hist_head + j->hist_len) % j->hist_cap];
+        uint32_t at = (uint32_t)j->hist_head + j->hist_len;
+        h = &j->hist[at >= j->hist_cap ? at - j->hist_cap : at];
         j->hist_len++;
     } else {
         h = &j->hist[j->hist_head];
         journey_forget_hist(e, j, h);
         hist_release(e, h);
-        j->hist_head = (uint16_t)((j->hist_head + 1) % j->hist_cap);
+        j->hist_head = (uint16_t)(j->hist_head + 1u == j->hist_cap ? 0 : j->hist_head + 1u);
     }
     h->ts = ev->ts;
     h->type = jd_intern_id(jd_intern_ref(ev->slot[JD_SLOT_TYPE]));
@@ -248,8 +253,17 @@ static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev
 int journey_seen(const jd_engine_t *e, const jd_journey_t *j, uint64_t h)
 {
     (void)e;
-    for (uint32_t i = 0; i < j->hist_len; i++)
-        if (jd_journey_hist(j, i)->eid_hash == h)
+    /* Membership needs no order: the ring's records are at most two
+     * contiguous runs, scanned without a division per record (this runs
+     * for every event). */
+    uint32_t first = j->hist_cap - j->hist_head;
+    if (first > j->hist_len)
+        first = j->hist_len;
+    for (uint32_t i = 0; i < first; i++)
+        if (j->hist[j->hist_head + i].eid_hash == h)
+            return 1;
+    for (uint32_t i = 0; i < j->hist_len - first; i++)
+        if (j->hist[i].eid_hash == h)
             return 1;
     return jd_idset_has(j->seen, h);
 }
@@ -376,7 +390,10 @@ void engine_expire(jd_engine_t *e, int64_t now)
         e->st.expired++;
         journey_destroy(e, j, 1);
     }
-    jd_identity_expire(&e->ids, limit, engine_link_gone, e);
+    /* runs for every event: the call only when a link is due */
+    const jd_link_t *l = TAILQ_FIRST(&e->ids.lru);
+    if (l && l->last_ts < limit)
+        jd_identity_expire(&e->ids, limit, engine_link_gone, e);
 }
 
 /* Evicts only after an event's evaluation, so the journey being evaluated

@@ -52,6 +52,7 @@ typedef struct shard_msg {
     int kind;
     jd_event_t *ev;
     handoff_t *h;
+    uint64_t eid_hash;      /* MSG_EVENT: engine_eid_hash(ev), by the router */
 } shard_msg_t;
 
 typedef struct shard_alert {
@@ -196,7 +197,7 @@ static void shard_run_epoch(shard_t *sh, epoch_t *ep)
             jd_engine_prefetch(sh->eng, ln->msg[i + 2].ev, 2);
         switch (m->kind) {
         case MSG_EVENT:
-            jd_engine_eval(sh->eng, m->ev);
+            engine_eval_hashed(sh->eng, m->ev, m->eid_hash);
             break;
         case MSG_EXPORT:
             handoff_publish(s, m->h, jd_engine_export_anon(sh->eng, m->h->anon, m->h->now));
@@ -307,9 +308,17 @@ static void epoch_collect(jd_shards_t *s)
     }
     for (unsigned i = 0; i < s->n; i++) {
         shard_lane_t *ln = &ep->lane[i];
-        for (size_t m = 0; m < ln->n; m++)
+        for (size_t m = 0; m < ln->n; m++) {
+            /* an epoch ago, the event was last in this core's cache; a
+             * free reads its slots */
+            if (m + SHARD_PREFETCH < ln->n && ln->msg[m + SHARD_PREFETCH].kind == MSG_EVENT) {
+                const char *ev = (const char *)ln->msg[m + SHARD_PREFETCH].ev;
+                __builtin_prefetch(ev);
+                __builtin_prefetch(ev + 64);
+            }
             if (ln->msg[m].kind == MSG_EVENT)
                 jd_event_free(ln->msg[m].ev);
+        }
         ln->n = 0;
         ln->nal = 0;
         jd_strbuf_reset(&ln->bytes);
@@ -361,7 +370,8 @@ static int lane_push(shard_lane_t *ln, int kind, jd_event_t *ev, handoff_t *h)
 {
     if (lane_reserve(ln) != 0)
         return -1;
-    ln->msg[ln->n++] = (shard_msg_t){.kind = kind, .ev = ev, .h = h};
+    ln->msg[ln->n++] = (shard_msg_t){.kind = kind, .ev = ev, .h = h,
+                                     .eid_hash = ev ? engine_eid_hash(ev) : 0};
     return 0;
 }
 

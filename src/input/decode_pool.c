@@ -60,6 +60,9 @@ static void batch_decode(jd_decoder_t *d, pool_batch_t *b)
         }
         b->reason[i] = jd_decode_json(d, b->buf + b->off[i], b->len[i], &b->ev[i],
                                       b->detail[i], POOL_DETAIL);
+        /* here rather than on the router, the busier thread */
+        if (b->ev[i])
+            jd_event_key_hash(b->ev[i]);
     }
 }
 

@@ -22,7 +22,7 @@
 #define INTERN_MAX_PAGES 16384          /* 64M live strings */
 #define INTERN_MIN_CAP 256
 #define INTERN_SWEEP_MIN 16384          /* no sweep below this many strings */
-#define INTERN_PIN 0x80000000u          /* count bit: never freed, not counted */
+#define INTERN_PIN JD_INTERN_HDR_PIN    /* count bit: never freed, not counted */
 #define INTERN_PIN_AT 0x40000000u       /* a count this high pins (no overflow) */
 
 typedef struct intern_rec {
@@ -31,6 +31,11 @@ typedef struct intern_rec {
     uint32_t len;
     char s[];
 } intern_rec_t;
+
+/* intern.h reads the same fields through jd_intern_hdr_t */
+_Static_assert(offsetof(intern_rec_t, s) == sizeof(jd_intern_hdr_t), "record header");
+_Static_assert(offsetof(intern_rec_t, refs) == offsetof(jd_intern_hdr_t, refs), "refs");
+_Static_assert(offsetof(intern_rec_t, id) == offsetof(jd_intern_hdr_t, id), "id");
 
 struct jd_intern {
     pthread_mutex_t lock;
@@ -42,13 +47,31 @@ struct jd_intern {
     size_t nfree, free_cap;
     size_t npinned, nauto;    /* all pinned / pinned by a cache */
     const char **pages[INTERN_MAX_PAGES];
+    /* per id, beside pages: how often a cache missed on the string and found
+     * it in the table, or FINDS_PINNED. Written under the lock; the pinned
+     * mark is read without it, so giving back a history record's pinned
+     * value (by id) touches neither the page nor the string. */
+    _Atomic uint8_t *finds[INTERN_MAX_PAGES];
 };
+
+#define FINDS_PINNED 255
+_Static_assert(JD_INTERN_HOT_HITS < FINDS_PINNED, "finds are counted in a byte");
+
+static _Atomic uint8_t *finds_of(const jd_intern_t *in, uint32_t id)
+{
+    return &in->finds[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)];
+}
+
+/* One entry per lookup's cache line, rather than three parallel arrays. */
+typedef struct cache_ent {
+    const char *s;            /* holds a reference */
+    uint32_t hash;
+    uint32_t hits;
+} cache_ent_t;
 
 struct jd_intern_cache {
     jd_intern_t *in;
-    const char *slot[JD_INTERN_CACHE_SIZE];   /* each holds a reference */
-    uint32_t hash[JD_INTERN_CACHE_SIZE];
-    uint16_t hits[JD_INTERN_CACHE_SIZE];
+    cache_ent_t ent[JD_INTERN_CACHE_SIZE];
 };
 
 static intern_rec_t *rec_of(const char *s)
@@ -87,8 +110,10 @@ void jd_intern_destroy(jd_intern_t *in)
         return;
     for (size_t i = 0; in->slots && i < in->cap; i++)
         free(in->slots[i]);
-    for (size_t i = 0; i < INTERN_MAX_PAGES; i++)
+    for (size_t i = 0; i < INTERN_MAX_PAGES; i++) {
         free(in->pages[i]);
+        free(in->finds[i]);
+    }
     free(in->slots);
     free(in->hashes);
     free(in->free_ids);
@@ -185,6 +210,8 @@ static uint32_t intern_new_id(jd_intern_t *in)
         return 0;
     if (!in->pages[page] && !(in->pages[page] = calloc(INTERN_PAGE, sizeof(char *))))
         return 0;
+    if (!in->finds[page] && !(in->finds[page] = calloc(INTERN_PAGE, 1)))
+        return 0;
     if (in->free_cap < id) {
         /* every id may one day be free at once: reserve its place now so
          * a sweep never needs memory */
@@ -234,6 +261,7 @@ static const char *intern_locked(jd_intern_t *in, const char *s, size_t len, uin
     memcpy(r->s, s, len);
     r->s[len] = '\0';
     in->pages[id >> INTERN_PAGE_BITS][id & (INTERN_PAGE - 1)] = r->s;
+    atomic_store_explicit(finds_of(in, id), 0, memory_order_relaxed);
     in->slots[slot] = r;
     in->hashes[slot] = h;
     in->count++;
@@ -255,41 +283,41 @@ const char *jd_intern_str(jd_intern_t *in, const char *s)
     return jd_intern(in, s, strlen(s));
 }
 
-const char *jd_intern_ref(const char *s)
+void jd_intern_ref_counted(const char *s)
 {
-    if (!s)
-        return NULL;
     intern_rec_t *r = rec_of(s);
-    uint32_t v = atomic_load_explicit(&r->refs, memory_order_relaxed);
-    if (v & INTERN_PIN)
-        return s;
     /* A count this high is a bug or an attack: keep the string instead of
      * letting the count wrap. */
     if (atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed) + 1 >= INTERN_PIN_AT)
         atomic_fetch_or_explicit(&r->refs, INTERN_PIN, memory_order_relaxed);
-    return s;
 }
 
-void jd_intern_unref(const char *s)
+void jd_intern_unref_counted(const char *s)
 {
-    if (!s)
-        return;
     intern_rec_t *r = rec_of(s);
+    /* It may have been pinned since the caller looked. */
     if (atomic_load_explicit(&r->refs, memory_order_relaxed) & INTERN_PIN)
         return;
     /* release: the holder's last reads happen before a sweep frees it */
     atomic_fetch_sub_explicit(&r->refs, 1, memory_order_release);
 }
 
+/* A pinned id stays pinned (its string is never freed, the id never
+ * reused), so a stale "not pinned" only means the slower way. */
+static int id_pinned(const jd_intern_t *in, uint32_t id)
+{
+    return atomic_load_explicit(finds_of(in, id), memory_order_relaxed) == FINDS_PINNED;
+}
+
 void jd_intern_ref_id(const jd_intern_t *in, uint32_t id)
 {
-    if (id)
+    if (id && !id_pinned(in, id))
         jd_intern_ref(jd_intern_get(in, id));
 }
 
 void jd_intern_unref_id(const jd_intern_t *in, uint32_t id)
 {
-    if (id)
+    if (id && !id_pinned(in, id))
         jd_intern_unref(jd_intern_get(in, id));
 }
 
@@ -298,6 +326,7 @@ static void intern_pin_locked(jd_intern_t *in, const char *s)
     intern_rec_t *r = rec_of(s);
     if (atomic_fetch_or_explicit(&r->refs, INTERN_PIN, memory_order_relaxed) & INTERN_PIN)
         return;
+    atomic_store_explicit(finds_of(in, r->id), FINDS_PINNED, memory_order_relaxed);
     in->npinned++;
 }
 
@@ -309,13 +338,6 @@ const char *jd_intern_pin(jd_intern_t *in, const char *s)
     intern_pin_locked(in, s);
     pthread_mutex_unlock(&in->lock);
     return s;
-}
-
-uint32_t jd_intern_id(const char *interned)
-{
-    if (!interned)
-        return 0;
-    return rec_of(interned)->id;
 }
 
 const char *jd_intern_get(const jd_intern_t *in, uint32_t id)
@@ -339,50 +361,67 @@ void jd_intern_cache_destroy(jd_intern_cache_t *c)
     if (!c)
         return;
     for (size_t i = 0; i < JD_INTERN_CACHE_SIZE; i++)
-        jd_intern_unref(c->slot[i]);
+        jd_intern_unref(c->ent[i].s);
     free(c);
 }
 
 /* A value served this often is pinned, within the table's budget, so its
  * count stops bouncing between the threads that decode and evaluate it. */
+static void hot_locked(jd_intern_t *in, const char *s)
+{
+    if (rec_of(s)->len > JD_INTERN_PIN_LEN || in->nauto >= JD_INTERN_PIN_MAX)
+        return;
+    size_t before = in->npinned;
+    intern_pin_locked(in, s);
+    in->nauto += in->npinned - before;
+}
+
 static void cache_hot(jd_intern_cache_t *c, const char *s)
 {
-    jd_intern_t *in = c->in;
     if (rec_of(s)->len > JD_INTERN_PIN_LEN ||
         (atomic_load_explicit(&rec_of(s)->refs, memory_order_relaxed) & INTERN_PIN))
         return;
-    pthread_mutex_lock(&in->lock);
-    if (in->nauto < JD_INTERN_PIN_MAX) {
-        size_t before = in->npinned;
-        intern_pin_locked(in, s);
-        in->nauto += in->npinned - before;
-    }
-    pthread_mutex_unlock(&in->lock);
+    pthread_mutex_lock(&c->in->lock);
+    hot_locked(c->in, s);
+    pthread_mutex_unlock(&c->in->lock);
 }
 
 const char *jd_intern_cached(jd_intern_cache_t *c, const char *s, size_t len)
 {
     uint32_t h = intern_hash(s, len);
     size_t i = h & (JD_INTERN_CACHE_SIZE - 1);
-    const char *hit = c->slot[i];
-    if (hit && c->hash[i] == h && rec_of(hit)->len == len && memcmp(hit, s, len) == 0) {
-        if (c->hits[i] < UINT16_MAX && ++c->hits[i] == JD_INTERN_HOT_HITS)
+    cache_ent_t *ce = &c->ent[i];
+    const char *hit = ce->s;
+    if (hit && ce->hash == h && rec_of(hit)->len == len && memcmp(hit, s, len) == 0) {
+        if (ce->hits < JD_INTERN_HOT_HITS && ++ce->hits == JD_INTERN_HOT_HITS)
             cache_hot(c, hit);
         return jd_intern_ref(hit);
     }
     int created;
     pthread_mutex_lock(&c->in->lock);
     const char *r = intern_locked(c->in, s, len, h, &created);
+    if (r && !created) {
+        /* Hits alone miss a hot value whose slot it shares with another
+         * hot one: each evicts the other before either is served often.
+         * Counting its finds in the table catches it too. */
+        _Atomic uint8_t *f = finds_of(c->in, rec_of(r)->id);
+        uint8_t n = atomic_load_explicit(f, memory_order_relaxed);
+        if (n < JD_INTERN_HOT_HITS) {
+            atomic_store_explicit(f, (uint8_t)(n + 1), memory_order_relaxed);
+            if (n + 1 == JD_INTERN_HOT_HITS)
+                hot_locked(c->in, r);
+        }
+    }
     pthread_mutex_unlock(&c->in->lock);
     /* Only a value seen before is cached: a unique one (a session id)
      * would evict a hot value and, held by the cache, make this thread
      * write its count once more long after the engine is done with it. */
     if (r && !created) {
         /* Direct-mapped: a colliding value simply replaces the old one. */
-        jd_intern_unref(c->slot[i]);
-        c->slot[i] = jd_intern_ref(r);
-        c->hash[i] = h;
-        c->hits[i] = 0;
+        jd_intern_unref(ce->s);
+        ce->s = jd_intern_ref(r);
+        ce->hash = h;
+        ce->hits = 0;
     }
     return r;
 }
