@@ -111,23 +111,32 @@ def shared_load(sc, events):
     return ld
 
 
-def backlog_any(sc, events, key_by):
+def backlog_any(sc, events, key_by, instances=0):
+    """Topics, then `instances` instances (all in the group with input
+    partitions each, so none reads the input alone), then the load and its
+    tail, produced with --key-by key_by. Returns the instances."""
     ld = shared_load(sc, events)
     sc.create_topics()
+    live = [sc.start() for _ in range(instances)]
+    for inst in live:
+        joined_or_exit(sc, inst)
+    if instances > 1:
+        own = owners(sc, instances)
+        say("assignment before the input: %s" % {
+            n: sorted(p for p in own if own[p] == n) for n in sorted(set(own.values()))})
     sc.produce([ld.file, ld.tail], key_by)
     sc.check_tail()
     sc.notes.append("input produced with --key-by %s" % key_by)
-    return ld
+    return live
 
 
 # ---- instances ---------------------------------------------------------------
 
 
-def start_checked(sc, more=()):
-    """Starts an instance and waits until it is a member of the group. An
-    instance that exits first (e.g. exit 2 on an unknown config value) fails
-    the scenario with its last log line, instead of a crash of the harness."""
-    inst = sc.start(more)
+def joined_or_exit(sc, inst):
+    """Waits until inst is a member of the group. An instance that exits
+    first (e.g. exit 2 on an unknown config value) fails the scenario with
+    its last log lines, instead of a crash of the harness."""
     try:
         wait_until("%s exits or joins" % inst.name, 60,
                    lambda: not inst.alive() or sc.joined(inst))
@@ -138,6 +147,10 @@ def start_checked(sc, more=()):
         raise RuntimeError("%s exited at start (status %s): %s" % (
             inst.name, inst.proc.returncode, " | ".join(inst.tail(2))))
     return inst
+
+
+def start_checked(sc, more=()):
+    return joined_or_exit(sc, sc.start(more))
 
 
 def owners(sc, nmembers):
@@ -214,10 +227,8 @@ def s6_instances(sc, n, keyed_by=None, key_by=None):
     the alert ids equal replay's (nothing lost, new or repeated, no late)."""
     kb, ky = mode()
     keyed_by, key_by = keyed_by or kb, key_by or ky
-    backlog_any(sc, sc.ctx.scale["any_events"], key_by)
     sc.extra_args = keyed(keyed_by)
-    for _ in range(n):
-        start_checked(sc)
+    backlog_any(sc, sc.ctx.scale["any_events"], key_by, n)
     sc.wait_done(done_deadline(sc))
     sc.stop_all()
     measure(sc)
@@ -230,10 +241,8 @@ def s6_rebalance(sc):
     """2 instances; a third joins at 25% committed, one of the first two
     leaves (SIGTERM) at 55%: both while input is being read."""
     keyed_by, key_by = mode()
-    backlog_any(sc, sc.ctx.scale["any_events"], key_by)
     sc.extra_args = keyed(keyed_by) + backlog_pace(sc.ctx)
-    a = start_checked(sc)
-    start_checked(sc)
+    a, _ = backlog_any(sc, sc.ctx.scale["any_events"], key_by, 2)
     sc.wait_committed(0.25, 60)
     at = sc.committed_total()
     sc.require_backlog(at, "the join")
@@ -258,10 +267,8 @@ def s6_baseline(sc, key_by, expect_loss):
     --key-by resolved input it must pass (the control). On tracker-keyed
     input (--key-by raw) it must lose link alerts: an expected failure
     (XFAIL), which shows the load has teeth; a pass there fails."""
-    backlog_any(sc, sc.ctx.scale["any_events"], key_by)
     sc.extra_args = keyed("customer")
-    start_checked(sc)
-    start_checked(sc)
+    backlog_any(sc, sc.ctx.scale["any_events"], key_by, 2)
     sc.wait_done(done_deadline(sc))
     sc.stop_all()
     r = measure(sc)
@@ -454,28 +461,29 @@ def s8_kills(sc, eos):
     read_committed reader either)."""
     ctx = sc.ctx
     keyed_by, key_by = mode()
-    backlog_any(sc, ctx.scale["any_kill_events"], key_by)
-    sc.extra_args = keyed(keyed_by) + backlog_pace(ctx) + \
+    # half scenario 2's queue bound: two instances read twice as fast
+    pace = backlog_pace(ctx)
+    if pace:
+        kb = max(64, int(pace[1].split("=")[1]) // 2)
+        pace = ["-X", "kafka.queued.max.messages.kbytes=%d" % kb, "-X", "kafka.queued.min.messages=%d" % (kb * 4)]
+    sc.extra_args = keyed(keyed_by) + pace + \
         ["-X", "processing.commit_interval=200ms"] + (EOS if eos else [])
-    first = sc.start()
-    if eos:
-        wait_until("exactly_once instance exits or joins", 60,
-                   lambda: not first.alive() or sc.joined(first))
-        if not first.alive():
-            why = first.refused()
-            if why:
-                first.stopped = True
-                sc.skip(why)
-                return
-    if not first.alive():
-        first.stopped = True
-        raise RuntimeError("%s exited at start (status %s): %s" % (
-            first.name, first.proc.returncode, " | ".join(first.tail(2))))
-    live = [first, start_checked(sc)]
+    # both in the group before the input (backlog_any)
+    try:
+        live = backlog_any(sc, ctx.scale["any_kill_events"], key_by, 2)
+    except RuntimeError:
+        # a binary without transactions refuses exactly_once at start
+        why = eos and next((i.refused() for i in sc.instances if i.refused()), None)
+        if not why:
+            raise
+        for i in sc.instances:
+            sc.kill9(i)
+        sc.skip(why)
+        return
     kills, mid = ctx.scale["any_kills"], 0
     for i in range(kills):
         base = (sc.committed_total() or 0) / sc.total
-        sc.wait_committed(base + (1 - base) * ctx.rng.uniform(0.04, 0.12), 40)
+        sc.wait_committed(base + (1 - base) * ctx.rng.uniform(0.03, 0.09), 40)
         at = sc.committed_total()
         if sc.backlog_left(at):
             mid += 1
