@@ -111,23 +111,42 @@ def shared_load(sc, events):
     return ld
 
 
-def backlog_any(sc, events, key_by, instances=0):
-    """Topics, then `instances` instances (all in the group with input
-    partitions each, so none reads the input alone), then the load and its
-    tail, produced with --key-by key_by. Returns the instances."""
+def backlog_any(sc, events, key_by, instances=0, live=True):
+    """Topics, the load and its tail produced with --key-by key_by, and
+    `instances` instances. live: the instances are all in the group, with
+    input partitions each, before the input is produced (none reads it
+    alone; they read it as it comes). Otherwise the input is a backlog when
+    they start, all at once, so a consumer queue bound (backlog_pace) makes
+    it last and faults land while input is left. Returns the instances."""
     ld = shared_load(sc, events)
     sc.create_topics()
-    live = [sc.start() for _ in range(instances)]
-    for inst in live:
-        joined_or_exit(sc, inst)
-    if instances > 1:
-        own = owners(sc, instances)
-        say("assignment before the input: %s" % {
-            n: sorted(p for p in own if own[p] == n) for n in sorted(set(own.values()))})
+    live_insts = []
+    if live:
+        live_insts = [sc.start() for _ in range(instances)]
+        for inst in live_insts:
+            joined_or_exit(sc, inst)
+        if instances > 1:
+            own = owners(sc, instances)
+            say("assignment before the input: %s" % {
+                n: sorted(p for p in own if own[p] == n) for n in sorted(set(own.values()))})
     sc.produce([ld.file, ld.tail], key_by)
     sc.check_tail()
-    sc.notes.append("input produced with --key-by %s" % key_by)
-    return live
+    sc.notes.append("input produced with --key-by %s%s" % (
+        key_by, " while the instances were running" if live else " before the instances started"))
+    if not live:
+        live_insts = [sc.start() for _ in range(instances)]
+        for inst in live_insts:
+            joined_or_exit(sc, inst)
+    return live_insts
+
+
+def slow_pace(ctx):
+    """backlog_pace, and fetches of at most 64 KB per partition: with the
+    whole backlog there at the start, a fetch of 1 MB per partition (the
+    default) refills a small queue with thousands of events at once, and two
+    instances read 60k events in a few seconds."""
+    pace = backlog_pace(ctx)
+    return pace + ["-X", "kafka.max.partition.fetch.bytes=65536"] if pace else []
 
 
 # ---- instances ---------------------------------------------------------------
@@ -241,8 +260,8 @@ def s6_rebalance(sc):
     """2 instances; a third joins at 25% committed, one of the first two
     leaves (SIGTERM) at 55%: both while input is being read."""
     keyed_by, key_by = mode()
-    sc.extra_args = keyed(keyed_by) + backlog_pace(sc.ctx)
-    a, _ = backlog_any(sc, sc.ctx.scale["any_events"], key_by, 2)
+    sc.extra_args = keyed(keyed_by) + slow_pace(sc.ctx)
+    a, _ = backlog_any(sc, sc.ctx.scale["any_events"], key_by, 2, live=False)
     sc.wait_committed(0.25, 60)
     at = sc.committed_total()
     sc.require_backlog(at, "the join")
@@ -461,16 +480,12 @@ def s8_kills(sc, eos):
     read_committed reader either)."""
     ctx = sc.ctx
     keyed_by, key_by = mode()
-    # half scenario 2's queue bound: two instances read twice as fast
-    pace = backlog_pace(ctx)
-    if pace:
-        kb = max(64, int(pace[1].split("=")[1]) // 2)
-        pace = ["-X", "kafka.queued.max.messages.kbytes=%d" % kb, "-X", "kafka.queued.min.messages=%d" % (kb * 4)]
+    pace = slow_pace(ctx)
     sc.extra_args = keyed(keyed_by) + pace + \
         ["-X", "processing.commit_interval=200ms"] + (EOS if eos else [])
-    # both in the group before the input (backlog_any)
+    # the input first, then both instances at once (backlog_any)
     try:
-        live = backlog_any(sc, ctx.scale["any_kill_events"], key_by, 2)
+        live = backlog_any(sc, ctx.scale["any_kill_events"], key_by, 2, live=False)
     except RuntimeError:
         # a binary without transactions refuses exactly_once at start
         why = eos and next((i.refused() for i in sc.instances if i.refused()), None)
@@ -482,8 +497,14 @@ def s8_kills(sc, eos):
         return
     kills, mid = ctx.scale["any_kills"], 0
     for i in range(kills):
+        # after another 3-9% of what is left is committed, or 1-4 s after
+        # the last restart, whichever comes first: two instances read fast,
+        # and a kill right after a restart lands in a hand-over
         base = (sc.committed_total() or 0) / sc.total
-        sc.wait_committed(base + (1 - base) * ctx.rng.uniform(0.03, 0.09), 40)
+        want = sc.total * (base + (1 - base) * ctx.rng.uniform(0.03, 0.09))
+        until = time.monotonic() + ctx.rng.uniform(1.0, 4.0)
+        sc.poll("committed >= %d or %.1f s" % (want, until - time.monotonic()), 60,
+                lambda: time.monotonic() >= until or (sc.committed_total() or 0) >= want)
         at = sc.committed_total()
         if sc.backlog_left(at):
             mid += 1
