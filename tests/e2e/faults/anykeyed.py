@@ -218,10 +218,17 @@ def link_report(sc):
 
 
 def measure(sc, read_committed=False):
-    """sc.measure() plus the link report."""
+    """sc.measure() plus the link report, and a hint when alerts repeat."""
     sc.measure(read_committed)
     if sc.link_alerts is not None:
         link_report(sc)
+    if sc.result["duplicated"] and not read_committed:
+        rewound = [i.name for i in sc.instances if any(
+            "aborting the transaction" in line for line in i.tail(10 ** 6))]
+        if rewound:
+            sc.notes.append("%s aborted a checkpoint transaction and rewound (its log says "
+                            "why, e.g. ILLEGAL_GENERATION in a rebalance): at_least_once "
+                            "then repeats the alerts it re-reads" % ", ".join(rewound))
     return sc.result
 
 

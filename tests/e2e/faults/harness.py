@@ -111,10 +111,11 @@ def main():
     else:
         shutil.rmtree(work, ignore_errors=True)
     if failed:
-        print("kafka faults: %d of %d scenarios FAILED" % (len(failed), len(done)))
+        print("kafka %s: %d of %d scenarios FAILED" % (args.suite, len(failed), len(done)))
         return 1
-    print("kafka faults: %d passed, %d skipped%s" % (len(done) - len(skipped) - len(xfail), len(skipped),
-                                                   ", %d failed as expected" % len(xfail) if xfail else ""))
+    print("kafka %s: %d passed, %d skipped%s" % (
+        args.suite, len(done) - len(skipped) - len(xfail), len(skipped),
+        ", %d failed as expected" % len(xfail) if xfail else ""))
     return 0
 
 
