@@ -164,7 +164,7 @@ def joined_or_exit(sc, inst):
     if not inst.alive():
         inst.stopped = True
         raise RuntimeError("%s exited at start (status %s): %s" % (
-            inst.name, inst.proc.returncode, " | ".join(inst.tail(2))))
+            inst.name, inst.proc.returncode, inst.exit_reason()))
     return inst
 
 

@@ -157,8 +157,7 @@ class Scenario:
                 continue
             inst.stopped = True
             rc = inst.proc.returncode
-            msg = "%s exited by itself (status %s): %s" % (
-                inst.name, rc, " | ".join(inst.tail(2)))
+            msg = "%s exited by itself (status %s): %s" % (inst.name, rc, inst.exit_reason())
             if not self.supervise:
                 self.failures.append(msg)
                 raise RuntimeError(msg)
