@@ -103,6 +103,7 @@ kafka-e2e: $(BIN)
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_reload.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_kinds.sh
 	@JOURNEYD=$(BIN) bash tests/e2e/kafka_faults.sh
+	@JOURNEYD=$(BIN) bash tests/e2e/kafka_anykeyed.sh
 
 soak: $(BIN)
 	$(MAKE) kafka-up

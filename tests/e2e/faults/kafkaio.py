@@ -229,3 +229,45 @@ def dead_letter_reasons(values):
         if d.get("error") == "late":
             late_parts[d.get("source", {}).get("partition")] += 1
     return reasons, late_parts
+
+
+def decode_assignment(data):
+    """{topic: [partitions]} from a consumer-protocol MemberAssignment (any
+    version: they share this prefix); {} for an empty or unreadable one."""
+    out = {}
+    try:
+        if not data:
+            return out
+        pos = 2  # int16 version
+
+        def i32():
+            nonlocal pos
+            v = int.from_bytes(data[pos:pos + 4], "big", signed=True)
+            pos += 4
+            return v
+        for _ in range(i32()):
+            n = int.from_bytes(data[pos:pos + 2], "big", signed=True)
+            pos += 2
+            topic = data[pos:pos + n].decode()
+            pos += n
+            out[topic] = sorted(i32() for _ in range(i32()))
+    except Exception:
+        return {}
+    return out
+
+
+def assignments(cluster, group):
+    """{client.id: {topic: [partitions]}} of a group's members, from the
+    group coordinator (None when unanswered or while it rebalances)."""
+    if cluster._admin is None:
+        cluster._admin = AdminClient(cluster._conf())
+    try:
+        gs = cluster._admin.list_groups(group, timeout=5)
+    except KafkaException:
+        return None
+    for g in gs:
+        if g.id == group:
+            if g.state != "Stable":
+                return None
+            return {m.client_id: decode_assignment(m.assignment) for m in g.members}
+    return None

@@ -102,6 +102,13 @@ class Instance:
                     return line.strip()
         return None
 
+    def exit_reason(self):
+        """The log's first error line and its last line: what an instance
+        that exited by itself says about why."""
+        lines = self.tail(10 ** 6)
+        err = next((ln.strip() for ln in lines if " error " in ln), None)
+        return " | ".join(x for x in (err, lines[-1].strip() if lines else None) if x)
+
     def tail(self, n=15):
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace").splitlines()[-n:]

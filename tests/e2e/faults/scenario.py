@@ -41,6 +41,10 @@ class Scenario:
         self.alerts = self.id + ".alerts"
         self.dlq = self.id + ".dlq"
         self.group = self.id
+        # input.keyed_by=any: run re-keys through this topic (the group's)
+        self.repartition = self.group + "-journeyd-repartition"
+        self.link_alerts = None  # replay's alert ids that need a link (anykeyed.py)
+        self.story_of = {}       # replay's alert id -> the generator's story
         self.dir = os.path.join(ctx.work, key)
         os.makedirs(self.dir, exist_ok=True)
         self.instances = []
@@ -84,10 +88,13 @@ class Scenario:
         self.cluster.create_topics([(self.topic, NPARTS, input_config or {}),
                                     (self.alerts, 3, {}), (self.dlq, 3, {})])
 
-    def produce(self, files):
-        """`journeyd produce` of files, keyed by customer; waits for it."""
+    def produce(self, files, key_by=None):
+        """`journeyd produce` of files, keyed by customer (or --key-by
+        key_by); waits for it."""
         cmd = [*self.ctx.journeyd, "produce", "-X", "kafka.bootstrap.servers=" + self.cluster.bootstrap,
                "--topic", self.topic]
+        if key_by:
+            cmd += ["--key-by", key_by]
         for f in files:
             cmd += ["-i", f]
         log = os.path.join(self.dir, "produce.log")
@@ -150,8 +157,7 @@ class Scenario:
                 continue
             inst.stopped = True
             rc = inst.proc.returncode
-            msg = "%s exited by itself (status %s): %s" % (
-                inst.name, rc, " | ".join(inst.tail(2)))
+            msg = "%s exited by itself (status %s): %s" % (inst.name, rc, inst.exit_reason())
             if not self.supervise:
                 self.failures.append(msg)
                 raise RuntimeError(msg)
@@ -245,7 +251,8 @@ class Scenario:
 
         def done():
             c = self.committed()
-            return c is not None and all(c[p] >= end[p] for p in range(NPARTS))
+            return c is not None and all(c[p] >= end[p] for p in range(NPARTS)) and \
+                not self.repartition_behind()
         try:
             self.poll("committed offsets at the end offsets", deadline_s, done)
             say("all input committed")
@@ -254,9 +261,25 @@ class Scenario:
             c = self.committed() or {}
             behind = {p: end[p] - c.get(p, 0) for p in range(NPARTS) if c.get(p, 0) < end[p]}
             self.failures.append("committed offsets did not reach the end within %ds "
-                                 "(partition: messages behind) %s" % (deadline_s, behind))
+                                 "(partition: messages behind) %s%s" % (
+                                     deadline_s, behind,
+                                     "; %s: %s" % (self.repartition, self.repartition_behind())
+                                     if self.repartition_behind() else ""))
             say("NOT done: %s" % self.failures[-1])
             return False
+
+    def repartition_behind(self):
+        """{partition: messages} of the repartition topic (when it exists)
+        not yet committed by the group: a re-keyed event is evaluated only
+        once it is read back from there, so the input alone being committed
+        is not the end. {} when there is no such topic or nothing is behind."""
+        n = self.cluster.partitions(self.repartition)
+        if not n:
+            return {}
+        end = self.cluster.end_offsets(self.repartition, n) or {}
+        c = self.cluster.committed(self.group, self.repartition, n) or {}
+        return {p: end[p] - max(0, c.get(p, 0)) for p in end
+                if end[p] > 0 and max(0, c.get(p, 0)) < end[p]}
 
     # ---- measurement ----------------------------------------------------------
 
@@ -270,12 +293,14 @@ class Scenario:
         ra = kafkaio.TopicReader(self.cluster, self.alerts, 3, read_committed)
         rd = kafkaio.TopicReader(self.cluster, self.dlq, 3, read_committed)
         try:
-            ids = kafkaio.alert_ids(ra.drain())
+            self.alert_values = ra.drain()
+            ids = kafkaio.alert_ids(self.alert_values)
             reasons, late_parts = kafkaio.dead_letter_reasons(rd.drain())
         finally:
             ra.close()
             rd.close()
         got = set(ids)
+        self.got_ids = ids
         self.result = {
             "lost": len(self.expected - got),
             "duplicated": sum(1 for n in ids.values() if n > 1),
