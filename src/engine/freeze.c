@@ -127,16 +127,32 @@ int engine_frozen_park(jd_engine_t *e, jd_event_t *ev)
     if (grow((void **)&f->ev, &f->evcap, f->nev, sizeof(*f->ev)))
         return 0; /* out of memory: evaluated now rather than lost */
     f->ev[f->nev++] = ev;
+    /* a link parked with it: from its ts on, that anonymous journey (here
+     * already, or handed over later) waits with the customer */
+    if (ev->customer_id && ev->anonymous_id)
+        frozen_alias_add(e, f, ev->anonymous_id, ev->ts);
     return 1;
 }
 
 int engine_frozen_defer(jd_engine_t *e, jd_timer_t *t)
 {
     const jd_journey_t *j = t->journey;
-    if (!j || j->key[0] != 'c')
+    engine_frozen_t *f = NULL;
+    int64_t at = INT64_MAX;
+    if (!j)
         return 0;
-    engine_frozen_t *f = frozen_get(e, j->key + 2);
-    if (!f || t->deadline < f->at || grow((void **)&f->tm, &f->tmcap, f->ntm, sizeof(*f->tm)))
+    if (j->key[0] == 'c') {
+        if ((f = frozen_get(e, j->key + 2)))
+            at = f->at;
+    } else if (j->key[0] == 'a' && e->frozen_alias.count) {
+        /* an anonymous journey handed over, whose link waits: its
+         * timeouts after the link are the customer's */
+        const frozen_alias_t *a = (const frozen_alias_t *)jd_map_get(
+            &e->frozen_alias, j->key + 2, j->node.keylen - 2);
+        if (a && (f = frozen_get(e, a->customer)))
+            at = a->at;
+    }
+    if (!f || t->deadline < at || grow((void **)&f->tm, &f->tmcap, f->ntm, sizeof(*f->tm)))
         return 0;
     engine_timer_remove(e, t);
     t->heap_idx = JD_TIMER_DEFERRED;

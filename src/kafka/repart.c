@@ -252,11 +252,12 @@ void jd_xtask_reset(jd_xtask_t *x)
     free(x->mr);
     free(x->mf);
     free(x->mseen);
+    free(x->midle);
     x->mr = x->mf = NULL;
-    x->mseen = NULL;
+    x->mseen = x->midle = NULL;
     x->n = 0;
     x->sent = 0;
-    x->idle_empty = 0;
+    x->idle = 0;
     x->restore_ewm = INT64_MIN;
     jd_xwaits_clear(&x->holds);
     jd_xwaits_clear(&x->tokens);
@@ -297,10 +298,12 @@ static int xtask_size(jd_xtask_t *x, int32_t n)
     free(x->mr);
     free(x->mf);
     free(x->mseen);
+    free(x->midle);
     x->mr = calloc((size_t)n, sizeof(*x->mr));
     x->mf = calloc((size_t)n, sizeof(*x->mf));
     x->mseen = calloc((size_t)n, 1);
-    if (!x->mr || !x->mf || !x->mseen) {
+    x->midle = calloc((size_t)n, 1);
+    if (!x->mr || !x->mf || !x->mseen || !x->midle) {
         x->n = 0;
         return -1;
     }
@@ -454,25 +457,36 @@ out:
     return rc;
 }
 
-/* Least router watermark this task has seen from every task (INT64_MIN
- * until it has heard from all). */
+/* The router watermark this task goes by: the least over the routers that
+ * are not idle; when every one is (all caught up and quiet), the largest,
+ * as replay's last watermark is the largest ts. INT64_MIN until it has
+ * heard from all. */
 static int64_t seen_router_min(const jd_xtask_t *x)
 {
-    int64_t m = INT64_MAX;
+    int64_t m = INT64_MAX, hi = INT64_MIN;
     if (!x->n)
         return INT64_MIN;
     for (int32_t i = 0; i < x->n; i++) {
         if (!x->mseen[i])
             return INT64_MIN;
-        if (x->mr[i] < m)
+        if (x->mr[i] > hi)
+            hi = x->mr[i];
+        if (!x->midle[i] && x->mr[i] < m)
             m = x->mr[i];
     }
-    return m;
+    return m == INT64_MAX ? hi : m;
 }
 
-int64_t jd_repart_router_floor(const jd_task_t *t)
+int64_t jd_repart_router_resume(jd_task_t *t)
 {
-    return t->x->idle_empty ? seen_router_min(t->x) : INT64_MIN;
+    jd_xtask_t *x = t->x;
+    if (!x->idle)
+        return t->wm;
+    /* idle, it stopped holding the others back: it comes back at their
+     * watermark, and what is older is late */
+    x->idle = 0;
+    int64_t f = seen_router_min(x);
+    return f > t->wm ? f : t->wm;
 }
 
 /* ---- engine side -------------------------------------------------------- */
@@ -550,6 +564,9 @@ static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_
         else if (!jd_xwaits_add(&x->holds, ev->anonymous_id, ev->customer_id, ev->ts, -1) ||
                  jd_engine_freeze(t->engine, ev->customer_id, ev->ts, ev->anonymous_id))
             xfatal(r, t, __LINE__);
+        JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": link %s -> %s at %" PRId64 " %s", t->partition,
+               ev->anonymous_id, ev->customer_id, ev->ts, k ? "(its hand-over came first)"
+                                                          : "waits for its hand-over");
     }
     if (ev->customer_id && ev->anonymous_id && x->fwd.count) {
         /* linked again, and this time to a customer whose home is here */
@@ -605,6 +622,8 @@ static void receive_handover(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
             char *cust = k->customer;
             k->customer = NULL;
             jd_xwaits_del(&x->holds, k);
+            JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": hand-over of %s at %" PRId64 " for %s",
+                   t->partition, anon, ts, cust ? cust : "?");
             if (cust)
                 jd_engine_thaw(t->engine, cust, ts);
             free(cust);
@@ -644,12 +663,15 @@ static void receive_marker(jd_task_t *t, cur_t *c)
     jd_xtask_t *x = t->x;
     int32_t src = (int32_t)get_u32(c);
     int64_t mr = get_i64(c), mf = get_i64(c);
+    char idle = 0;
+    get_raw(c, &idle, 1);
     if (c->bad || src < 0 || src >= x->n)
         return;
     if (!x->mseen[src] || mr > x->mr[src])
         x->mr[src] = mr;
     if (!x->mseen[src] || mf > x->mf[src])
         x->mf[src] = mf;
+    x->midle[src] = (uint8_t)idle;
     x->mseen[src] = 1;
 }
 
@@ -802,19 +824,26 @@ static void handover_now(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n)
 
 /* ---- watermark ------------------------------------------------------------ */
 
+/* The engine's watermark from the markers: the least min(r, f) over the
+ * tasks whose router is not idle (an idle one writes nothing older than
+ * the others' watermark when it wakes up: jd_repart_router_resume), and
+ * over every task's f. */
 static int64_t markers_min(const jd_xtask_t *x)
 {
-    int64_t m = INT64_MAX;
+    int64_t m = INT64_MAX, hi = INT64_MIN;
     if (!x->n)
         return INT64_MIN;
     for (int32_t i = 0; i < x->n; i++) {
         if (!x->mseen[i])
             return INT64_MIN;
-        int64_t v = x->mr[i] < x->mf[i] ? x->mr[i] : x->mf[i];
-        if (v < m)
-            m = v;
+        if (x->mf[i] < m)
+            m = x->mf[i];
+        if (!x->midle[i] && x->mr[i] < m)
+            m = x->mr[i];
+        if (x->mr[i] > hi)
+            hi = x->mr[i];
     }
-    return m;
+    return m == INT64_MAX ? hi : m;
 }
 
 /* A journey to hand over at L keeps the engine at L-1 until it has gone
@@ -870,24 +899,26 @@ int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
         xfatal(r, t, __LINE__);
         return -1;
     }
-    mr = x->idle_empty ? INT64_MAX : (t->has_events ? t->wm : INT64_MIN);
+    mr = t->wm;
     mf = seen_router_min(x);
     JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": router wm %" PRId64 ", forward bound %" PRId64
            ", engine wm %" PRId64 " (markers %" PRId64 "), %zu holds, %zu early hand-overs, "
            "%zu notices, %zu frozen, %zu forwarding", t->partition, mr, mf,
            jd_engine_watermark(t->engine), markers_min(x), x->holds.n, x->tokens.n,
            x->notices.n, jd_engine_frozen_count(t->engine), (size_t)x->fwd.count);
-    if (!x->sent || mr != x->sent_r || mf != x->sent_f) {
+    if (!x->sent || mr != x->sent_r || mf != x->sent_f || x->idle != x->sent_idle) {
         for (int32_t q = 0; q < x->n; q++) {
             jd_strbuf_reset(sb);
             jd_strbuf_putc(sb, 'M');
             put_u32(sb, (uint32_t)t->partition);
             put_i64(sb, mr);
             put_i64(sb, mf);
+            jd_strbuf_putc(sb, (char)x->idle);
             if (xproduce(r, t, q, NULL, sb))
                 return -1;
         }
         x->sent = 1;
+        x->sent_idle = x->idle;
         x->sent_r = mr;
         x->sent_f = mf;
     }
@@ -940,7 +971,7 @@ static json_t *repart_meta(const jd_task_t *t)
                                               : json_null());
     json_object_set_new(o, "ewm", json_integer(jd_engine_watermark(t->engine)));
     json_object_set_new(o, "mk", mk);
-    json_object_set_new(o, "idle", json_boolean(x->idle_empty));
+    json_object_set_new(o, "idle", json_boolean(x->idle));
     return o;
 }
 
@@ -961,7 +992,7 @@ static void repart_meta_parse(jd_task_t *t, json_t *o)
         x->mr[i] = json_integer_value(json_array_get(e, 0));
         x->mf[i] = json_integer_value(json_array_get(e, 1));
     }
-    x->idle_empty = json_is_true(json_object_get(o, "idle"));
+    x->idle = json_is_true(json_object_get(o, "idle"));
 }
 
 void jd_repart_restore_wait(jd_task_t *t, const char *key, size_t keylen, const void *val,

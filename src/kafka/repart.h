@@ -36,7 +36,7 @@
  *
  * Record formats (value; key = the routing identity): a kind byte, then
  * 'E' flags(1) event        an event (flag 1: a link, expect a hand-over)
- * 'M' src(4) r(8) f(8)      a marker
+ * 'M' src(4) r(8) f(8) idle(1)   a marker
  * 'N' L(8) dest(4) anon     a notice: hand anon over to partition dest at L
  * 'H' L(8) anon nrec {key val}* nev event*   a hand-over
  * with integers in host byte order, strings as u32 length + bytes
@@ -82,9 +82,12 @@ typedef struct jd_xtask {
     int32_t n;              /* repartition partitions (= tasks); 0 = unknown */
     int64_t *mr, *mf;       /* last marker (r, f) seen from each task */
     uint8_t *mseen;
+    uint8_t *midle;         /* that task's router is idle (caught up, quiet) */
     int64_t sent_r, sent_f; /* last marker written */
-    int sent;
-    int idle_empty;         /* no input ever and caught up: r = +inf */
+    int sent, sent_idle;
+    int idle;               /* this router is caught up and quiet for
+                               time.idle_advance: it stops holding the
+                               other tasks' watermarks back */
     int64_t restore_ewm;    /* the snapshot's engine watermark (task.h) */
     jd_xwaits_t holds;      /* link events waiting for their hand-over */
     jd_xwaits_t tokens;     /* hand-overs that came before their link event */
@@ -116,9 +119,9 @@ void jd_xtask_reset(jd_xtask_t *x);
 /* Router: ev (taken) read from input message m of task t, lateness already
  * decided. Returns 0, or -1 when it could not be written (fatal). */
 int jd_repart_route(struct jd_runner *r, struct jd_task *t, jd_event_t *ev);
-/* The router's lateness bound for a first event of a task without input
- * so far (INT64_MIN: none). */
-int64_t jd_repart_router_floor(const struct jd_task *t);
+/* An input event arrives at task t's router: its watermark, raised to the
+ * others' when the router was idle (what is older is late). */
+int64_t jd_repart_router_resume(struct jd_task *t);
 /* Engine side: one message of the repartition topic. */
 void jd_repart_receive(struct jd_runner *r, struct jd_decode_ctx *dx, struct jd_task *t,
                        const rd_kafka_message_t *m);

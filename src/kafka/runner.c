@@ -419,17 +419,9 @@ void jd_runner_handle_message(jd_runner_t *r, jd_decode_ctx_t *dx, const rd_kafk
     }
     ev->source_tag = t->partition;
     ts = ev->ts;
-    if (t->x && (t->has_events ? t->wm : INT64_MIN) < jd_repart_router_floor(t) &&
-        ts < jd_repart_router_floor(t)) {
-        /* this router was idle, and the others' watermarks went on */
-        char a[JD_TIME_BUFSZ];
-        jd_event_free(ev);
-        snprintf(detail, sizeof(detail), "ts %s is older than the watermark of the other "
-                 "partitions (this one was idle)", jd_time_format_rfc3339(ts, a));
-        jd_collector_dead_letter(r, t, m, JD_DL_LATE, detail);
-        return;
-    }
-    if (t->has_events && ts < t->wm) {
+    if (t->x)
+        t->wm = jd_repart_router_resume(t);
+    if ((t->has_events || t->x) && t->wm != INT64_MIN && ts < t->wm) {
         char a[JD_TIME_BUFSZ], b[JD_TIME_BUFSZ];
         jd_event_free(ev);
         snprintf(detail, sizeof(detail), "ts %s is older than the partition watermark %s",
@@ -500,12 +492,14 @@ void jd_runner_task_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
         /* the router's watermark (markers), then the engine's */
         if (idle > 0 && now - t->last_mono >= idle) {
             runner_check_caught_up(r, t, now);
-            if (t->quiet_ms >= idle && !t->has_events)
-                t->x->idle_empty = 1;
-            else if (t->quiet_ms >= idle) {
-                int64_t follow = runner_sat_add(t->max_ts - r->conf->lateness_ms, t->quiet_ms);
-                if (follow > t->wm)
-                    t->wm = follow;
+            if (t->quiet_ms >= idle) {
+                t->x->idle = 1;
+                if (t->has_events) {
+                    int64_t follow = runner_sat_add(t->max_ts - r->conf->lateness_ms,
+                                                    t->quiet_ms);
+                    if (follow > t->wm)
+                        t->wm = follow;
+                }
             }
         }
         jd_repart_advance(r, t, now);
