@@ -457,11 +457,14 @@ out:
     return rc;
 }
 
-/* The router watermark this task goes by: the least over the routers that
- * are not idle; when every one is (all caught up and quiet), the largest,
- * as replay's last watermark is the largest ts. INT64_MIN until it has
- * heard from all. */
-static int64_t seen_router_min(const jd_xtask_t *x)
+/* Over the markers of every task (INT64_MIN until it has heard from all):
+ * the least router watermark r of the routers that are not idle, and with
+ * with_f the least forward bound f too; when that leaves nothing (every
+ * router idle: all caught up and quiet), the largest r, as replay's last
+ * watermark is its largest ts. Without f: the router watermark this task
+ * goes by (its own forward bound, and where an idle router comes back).
+ * With f: the engine's watermark. */
+static int64_t marker_floor(const jd_xtask_t *x, int with_f)
 {
     int64_t m = INT64_MAX, hi = INT64_MIN;
     if (!x->n)
@@ -473,8 +476,15 @@ static int64_t seen_router_min(const jd_xtask_t *x)
             hi = x->mr[i];
         if (!x->midle[i] && x->mr[i] < m)
             m = x->mr[i];
+        if (with_f && x->mf[i] < m)
+            m = x->mf[i];
     }
     return m == INT64_MAX ? hi : m;
+}
+
+static int64_t seen_router_min(const jd_xtask_t *x)
+{
+    return marker_floor(x, 0);
 }
 
 int64_t jd_repart_router_resume(jd_task_t *t)
@@ -824,26 +834,9 @@ static void handover_now(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n)
 
 /* ---- watermark ------------------------------------------------------------ */
 
-/* The engine's watermark from the markers: the least min(r, f) over the
- * tasks whose router is not idle (an idle one writes nothing older than
- * the others' watermark when it wakes up: jd_repart_router_resume), and
- * over every task's f. */
 static int64_t markers_min(const jd_xtask_t *x)
 {
-    int64_t m = INT64_MAX, hi = INT64_MIN;
-    if (!x->n)
-        return INT64_MIN;
-    for (int32_t i = 0; i < x->n; i++) {
-        if (!x->mseen[i])
-            return INT64_MIN;
-        if (x->mf[i] < m)
-            m = x->mf[i];
-        if (!x->midle[i] && x->mr[i] < m)
-            m = x->mr[i];
-        if (x->mr[i] > hi)
-            hi = x->mr[i];
-    }
-    return m == INT64_MAX ? hi : m;
+    return marker_floor(x, 1);
 }
 
 /* A journey to hand over at L keeps the engine at L-1 until it has gone
