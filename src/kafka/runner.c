@@ -469,8 +469,7 @@ static void runner_check_caught_up(jd_runner_t *r, jd_task_t *t, int64_t now)
          * wait behind its own long-poll fetches (fetch.wait.max.ms) */
         if (rd_kafka_query_watermark_offsets(r->restore ? r->restore : r->consumer, tp->topic,
                                              t->partition, &lo, &hi, 500) ||
-            (tp->next_offset < 0 ? hi > lo && (!t->x || tp->committed < hi)
-                                 : tp->next_offset < hi))
+            (tp->next_offset < 0 ? hi > lo && tp->committed < hi : tp->next_offset < hi))
             at_end = 0;
     }
     now = jd_mono_ms();

@@ -169,8 +169,12 @@ int jd_task_meta_parse(jd_task_t *t, const jd_config_t *conf, const void *val,
     json_array_foreach(tps, i, e) {
         int k = jd_task_tp_index(t, json_string_value(json_object_get(e, "t")) ?
                                            json_string_value(json_object_get(e, "t")) : "");
-        if (k >= 0)
+        if (k >= 0) {
             t->tps[k].restore_next = json_integer_value(json_object_get(e, "n"));
+            /* where reading resumes: a partition with nothing after it is
+             * caught up before any message is read (idle advance) */
+            t->tps[k].committed = json_integer_value(json_object_get(e, "c"));
+        }
     }
     json_decref(o);
     return 0;
