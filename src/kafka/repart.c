@@ -1,6 +1,7 @@
 /*
  * input.keyed_by=any: routing through the repartition topic, markers,
- * notices, hand-overs and forwarding (repart.h has the model).
+ * notices, hand-overs and forwarding (repart.h has the model). The record
+ * formats are in repart_codec.c, the durable state in repart_state.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,127 +11,8 @@
 #include "journeyd/timeutil.h"
 #include "runner_priv.h"
 #include "repart.h"
-
-#define XSTR_NONE UINT32_MAX
-
-/* ---- codec ------------------------------------------------------------ */
-
-static void put_u32(jd_strbuf_t *sb, uint32_t v)
-{
-    jd_strbuf_append(sb, (const char *)&v, sizeof(v));
-}
-
-static void put_i64(jd_strbuf_t *sb, int64_t v)
-{
-    jd_strbuf_append(sb, (const char *)&v, sizeof(v));
-}
-
-static void put_str(jd_strbuf_t *sb, const char *s, size_t len)
-{
-    put_u32(sb, s ? (uint32_t)len : XSTR_NONE);
-    if (s)
-        jd_strbuf_append(sb, s, len);
-}
-
-static void put_cstr(jd_strbuf_t *sb, const char *s)
-{
-    put_str(sb, s, s ? strlen(s) : 0);
-}
-
-static void put_event(jd_strbuf_t *sb, const jd_event_t *ev)
-{
-    put_i64(sb, ev->ts);
-    put_cstr(sb, ev->customer_id);
-    put_cstr(sb, ev->anonymous_id);
-    put_cstr(sb, ev->event_id);
-    put_u32(sb, ev->nslots);
-    for (uint32_t i = 0; i < ev->nslots; i++)
-        put_cstr(sb, ev->slot[i]);
-}
-
-typedef struct cur {
-    const char *p, *end;
-    int bad;
-} cur_t;
-
-static int get_raw(cur_t *c, void *dst, size_t n)
-{
-    if (c->bad || (size_t)(c->end - c->p) < n) {
-        c->bad = 1;
-        memset(dst, 0, n);
-        return -1;
-    }
-    memcpy(dst, c->p, n);
-    c->p += n;
-    return 0;
-}
-
-static uint32_t get_u32(cur_t *c)
-{
-    uint32_t v;
-    get_raw(c, &v, sizeof(v));
-    return v;
-}
-
-static int64_t get_i64(cur_t *c)
-{
-    int64_t v;
-    get_raw(c, &v, sizeof(v));
-    return v;
-}
-
-/* A string inside the record (not NUL-terminated): NULL when absent. */
-static const char *get_str(cur_t *c, size_t *len)
-{
-    uint32_t n = get_u32(c);
-    const char *s = c->p;
-    *len = 0;
-    if (c->bad || n == XSTR_NONE)
-        return NULL;
-    if ((size_t)(c->end - c->p) < n) {
-        c->bad = 1;
-        return NULL;
-    }
-    c->p += n;
-    *len = n;
-    return s;
-}
-
-static char *get_strdup(cur_t *c)
-{
-    size_t n;
-    const char *s = get_str(c, &n);
-    return s ? strndup(s, n) : NULL;
-}
-
-static jd_event_t *get_event(cur_t *c, const jd_config_t *conf, jd_intern_cache_t *ic)
-{
-    size_t cl, al, el;
-    int64_t ts = get_i64(c);
-    const char *cu = get_str(c, &cl), *an = get_str(c, &al), *ei = get_str(c, &el);
-    uint32_t ns = get_u32(c);
-    if (c->bad || ns != conf->nslots) {
-        c->bad = 1;
-        return NULL;
-    }
-    jd_event_t *ev = jd_event_new(ns, cu, cl, an, al, ei, el);
-    if (!ev) {
-        c->bad = 1;
-        return NULL;
-    }
-    ev->ts = ts;
-    for (uint32_t i = 0; i < ns; i++) {
-        size_t l;
-        const char *s = get_str(c, &l);
-        if (s)
-            ev->slot[i] = jd_intern_cached(ic, s, l);
-    }
-    if (c->bad) {
-        jd_event_free(ev);
-        return NULL;
-    }
-    return ev;
-}
+#include "repart_codec.h"
+#include "repart_priv.h"
 
 /* ---- the per-task state ----------------------------------------------- */
 
@@ -187,7 +69,7 @@ static void anon_last_note(jd_xtask_t *x, jd_event_t *ev)
 }
 
 /* Entries at or below the engine's watermark are about released events. */
-static void anon_last_prune(jd_xtask_t *x, int64_t wm)
+void jd_xtask_prune_buffered(jd_xtask_t *x, int64_t wm)
 {
     for (size_t b = 0; b < x->anon_last.nbuckets; b++) {
         jd_map_node_t *n = x->anon_last.buckets[b], *next;
@@ -291,7 +173,7 @@ void jd_xtask_destroy(jd_xtask_t *x)
 }
 
 /* The marker table sized for n tasks (known once the topics are). */
-static int xtask_size(jd_xtask_t *x, int32_t n)
+int jd_xtask_size(jd_xtask_t *x, int32_t n)
 {
     if (x->n == n)
         return 0;
@@ -316,14 +198,14 @@ static int32_t home_of(const char *id, int32_t n)
     return (int32_t)(jd_map_hash(id, strlen(id)) % (uint64_t)n);
 }
 
-static jd_xfwd_t *fwd_get(const jd_xtask_t *x, const char *anon)
+jd_xfwd_t *jd_xtask_fwd_get(const jd_xtask_t *x, const char *anon)
 {
     return (jd_xfwd_t *)jd_map_get(&x->fwd, anon, strlen(anon));
 }
 
-static jd_xfwd_t *fwd_set(jd_xtask_t *x, const char *anon, int32_t dest, int64_t since)
+jd_xfwd_t *jd_xtask_fwd_set(jd_xtask_t *x, const char *anon, int32_t dest, int64_t since)
 {
-    jd_xfwd_t *f = fwd_get(x, anon);
+    jd_xfwd_t *f = jd_xtask_fwd_get(x, anon);
     if (!f) {
         size_t n = strlen(anon);
         if (!(f = calloc(1, sizeof(*f) + n + 1)))
@@ -348,14 +230,14 @@ static jd_xfwd_t *fwd_set(jd_xtask_t *x, const char *anon, int32_t dest, int64_t
 
 /* Out of memory keeping the hand-over state: nothing more is committed
  * and `run` stops (a restart reads the input again). */
-static void xfatal(jd_runner_t *r, const jd_task_t *t, int where)
+void jd_xtask_fatal(jd_runner_t *r, const jd_task_t *t, int where)
 {
     JD_LOG(JD_LOG_ERR, "task %" PRId32 ": out of memory in the repartition state (%d)",
            t->partition, where);
     r->fatal = 1;
 }
 
-static int xproduce(jd_runner_t *r, jd_task_t *t, int32_t dest, const char *key,
+int jd_xtask_produce(jd_runner_t *r, jd_task_t *t, int32_t dest, const char *key,
                     const jd_strbuf_t *sb)
 {
     if (sb->oom) {
@@ -438,7 +320,7 @@ int jd_repart_route(jd_runner_t *r, jd_task_t *t, jd_event_t *ev)
             put_i64(sb, ev->ts);
             put_u32(sb, (uint32_t)dest);
             put_cstr(sb, ev->anonymous_id);
-            if (xproduce(r, t, ah, ev->anonymous_id, sb))
+            if (jd_xtask_produce(r, t, ah, ev->anonymous_id, sb))
                 goto out;
             r->rp_notices++;
             expect = 1;
@@ -448,7 +330,7 @@ int jd_repart_route(jd_runner_t *r, jd_task_t *t, jd_event_t *ev)
     jd_strbuf_putc(sb, 'E');
     jd_strbuf_putc(sb, (char)expect);
     put_event(sb, ev);
-    if (xproduce(r, t, dest, key, sb))
+    if (jd_xtask_produce(r, t, dest, key, sb))
         goto out;
     r->rp_routed++;
     rc = 0;
@@ -482,7 +364,7 @@ static int64_t marker_floor(const jd_xtask_t *x, int with_f)
     return m == INT64_MAX ? hi : m;
 }
 
-static int64_t seen_router_min(const jd_xtask_t *x)
+int64_t jd_xtask_router_wm(const jd_xtask_t *x)
 {
     return marker_floor(x, 0);
 }
@@ -495,7 +377,7 @@ int64_t jd_repart_router_resume(jd_task_t *t)
     /* idle, it stopped holding the others back: it comes back at their
      * watermark, and what is older is late */
     x->idle = 0;
-    int64_t f = seen_router_min(x);
+    int64_t f = jd_xtask_router_wm(x);
     return f > t->wm ? f : t->wm;
 }
 
@@ -520,7 +402,7 @@ static int xpush(jd_runner_t *r, jd_task_t *t, jd_task_tp_t *tp, const rd_kafka_
     }
     if (jd_task_pend_push(tp, m->offset, ts)) {
         JD_LOG(JD_LOG_ERR, "out of memory");
-        xfatal(r, t, __LINE__);
+        jd_xtask_fatal(r, t, __LINE__);
         return -1;
     }
     return 0;
@@ -531,7 +413,7 @@ static jd_xfwd_t *fwd_for(const jd_xtask_t *x, const jd_event_t *ev)
 {
     if (ev->customer_id || !ev->anonymous_id || !x->fwd.count)
         return NULL;
-    jd_xfwd_t *f = fwd_get(x, ev->anonymous_id);
+    jd_xfwd_t *f = jd_xtask_fwd_get(x, ev->anonymous_id);
     return f && ev->ts >= f->since ? f : NULL;
 }
 
@@ -553,7 +435,7 @@ static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_
         if (!replay) {
             if (ev->ts > f->last)
                 f->last = ev->ts;
-            if (xproduce(r, t, f->dest, ev->anonymous_id,
+            if (jd_xtask_produce(r, t, f->dest, ev->anonymous_id,
                          &(jd_strbuf_t){.data = m->payload, .len = m->len}) == 0)
                 r->rp_forwarded++;
         }
@@ -573,16 +455,16 @@ static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_
             jd_xwaits_del(&x->tokens, k);
         else if (!jd_xwaits_add(&x->holds, ev->anonymous_id, ev->customer_id, ev->ts, -1) ||
                  jd_engine_freeze(t->engine, ev->customer_id, ev->ts, ev->anonymous_id))
-            xfatal(r, t, __LINE__);
+            jd_xtask_fatal(r, t, __LINE__);
         JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": link %s -> %s at %" PRId64 " %s", t->partition,
                ev->anonymous_id, ev->customer_id, ev->ts, k ? "(its hand-over came first)"
                                                           : "waits for its hand-over");
     }
     if (ev->customer_id && ev->anonymous_id && x->fwd.count) {
         /* linked again, and this time to a customer whose home is here */
-        jd_xfwd_t *g = fwd_get(x, ev->anonymous_id);
+        jd_xfwd_t *g = jd_xtask_fwd_get(x, ev->anonymous_id);
         if (g && g->since <= ev->ts && home_of(ev->anonymous_id, x->n) == t->partition)
-            fwd_set(x, ev->anonymous_id, t->partition, ev->ts);
+            jd_xtask_fwd_set(x, ev->anonymous_id, t->partition, ev->ts);
     }
     jd_event_t *keep = !ev->customer_id && ev->anonymous_id ? ev : NULL;
     if (xpush(r, t, tp, m, ev) == 0 && keep)
@@ -638,7 +520,7 @@ static void receive_handover(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
                 jd_engine_thaw(t->engine, cust, ts);
             free(cust);
         } else if (!jd_xwaits_add(&x->tokens, anon, NULL, ts, -1)) {
-            xfatal(r, t, __LINE__);
+            jd_xtask_fatal(r, t, __LINE__);
         }
         r->rp_handovers_in++;
     }
@@ -658,12 +540,12 @@ static void receive_notice(jd_runner_t *r, jd_task_t *t, const rd_kafka_message_
         xdead(r, t, m, "repartition record: malformed notice");
         return;
     }
-    jd_xfwd_t *f = fwd_get(x, anon);
+    jd_xfwd_t *f = jd_xtask_fwd_get(x, anon);
     if (f && f->since <= ts) {
         jd_xwait_t w = {.anon = anon, .ts = ts, .dest = dest};
         handover_now(r, t, &w);
     } else if (!jd_xwaits_add(&x->notices, anon, NULL, ts, dest)) {
-        xfatal(r, t, __LINE__);
+        jd_xtask_fatal(r, t, __LINE__);
     }
     free(anon);
 }
@@ -693,8 +575,8 @@ void jd_repart_receive(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
     char kind = 0;
     int replay = 0;
 
-    if (xtask_size(t->x, r->rp_parts)) {
-        xfatal(r, t, __LINE__);
+    if (jd_xtask_size(t->x, r->rp_parts)) {
+        jd_xtask_fatal(r, t, __LINE__);
         return;
     }
     /* Below the snapshot's next offset (task.h): markers apply again (they
@@ -770,7 +652,7 @@ static void ho_ship(jd_xtask_t *x, const char *anon, int64_t wm, xho_t *h)
 static int handover_begin(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n, xho_t *h)
 {
     jd_xtask_t *x = t->x;
-    jd_xfwd_t *f = fwd_get(x, n->anon);
+    jd_xfwd_t *f = jd_xtask_fwd_get(x, n->anon);
     size_t at;
     jd_strbuf_putc(&h->rec, 'H');
     put_i64(&h->rec, n->ts);
@@ -779,14 +661,14 @@ static int handover_begin(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n, xho
     put_u32(&h->rec, 0);
     if (f && f->since <= n->ts) {
         if (f->dest != n->dest && n->ts > f->since)
-            fwd_set(x, n->anon, n->dest, n->ts); /* the newest link wins */
+            jd_xtask_fwd_set(x, n->anon, n->dest, n->ts); /* the newest link wins */
         return 0;
     }
-    jd_engine_export_records(t->engine, n->anon, jd_time_sub(n->ts, 1), ho_state, h, NULL);
+    jd_engine_export_records(t->engine, n->anon, jd_time_sub(n->ts, 1), ho_state, h);
     if (!h->rec.oom)
         memcpy(h->rec.data + at, &h->nrec, sizeof(h->nrec));
-    if (!fwd_set(x, n->anon, n->dest, n->ts))
-        xfatal(r, t, __LINE__);
+    if (!jd_xtask_fwd_set(x, n->anon, n->dest, n->ts))
+        jd_xtask_fatal(r, t, __LINE__);
     ho_ship(x, n->anon, jd_engine_watermark(t->engine), h);
     return 0;
 }
@@ -796,7 +678,7 @@ static void handover_finish(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n, x
     put_u32(&h->rec, h->nev);
     jd_strbuf_append(&h->rec, h->evs.data ? h->evs.data : "", h->evs.len);
     h->rec.oom |= h->evs.oom;
-    if (xproduce(r, t, n->dest, n->anon, &h->rec) == 0)
+    if (jd_xtask_produce(r, t, n->dest, n->anon, &h->rec) == 0)
         r->rp_handovers_out++;
     jd_strbuf_free(&h->rec);
     jd_strbuf_free(&h->evs);
@@ -834,7 +716,7 @@ static void handover_now(jd_runner_t *r, jd_task_t *t, const jd_xwait_t *n)
 
 /* ---- watermark ------------------------------------------------------------ */
 
-static int64_t markers_min(const jd_xtask_t *x)
+int64_t jd_xtask_markers_wm(const jd_xtask_t *x)
 {
     return marker_floor(x, 1);
 }
@@ -861,12 +743,12 @@ void jd_repart_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
 {
     jd_xtask_t *x = t->x;
     (void)now;
-    if (xtask_size(x, r->rp_parts)) {
-        xfatal(r, t, __LINE__);
+    if (jd_xtask_size(x, r->rp_parts)) {
+        jd_xtask_fatal(r, t, __LINE__);
         return;
     }
     for (int rounds = 0; rounds < 1000 && !r->fatal; rounds++) {
-        int64_t target = markers_min(x), cap = caps(x);
+        int64_t target = jd_xtask_markers_wm(x), cap = caps(x);
         if (cap < target)
             target = cap;
         if (target != INT64_MIN)
@@ -874,258 +756,4 @@ void jd_repart_advance(jd_runner_t *r, jd_task_t *t, int64_t now)
         if (!handover_ready(r, t, jd_engine_watermark(t->engine)))
             break;
     }
-}
-
-/* ---- checkpoint ---------------------------------------------------------- */
-
-static int xrec_put(void *opaque, const char *key, size_t klen, const char *val, size_t vlen)
-{
-    return jd_task_rec_add(opaque, key, klen, val, vlen);
-}
-
-int jd_repart_checkpoint(jd_runner_t *r, jd_task_t *t)
-{
-    jd_xtask_t *x = t->x;
-    jd_strbuf_t *sb = &x->sb;
-    int64_t mr, mf;
-    if (xtask_size(x, r->rp_parts)) {
-        xfatal(r, t, __LINE__);
-        return -1;
-    }
-    mr = t->wm;
-    mf = seen_router_min(x);
-    JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": router wm %" PRId64 ", forward bound %" PRId64
-           ", engine wm %" PRId64 " (markers %" PRId64 "), %zu holds, %zu early hand-overs, "
-           "%zu notices, %zu frozen, %zu forwarding", t->partition, mr, mf,
-           jd_engine_watermark(t->engine), markers_min(x), x->holds.n, x->tokens.n,
-           x->notices.n, jd_engine_frozen_count(t->engine), (size_t)x->fwd.count);
-    if (!x->sent || mr != x->sent_r || mf != x->sent_f || x->idle != x->sent_idle) {
-        for (int32_t q = 0; q < x->n; q++) {
-            jd_strbuf_reset(sb);
-            jd_strbuf_putc(sb, 'M');
-            put_u32(sb, (uint32_t)t->partition);
-            put_i64(sb, mr);
-            put_i64(sb, mf);
-            jd_strbuf_putc(sb, (char)x->idle);
-            if (xproduce(r, t, q, NULL, sb))
-                return -1;
-        }
-        x->sent = 1;
-        x->sent_idle = x->idle;
-        x->sent_r = mr;
-        x->sent_f = mf;
-    }
-    anon_last_prune(x, jd_engine_watermark(t->engine));
-    if (jd_xwaits_flush(&x->holds, xrec_put, t) || jd_xwaits_flush(&x->tokens, xrec_put, t) ||
-        jd_xwaits_flush(&x->notices, xrec_put, t)) {
-        xfatal(r, t, __LINE__);
-        return -1;
-    }
-    /* forwarding entries: changed ones to the changelog; those unused for
-     * longer than the retention go (as the link they stand for does) */
-    int64_t limit = jd_time_sub(jd_engine_watermark(t->engine), r->conf->retention_ms);
-    for (size_t b = 0; b < x->fwd.nbuckets; b++) {
-        jd_map_node_t *nd = x->fwd.buckets[b], *next;
-        for (; nd; nd = next) {
-            jd_xfwd_t *f = (jd_xfwd_t *)nd;
-            int gone = f->last < limit && jd_engine_watermark(t->engine) != INT64_MIN;
-            next = nd->next;
-            if (!f->dirty && !gone)
-                continue;
-            jd_strbuf_reset(sb);
-            jd_strbuf_puts(sb, "f:");
-            jd_strbuf_puts(sb, f->anon);
-            size_t kl = sb->len;
-            if (!gone)
-                jd_strbuf_printf(sb, "{\"p\":%" PRId32 ",\"s\":%" PRId64 ",\"l\":%" PRId64 "}",
-                                 f->dest, f->since, f->last);
-            if (sb->oom || jd_task_rec_add(t, sb->data, kl, gone ? NULL : sb->data + kl,
-                                           sb->len - kl)) {
-                xfatal(r, t, __LINE__);
-                return -1;
-            }
-            f->dirty = 0;
-            if (gone) {
-                jd_map_del(&x->fwd, nd);
-                free(f);
-            }
-        }
-    }
-    return 0;
-}
-
-static json_t *repart_meta(const jd_task_t *t)
-{
-    const jd_xtask_t *x = t->x;
-    json_t *o = json_object(), *mk = json_array();
-    for (int32_t i = 0; mk && i < x->n; i++)
-        json_array_append_new(mk, x->mseen[i] ? json_pack("[I,I]", (json_int_t)x->mr[i],
-                                                          (json_int_t)x->mf[i])
-                                              : json_null());
-    json_object_set_new(o, "ewm", json_integer(jd_engine_watermark(t->engine)));
-    json_object_set_new(o, "mk", mk);
-    json_object_set_new(o, "idle", json_boolean(x->idle));
-    return o;
-}
-
-static void repart_meta_parse(jd_task_t *t, json_t *o)
-{
-    jd_xtask_t *x = t->x;
-    json_t *mk = json_object_get(o, "mk"), *e;
-    size_t i;
-    if (!json_is_object(o))
-        return;
-    x->restore_ewm = json_integer_value(json_object_get(o, "ewm"));
-    if (xtask_size(x, (int32_t)json_array_size(mk)))
-        return;
-    json_array_foreach(mk, i, e) {
-        if (!json_is_array(e))
-            continue;
-        x->mseen[i] = 1;
-        x->mr[i] = json_integer_value(json_array_get(e, 0));
-        x->mf[i] = json_integer_value(json_array_get(e, 1));
-    }
-    x->idle = json_is_true(json_object_get(o, "idle"));
-}
-
-void jd_repart_restore_wait(jd_task_t *t, const char *key, size_t keylen, const void *val,
-                            size_t vallen)
-{
-    jd_xtask_t *x = t->x;
-    jd_xwaits_t *w = key[2] == 'h' ? &x->holds : key[2] == 'k' ? &x->tokens
-                   : key[2] == 'n' ? &x->notices : NULL;
-    if (w && keylen > 4 && key[3] == ':')
-        jd_xwaits_restore(w, key, keylen, val, vallen);
-}
-
-void jd_repart_restore_fwd(jd_task_t *t, const char *key, size_t keylen, const void *val,
-                           size_t vallen)
-{
-    jd_xtask_t *x = t->x;
-    char *anon = strndup(key + 2, keylen - 2);
-    if (!anon)
-        return;
-    if (!val) {
-        jd_xfwd_t *f = fwd_get(x, anon);
-        if (f) {
-            jd_map_del(&x->fwd, &f->node);
-            free(f);
-        }
-    } else {
-        json_t *o = json_loadb(val, vallen, 0, NULL);
-        jd_xfwd_t *f = json_is_object(o)
-                           ? fwd_set(x, anon, (int32_t)json_integer_value(json_object_get(o, "p")),
-                                     json_integer_value(json_object_get(o, "s")))
-                           : NULL;
-        if (f) {
-            f->last = json_integer_value(json_object_get(o, "l"));
-            f->dirty = 0;
-        }
-        json_decref(o);
-    }
-    free(anon);
-}
-
-int jd_repart_state_records(jd_task_t *t)
-{
-    jd_xtask_t *x = t->x;
-    json_t *o = repart_meta(t);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    char key[32];
-    uint32_t n = 0;
-    int rc = -1;
-    json_decref(o);
-    if (!s)
-        return -1;
-    size_t len = strlen(s);
-    uint64_t h = jd_map_hash(s, len);
-    if (x->nchunks && h == x->state_hash) {
-        rc = (int)x->nchunks; /* unchanged: an idle task writes nothing */
-        goto out;
-    }
-    x->state_hash = h;
-    for (size_t off = 0; off < len || n == 0; off += JD_XSTATE_CHUNK, n++) {
-        size_t k = len - off < JD_XSTATE_CHUNK ? len - off : JD_XSTATE_CHUNK;
-        int kl = snprintf(key, sizeof(key), "t:x:%" PRIu32, n);
-        if (jd_task_rec_add(t, key, (size_t)kl, s + off, k))
-            goto out;
-        if (len == 0)
-            break;
-    }
-    if (len == 0)
-        n = 1;
-    for (uint32_t i = n; i < x->nchunks; i++) {
-        int kl = snprintf(key, sizeof(key), "t:x:%" PRIu32, i);
-        if (jd_task_rec_add(t, key, (size_t)kl, NULL, 0))
-            goto out;
-    }
-    x->nchunks = n;
-    rc = (int)n;
-out:
-    free(s);
-    return rc;
-}
-
-void jd_repart_restore_chunk(jd_task_t *t, const char *key, size_t keylen, const void *val,
-                             size_t vallen)
-{
-    jd_xtask_t *x = t->x;
-    char num[16];
-    size_t nl = keylen - 4 < sizeof(num) - 1 ? keylen - 4 : sizeof(num) - 1;
-    memcpy(num, key + 4, nl);
-    num[nl] = '\0';
-    unsigned long i = strtoul(num, NULL, 10);
-    if (i >= 4096)
-        return;
-    if (i >= x->capchunks) {
-        uint32_t cap = (uint32_t)i + 8;
-        char **nc = realloc(x->chunks, cap * sizeof(*nc));
-        size_t *nlen = nc ? realloc(x->chunklen, cap * sizeof(*nlen)) : NULL;
-        if (nc)
-            x->chunks = nc;
-        if (!nc || !nlen)
-            return;
-        x->chunklen = nlen;
-        for (uint32_t k = x->capchunks; k < cap; k++) {
-            x->chunks[k] = NULL;
-            x->chunklen[k] = 0;
-        }
-        x->capchunks = cap;
-    }
-    free(x->chunks[i]);
-    x->chunks[i] = NULL;
-    x->chunklen[i] = 0;
-    if (val && (x->chunks[i] = malloc(vallen ? vallen : 1))) {
-        memcpy(x->chunks[i], val, vallen);
-        x->chunklen[i] = vallen;
-    }
-}
-
-void jd_repart_restore_finish(jd_task_t *t)
-{
-    jd_xtask_t *x = t->x;
-    for (size_t k = 0; k < x->holds.n; k++)
-        if (x->holds.v[k]->customer)
-            jd_engine_freeze(t->engine, x->holds.v[k]->customer, x->holds.v[k]->ts,
-                             x->holds.v[k]->anon);
-    jd_strbuf_t sb;
-    jd_strbuf_init(&sb);
-    if (x->restore_nchunks > 0 && (uint64_t)x->restore_nchunks <= x->capchunks) {
-        for (int64_t i = 0; i < x->restore_nchunks; i++)
-            if (x->chunks[i])
-                jd_strbuf_append(&sb, x->chunks[i], x->chunklen[i]);
-        json_t *o = sb.oom ? NULL : json_loadb(sb.data ? sb.data : "", sb.len, 0, NULL);
-        if (o)
-            repart_meta_parse(t, o);
-        else
-            JD_LOG(JD_LOG_WARN, "task %" PRId32 ": the repartition state in the changelog "
-                   "does not parse; starting without it", t->partition);
-        json_decref(o);
-    }
-    x->nchunks = x->restore_nchunks > 0 ? (uint32_t)x->restore_nchunks : 0;
-    for (uint32_t i = 0; i < x->capchunks; i++) {
-        free(x->chunks[i]);
-        x->chunks[i] = NULL;
-    }
-    jd_strbuf_free(&sb);
 }
