@@ -241,18 +241,16 @@ void jd_engine_drop_source(jd_engine_t *e, int32_t tag);
  * jd_engine_export_records: what evaluating an event at now would do first
  * (fire earlier timeouts, expire), then hands anon's journey ("a:" key) and
  * link ("l:" key) to fn and forgets them here (tombstones for this engine's
- * changelog). Then every buffered event of anon alone (no customer_id) is
- * taken out of the buffer and handed to take_ev, which owns it (take_ev
- * NULL: the caller knows there is none; the buffer is not scanned). Returns the
- * number of state records handed to fn.
+ * changelog). The anonymous id's events still buffered are the caller's
+ * to ship (mark them with jd_event_ship). Returns the number of records
+ * handed to fn.
  *
  * jd_engine_import_record: one such record into this engine, with
  * source_tag, and marked changed so the next drain writes it to this
  * engine's changelog. 0, or -1 with err.
  */
 int jd_engine_export_records(jd_engine_t *e, const char *anon, int64_t now,
-                             jd_state_fn *fn, void *opaque,
-                             void (*take_ev)(void *opaque, jd_event_t *ev));
+                             jd_state_fn *fn, void *opaque);
 int jd_engine_import_record(jd_engine_t *e, int32_t source_tag, const char *key,
                             size_t keylen, const void *val, size_t vallen, jd_err_t *err);
 /*

@@ -362,27 +362,8 @@ size_t jd_engine_drain_some(jd_engine_t *e, jd_state_fn *fn, void *opaque, size_
 
 /* ---- hand-over between tasks (input.keyed_by=any) ---- */
 
-struct export_take {
-    const char *anon;
-    void (*take_ev)(void *opaque, jd_event_t *ev);
-    void *opaque;
-};
-
-static int export_keep(const jd_event_t *ev, void *opaque)
-{
-    const struct export_take *x = opaque;
-    return ev->customer_id || !ev->anonymous_id || strcmp(ev->anonymous_id, x->anon) != 0;
-}
-
-static void export_take_ev(void *opaque, jd_event_t *ev)
-{
-    const struct export_take *x = opaque;
-    x->take_ev(x->opaque, ev);
-}
-
 int jd_engine_export_records(jd_engine_t *e, const char *anon, int64_t now,
-                             jd_state_fn *fn, void *opaque,
-                             void (*take_ev)(void *opaque, jd_event_t *ev))
+                             jd_state_fn *fn, void *opaque)
 {
     int n = 0;
     /* what evaluating an event at now would have done first */
@@ -414,10 +395,6 @@ int jd_engine_export_records(jd_engine_t *e, const char *anon, int64_t now,
             free(key);
         }
         jd_identity_forget(&e->ids, l);
-    }
-    if (take_ev) {
-        struct export_take x = {anon, take_ev, opaque};
-        jd_evheap_take(&e->evh, export_keep, &x, export_take_ev);
     }
     return n;
 }

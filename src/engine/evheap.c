@@ -61,31 +61,19 @@ jd_event_t *jd_evheap_pop(jd_evheap_t *h)
     return top;
 }
 
-void jd_evheap_take(jd_evheap_t *h, int (*keep)(const jd_event_t *, void *), void *opaque,
-                    void (*take)(void *opaque, jd_event_t *ev))
+void jd_evheap_filter(jd_evheap_t *h, int (*keep)(const jd_event_t *, void *), void *opaque)
 {
     size_t k = 0;
     for (size_t i = 0; i < h->n; i++) {
         if (keep(h->v[i], opaque))
             h->v[k++] = h->v[i];
         else
-            take(opaque, h->v[i]);
+            jd_event_free(h->v[i]);
     }
     h->n = k;
     for (size_t i = h->n / 2 + 1; i-- > 0;)
         if (i < h->n)
             evheap_down(h, i);
-}
-
-static void evheap_drop(void *opaque, jd_event_t *ev)
-{
-    (void)opaque;
-    jd_event_free(ev);
-}
-
-void jd_evheap_filter(jd_evheap_t *h, int (*keep)(const jd_event_t *, void *), void *opaque)
-{
-    jd_evheap_take(h, keep, opaque, evheap_drop);
 }
 
 void jd_evheap_free(jd_evheap_t *h)

@@ -30,10 +30,6 @@ static inline jd_event_t *jd_evheap_top(const jd_evheap_t *h)
 }
 /* Keeps the events for which keep() returns 1, frees the others. */
 void jd_evheap_filter(jd_evheap_t *h, int (*keep)(const jd_event_t *, void *), void *opaque);
-/* Like jd_evheap_filter, but an event not kept goes to take (which owns
- * it) instead of being freed. */
-void jd_evheap_take(jd_evheap_t *h, int (*keep)(const jd_event_t *, void *), void *opaque,
-                    void (*take)(void *opaque, jd_event_t *ev));
 /* Frees the buffered events and the array. NULL-safe. */
 void jd_evheap_free(jd_evheap_t *h);
 
