@@ -181,6 +181,11 @@ void jd_event_key_hash(jd_event_t *ev);
  * stage 2 (just before) its history and rule states, so the memory waits
  * of several events overlap. */
 void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage);
+/* The last stage, two events ahead, once the journey and its rule states
+ * are cached (eid_hash as jd_engine_eval would compute it): what
+ * evaluation reaches through the journey, its de-duplication set's index
+ * and the rule kinds' own structures (jd_rule_ops_t.prefetch). */
+void jd_engine_prefetch_next(const jd_engine_t *e, const jd_event_t *ev, uint64_t eid_hash);
 /* Retention expiry as evaluating an event at now would do it. */
 void jd_engine_expire(jd_engine_t *e, int64_t now);
 /* The step being evaluated; meaningful inside the alert callback. */

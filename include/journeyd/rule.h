@@ -127,6 +127,12 @@ typedef struct jd_rule_ops {
     int (*listens_to)(const jd_rule_t *r, uint32_t src);
     void (*on_alert)(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
                      void **state, const jd_evid_t *alert);
+    /* Optional hint that the journey holding state is evaluated soon
+     * (two events ahead): start fetching what on_event reads beyond the
+     * state struct itself, which is cached by then. Must not write, and
+     * should read nothing but the state struct: a miss here stalls the
+     * evaluation it is meant to speed up. */
+    void (*prefetch)(const jd_rule_t *r, const void *state);
 } jd_rule_ops_t;
 
 /* The ops of a kind (src/rules/rule_kinds.c); never NULL for a kind the

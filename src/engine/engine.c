@@ -13,6 +13,7 @@
 #include <string.h>
 #include "journeyd/timeutil.h"
 #include "engine_priv.h"
+#include "idset.h"
 
 /* ------------------------------------------------------------------ */
 /* Evaluation                                                         */
@@ -231,15 +232,18 @@ jd_engine_t *jd_engine_new(const jd_config_t *conf, const jd_engine_opts_t *opts
     e->merge_scratch = calloc(2 * (size_t)conf->history, sizeof(jd_hist_t));
     e->save_tab = calloc(3 * (size_t)conf->history + 1, sizeof(uint32_t));
     e->cd_slot = calloc(n ? n : 1, sizeof(int32_t));
+    e->pf_rules = calloc(n ? n : 1, sizeof(uint32_t));
     if (jd_map_init(&e->journeys) != 0 || jd_map_init(&e->frozen) != 0 ||
         jd_map_init(&e->frozen_alias) != 0 ||
         jd_identity_init(&e->ids, e->opts.track_changes ? JD_IDENTITY_TRACK : 0) != 0 ||
         !e->ops || !e->listeners || !e->nlisteners || !e->merge_scratch || !e->save_tab ||
-        !e->cd_slot || engine_stats_alloc(conf, &e->st) != 0)
+        !e->cd_slot || !e->pf_rules || engine_stats_alloc(conf, &e->st) != 0)
         goto oom;
     for (uint32_t i = 0; i < n; i++) {
         e->cd_slot[i] = conf->rules[i].cooldown_ms > 0 ? (int32_t)e->ncd++ : -1;
         e->ops[i] = jd_rule_ops_for(conf->rules[i].kind);
+        if (e->ops[i]->prefetch)
+            e->pf_rules[e->npf_rules++] = i;
     }
     if (engine_listeners_init(e) != 0 || changelog_rule_keys(e) != 0)
         goto oom;
@@ -274,6 +278,7 @@ void jd_engine_destroy(jd_engine_t *e)
     free(e->merge_scratch);
     free(e->save_tab);
     free(e->cd_slot);
+    free(e->pf_rules);
     for (uint32_t i = 0; e->rule_key && i < e->conf->nrules; i++)
         free(e->rule_key[i]);
     free(e->rule_key);
@@ -420,6 +425,34 @@ void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
 {
     jd_event_key_hash(ev);
     engine_prefetch_hash(e, ev->khash, stage);
+    if (stage == 1) {
+        /* the ids sit past the slots, beyond the lines of the event that
+         * were fetched first: the journey lookup and the evidence copy
+         * read them */
+        __builtin_prefetch(ev->customer_id ? ev->customer_id : ev->anonymous_id);
+        if (ev->event_id)
+            __builtin_prefetch(ev->event_id);
+    }
+}
+
+void jd_engine_prefetch_next(const jd_engine_t *e, const jd_event_t *ev, uint64_t eid_hash)
+{
+    if (!ev->khash)
+        return;
+    const jd_journey_t *j = (const jd_journey_t *)jd_map_peek_hash(&e->journeys, ev->khash);
+    if (!j)
+        return;
+    if (j->seen) {
+        jd_idset_prefetch(j->seen, eid_hash);
+        /* a full ring hands its oldest id to the set */
+        if (j->hist_len && j->hist_len == j->hist_cap)
+            jd_idset_prefetch(j->seen, j->hist[j->hist_head].eid_hash);
+    }
+    for (uint32_t k = 0; k < e->npf_rules; k++) {
+        uint32_t i = e->pf_rules[k];
+        if (j->rstate[i])
+            e->ops[i]->prefetch(&e->conf->rules[i], j->rstate[i]);
+    }
 }
 
 const jd_step_t *jd_engine_step(const jd_engine_t *e)

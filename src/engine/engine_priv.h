@@ -37,6 +37,8 @@ struct jd_engine {
     char **rule_key;
     jd_engine_stats_t st;
     const jd_rule_ops_t **ops;   /* per rule */
+    uint32_t *pf_rules;          /* the rules whose kind has a prefetch op */
+    uint32_t npf_rules;
     uint32_t **listeners;        /* per rule: rules fed by its alerts (ops->on_alert) */
     uint32_t *nlisteners;
 

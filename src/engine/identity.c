@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "journeyd/common.h"
 #include "journeyd/identity.h"
 
 int jd_identity_init(jd_identity_t *t, unsigned flags)
@@ -77,7 +78,7 @@ static jd_link_t *link_new(jd_identity_t *t, const char *anon, const char *custo
                            int64_t ts, int32_t tag)
 {
     size_t alen = strlen(anon);
-    jd_link_t *l = calloc(1, sizeof(*l) + alen + 1);
+    jd_link_t *l = jd_zalloc(sizeof(*l) + alen + 1);
     if (!l)
         return NULL;
     memcpy(l->anon, anon, alen + 1);

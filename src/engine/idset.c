@@ -2,11 +2,19 @@
  * A customer's recent event-id hashes (see idset.h): the ring keeps their
  * order, so the oldest can go when the bound is reached; the index, built
  * once the ring outgrows a short scan, finds a hash without walking it.
- * Index deletion shifts entries back instead of leaving tombstones, so the
- * index never degrades however many ids pass through.
+ *
+ * The index never deletes. An entry names a ring position, and it answers
+ * for a hash only while that position still holds the hash, so the id that
+ * leaves a full ring (its position is overwritten by the id that enters)
+ * drops out of the index by itself. Stale entries are swept by rebuilding
+ * the index from the ring once live and stale entries fill three quarters
+ * of it: a sequential pass every cap/2 additions or so, where deleting
+ * each oldest id would cost a random probe (a cache miss on the sets of
+ * busy customers) on every event.
  */
 #include <stdlib.h>
 #include <string.h>
+#include "journeyd/common.h"
 #include "idset.h"
 
 /* Up to this many ids a lookup scans the ring. */
@@ -26,7 +34,7 @@ static uint32_t ring_pos(const jd_idset_t *s, uint32_t i)
 /* An index entry is ring position + 1 in the low bits (below icap, since
  * icap > cap) and, above them, the same bits of the hash's high word: a
  * probe rejects almost every other id without loading its hash from the
- * ring, a cache miss per probe on the sets of busy customers. */
+ * ring. */
 static uint32_t idx_tag(uint64_t h, uint32_t mask)
 {
     return (uint32_t)(h >> 32) & ~mask;
@@ -38,21 +46,15 @@ static void idx_put(jd_idset_t *s, uint32_t pos)
     while (ix[i])
         i = (i + 1) & mask;
     ix[i] = idx_tag(s->h[pos], mask) | (pos + 1);
+    s->used++;
 }
 
-static void idx_del(jd_idset_t *s, uint32_t pos)
+static void idx_rebuild(jd_idset_t *s)
 {
-    uint32_t *ix = idx_of(s), mask = s->icap - 1, i = (uint32_t)s->h[pos] & mask;
-    while ((ix[i] & mask) != pos + 1)
-        i = (i + 1) & mask;
-    for (uint32_t j = (i + 1) & mask; ix[j]; j = (j + 1) & mask) {
-        uint32_t home = (uint32_t)s->h[(ix[j] & mask) - 1] & mask;
-        if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-            ix[i] = ix[j];
-            i = j;
-        }
-    }
-    ix[i] = 0;
+    memset(idx_of(s), 0, s->icap * sizeof(uint32_t));
+    s->used = 0;
+    for (uint32_t i = 0; i < s->n; i++)
+        idx_put(s, ring_pos(s, i));
 }
 
 int jd_idset_has(const jd_idset_t *s, uint64_t h)
@@ -73,6 +75,12 @@ int jd_idset_has(const jd_idset_t *s, uint64_t h)
     return 0;
 }
 
+void jd_idset_prefetch(const jd_idset_t *s, uint64_t h)
+{
+    if (s && s->icap)
+        __builtin_prefetch(idx_of(s) + ((uint32_t)h & (s->icap - 1)));
+}
+
 /* A set of cap slots holding s's ids in order (s may be NULL). */
 static jd_idset_t *idset_resize(const jd_idset_t *s, uint32_t cap)
 {
@@ -80,7 +88,7 @@ static jd_idset_t *idset_resize(const jd_idset_t *s, uint32_t cap)
     if (cap > IDSET_SCAN)
         for (icap = 2 * IDSET_SCAN; icap < 2 * cap; icap *= 2)
             ;
-    jd_idset_t *n = calloc(1, sizeof(*n) + cap * sizeof(uint64_t) + icap * sizeof(uint32_t));
+    jd_idset_t *n = jd_zalloc(sizeof(*n) + cap * sizeof(uint64_t) + icap * sizeof(uint32_t));
     if (!n)
         return NULL;
     n->cap = cap;
@@ -88,8 +96,8 @@ static jd_idset_t *idset_resize(const jd_idset_t *s, uint32_t cap)
     for (uint32_t i = 0; s && i < s->n; i++)
         n->h[i] = jd_idset_at(s, i);
     n->n = s ? s->n : 0;
-    for (uint32_t i = 0; icap && i < n->n; i++)
-        idx_put(n, i);
+    if (icap)
+        idx_rebuild(n);
     return n;
 }
 
@@ -107,17 +115,20 @@ int jd_idset_add(jd_idset_t **sp, uint64_t h, uint32_t bound)
         s = *sp = n;
     }
     if (s->n == s->cap) {
-        /* full at the bound: the oldest id goes */
-        if (s->icap)
-            idx_del(s, s->head);
+        /* full at the bound: the oldest id goes (its position is reused
+         * below, which retires its index entry) */
         s->head = s->head + 1 == s->cap ? 0 : s->head + 1;
         s->n--;
     }
     uint32_t pos = ring_pos(s, s->n);
     s->h[pos] = h;
     s->n++;
-    if (s->icap)
-        idx_put(s, pos);
+    if (s->icap) {
+        if (4 * (s->used + 1) > 3 * s->icap)
+            idx_rebuild(s); /* s->n entries, at most half of icap */
+        else
+            idx_put(s, pos);
+    }
     return 0;
 }
 

@@ -3,7 +3,8 @@
  * de-duplication (contract section 2), independent of journey.history.
  * A ring of 64-bit event-id hashes, oldest first, grown lazily (4, 8, ...)
  * up to journey.dedupe_ids; when full the oldest id goes. Past a few ids an
- * open-addressing index (linear probing) answers lookups in O(1). One
+ * open-addressing index (linear probing, swept rather than deleted from:
+ * see idset.c) answers lookups in O(1). One
  * allocation; a customer with no event ids holds none (NULL is the empty
  * set).
  */
@@ -17,14 +18,18 @@ typedef struct jd_idset {
     uint32_t n;         /* ids held */
     uint32_t head;      /* ring position of the oldest */
     uint32_t icap;      /* index slots, a power of two; 0 = lookups scan */
+    uint32_t used;      /* index entries, the stale ones included */
     uint64_t h[];       /* cap hashes, then icap uint32 slots (ring pos + 1 and
                            a tag of the hash, see idset.c; 0 = free) */
 } jd_idset_t;
 
 /* 1 when s (NULL = empty) holds hash h (nonzero). */
 int jd_idset_has(const jd_idset_t *s, uint64_t h);
-/* Adds h (nonzero, not held), dropping the oldest when bound ids are held.
- * May move the set (hence **sp). 0, or -1 when out of memory (h is then
+/* Starts fetching the index slot where a lookup or an addition of h
+ * begins (s may be NULL). */
+void jd_idset_prefetch(const jd_idset_t *s, uint64_t h);
+/* Adds h (nonzero; if already held, it is held twice), dropping the
+ * oldest when bound ids are held. May move the set (hence **sp). 0, or -1 when out of memory (h is then
  * not remembered). */
 int jd_idset_add(jd_idset_t **sp, uint64_t h, uint32_t bound);
 /* Hash i, 0 = oldest; i < s->n. */

@@ -110,7 +110,7 @@ jd_journey_t *journey_new(jd_engine_t *e, char kind, const char *id)
     size_t idlen = strlen(id);
     size_t sz = sizeof(jd_journey_t) + c->nrules * sizeof(void *) +
                 e->ncd * sizeof(int64_t) + idlen + 3;
-    jd_journey_t *j = calloc(1, sz);
+    jd_journey_t *j = jd_zalloc(sz);
     if (!j)
         return NULL;
     char *p = (char *)(j + 1);
@@ -217,10 +217,15 @@ void journey_remember_id(jd_engine_t *e, jd_journey_t *j, uint64_t h)
         jd_idset_add(&j->seen, h, seen_bound(e->conf)); /* OOM: forgotten */
 }
 
-/* Moves the id of a history record that is being dropped into the set. */
+/* Moves the id of a history record that is being dropped into the set.
+ * No lookup first: the id was not held when its event was evaluated, and
+ * only a merge can have brought it in since, where a second copy is
+ * harmless. The lookup would be a cache miss on every event of a busy
+ * customer. */
 static void journey_forget_hist(jd_engine_t *e, jd_journey_t *j, const jd_hist_t *h)
 {
-    journey_remember_id(e, j, h->eid_hash);
+    if (h->eid_hash)
+        jd_idset_add(&j->seen, h->eid_hash, seen_bound(e->conf)); /* OOM: forgotten */
 }
 
 static void journey_append(jd_engine_t *e, jd_journey_t *j, const jd_event_t *ev,
@@ -290,7 +295,7 @@ void journey_merge(jd_engine_t *e, jd_journey_t *j, jd_journey_t *a)
     jd_idset_merge(&j->seen, a->seen, seen_bound(c));
     a->seen = NULL;
     for (uint32_t i = 0; i < skip; i++)
-        journey_forget_hist(e, j, &tmp[i]);
+        journey_remember_id(e, j, tmp[i].eid_hash);
     if (journey_hist_reserve(e, j, n - skip) == 0) {
         /* the records (and their references) move to j; the oldest go */
         for (uint32_t i = 0; i < skip; i++)

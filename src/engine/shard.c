@@ -193,8 +193,10 @@ static void shard_run_epoch(shard_t *sh, epoch_t *ep)
             jd_engine_prefetch(sh->eng, ln->msg[i + SHARD_PREFETCH].ev, 0);
         if (i + SHARD_PREFETCH / 2 < ln->n && ln->msg[i + SHARD_PREFETCH / 2].kind == MSG_EVENT)
             jd_engine_prefetch(sh->eng, ln->msg[i + SHARD_PREFETCH / 2].ev, 1);
+        if (i + 3 < ln->n && ln->msg[i + 3].kind == MSG_EVENT)
+            jd_engine_prefetch(sh->eng, ln->msg[i + 3].ev, 2);
         if (i + 2 < ln->n && ln->msg[i + 2].kind == MSG_EVENT)
-            jd_engine_prefetch(sh->eng, ln->msg[i + 2].ev, 2);
+            jd_engine_prefetch_next(sh->eng, ln->msg[i + 2].ev, ln->msg[i + 2].eid_hash);
         switch (m->kind) {
         case MSG_EVENT:
             engine_eval_hashed(sh->eng, m->ev, m->eid_hash);

@@ -32,7 +32,7 @@ typedef struct funnel_state {
 
 static funnel_state_t *funnel_new(const jd_rule_t *r)
 {
-    funnel_state_t *s = calloc(1, sizeof(*s) + r->nsteps * sizeof(jd_evid_t));
+    funnel_state_t *s = jd_zalloc(sizeof(*s) + r->nsteps * sizeof(jd_evid_t));
     if (s)
         s->timer.heap_idx = SIZE_MAX;
     return s;

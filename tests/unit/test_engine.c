@@ -12,6 +12,7 @@
 #include "journeyd/decode.h"
 #include "journeyd/engine.h"
 #include "journeyd/timeutil.h"
+#include "engine/idset.h"
 
 #define MAX_ALERTS 256
 #define T0 1795341600000LL /* 2026-11-22T10:00:00Z */
@@ -1072,6 +1073,51 @@ static void test_handover_unfrozen_drops_off(void **st)
     handover_run(0);
 }
 
+/* The de-duplication set against a plain model: after any number of
+ * additions it holds exactly the last `bound` ids, across ring wraps and
+ * the index sweeps that retire the ids leaving it (idset.c never deletes
+ * from its index). Ids are drawn from a small space so that the same id
+ * comes back, both while still held and after it has left. */
+static void test_idset_window(void **state)
+{
+    (void)state;
+    const uint32_t bounds[] = {3, 16, 17, 100, 1008};
+    for (size_t b = 0; b < sizeof(bounds) / sizeof(bounds[0]); b++) {
+        uint32_t bound = bounds[b];
+        jd_idset_t *s = NULL;
+        uint64_t *model = calloc(bound, sizeof(uint64_t));
+        assert_non_null(model);
+        uint32_t mn = 0, mhead = 0;
+        uint64_t x = 88172645463325252ull;
+        for (uint32_t step = 0; step < 20000; step++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            /* ids 1..3*bound, spread over the hash bits the index uses */
+            uint64_t id = (x % (3 * (uint64_t)bound) + 1) * 0x9E3779B97F4A7C15ull;
+            int held = 0;
+            for (uint32_t i = 0; i < mn; i++)
+                held |= model[(mhead + i) % bound] == id;
+            assert_int_equal(jd_idset_has(s, id), held);
+            if (held)
+                continue; /* the engine adds only ids it has not seen */
+            assert_int_equal(jd_idset_add(&s, id, bound), 0);
+            if (mn == bound)
+                mhead = (mhead + 1) % bound, mn--;
+            model[(mhead + mn++) % bound] = id;
+            assert_int_equal(s->n, mn);
+        }
+        /* every id the model dropped is gone, every one it holds is there */
+        for (uint64_t k = 1; k <= 3 * (uint64_t)bound; k++) {
+            uint64_t id = k * 0x9E3779B97F4A7C15ull;
+            int held = 0;
+            for (uint32_t i = 0; i < mn; i++)
+                held |= model[(mhead + i) % bound] == id;
+            assert_int_equal(jd_idset_has(s, id), held);
+        }
+        jd_idset_free(s);
+        free(model);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1106,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_max_buffered_forces_watermark),
         cmocka_unit_test(test_handover_frozen_customer),
         cmocka_unit_test(test_handover_unfrozen_drops_off),
+        cmocka_unit_test(test_idset_window),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
