@@ -186,6 +186,10 @@ void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage);
  * evaluation reaches through the journey, its de-duplication set's index
  * and the rule kinds' own structures (jd_rule_ops_t.prefetch). */
 void jd_engine_prefetch_next(const jd_engine_t *e, const jd_event_t *ev, uint64_t eid_hash);
+/* Stages 0 and 1 for the identity table entry of an event's anonymous id
+ * (ah = jd_identity_hash(anonymous_id), nonzero), which resolving it
+ * reads before the journey. */
+void jd_engine_prefetch_anon(const jd_engine_t *e, uint64_t ah, int stage);
 /* Retention expiry as evaluating an event at now would do it. */
 void jd_engine_expire(jd_engine_t *e, int64_t now);
 /* The step being evaluated; meaningful inside the alert callback. */

@@ -58,6 +58,15 @@ void jd_identity_free(jd_identity_t *t);
 
 /* The entry for anon, or NULL. Borrowed. */
 jd_link_t *jd_identity_get(const jd_identity_t *t, const char *anon);
+/* The hash the table files anon under, for the _h variants below: a
+ * router thread computes it once, off the thread that evaluates. */
+uint64_t jd_identity_hash(const char *anon);
+/* jd_identity_get with h = jd_identity_hash(anon), or 0 (computed here). */
+jd_link_t *jd_identity_get_h(const jd_identity_t *t, const char *anon, uint64_t h);
+/* A hint that anon (h = jd_identity_hash(anon), nonzero) is resolved
+ * soon: stage 0 fetches its bucket, stage 1 (a few lookups later) its
+ * entry. */
+void jd_identity_prefetch(const jd_identity_t *t, uint64_t h, int stage);
 
 /* Resolves one event's identities at event time ts and learns from it:
  * customer and anon both set: links anon to customer (the newest link
@@ -69,6 +78,9 @@ jd_link_t *jd_identity_get(const jd_identity_t *t, const char *anon);
  * table (valid until the link changes or is expired). */
 const char *jd_identity_resolve(jd_identity_t *t, const char *customer, const char *anon,
                                 int64_t ts, int32_t tag);
+/* The same with ah = jd_identity_hash(anon), or 0 (computed here). */
+const char *jd_identity_resolve_h(jd_identity_t *t, const char *customer, const char *anon,
+                                  uint64_t ah, int64_t ts, int32_t tag);
 
 /* Sets the link anon -> customer as a changelog record restores it: not
  * counted as made, not marked changed. NULL when out of memory. */

@@ -22,20 +22,21 @@ static void engine_prefetch_hash(const jd_engine_t *e, uint64_t khash, int stage
 
 /* The journey ev belongs to (contract section 3), merging the anonymous
  * journey of an identity ev links into its customer's. */
-static jd_journey_t *engine_resolve(jd_engine_t *e, const jd_event_t *ev)
+/* ah: jd_identity_hash(ev->anonymous_id) when the caller knows it, else 0 */
+static jd_journey_t *engine_resolve(jd_engine_t *e, const jd_event_t *ev, uint64_t ah)
 {
     if (ev->customer_id) {
         jd_journey_t *j = journey_get_or_new(e, 'c', ev->customer_id, ev->khash);
         if (!j || !ev->anonymous_id)
             return j;
-        jd_identity_resolve(&e->ids, ev->customer_id, ev->anonymous_id, ev->ts,
-                            ev->source_tag);
+        jd_identity_resolve_h(&e->ids, ev->customer_id, ev->anonymous_id, ah, ev->ts,
+                              ev->source_tag);
         jd_journey_t *a = journey_get(e, 'a', ev->anonymous_id);
         if (a)
             journey_merge(e, j, a);
         return j;
     }
-    const char *cust = jd_identity_resolve(&e->ids, NULL, ev->anonymous_id, ev->ts, -1);
+    const char *cust = jd_identity_resolve_h(&e->ids, NULL, ev->anonymous_id, ah, ev->ts, -1);
     if (cust)
         return journey_get_or_new(e, 'c', cust, 0);
     return journey_get_or_new(e, 'a', ev->anonymous_id, ev->khash);
@@ -51,7 +52,7 @@ uint64_t engine_eid_hash(const jd_event_t *ev)
 
 /* h: engine_eid_hash(ev), computed by the caller (a router, off this
  * thread) or just before. */
-static void engine_evaluate_h(jd_engine_t *e, jd_event_t *ev, uint64_t h)
+static void engine_evaluate_h(jd_engine_t *e, jd_event_t *ev, uint64_t h, uint64_t ah)
 {
     const jd_config_t *c = e->conf;
     if (ev->source_tag == JD_EVENT_SHIPPED) {
@@ -63,7 +64,7 @@ static void engine_evaluate_h(jd_engine_t *e, jd_event_t *ev, uint64_t h)
     e->step = (jd_step_t){.time = ev->ts, .kind = 0, .sched_ts = ev->ts, .seq = ev->seq};
     e->step_sub = 0;
     engine_expire(e, ev->ts);
-    jd_journey_t *j = engine_resolve(e, ev);
+    jd_journey_t *j = engine_resolve(e, ev, ah);
     if (!j)
         goto out; /* out of memory: the event cannot be placed */
     if (h && journey_seen(e, j, h)) {
@@ -83,7 +84,7 @@ out:
 
 static void engine_evaluate(jd_engine_t *e, jd_event_t *ev)
 {
-    engine_evaluate_h(e, ev, engine_eid_hash(ev));
+    engine_evaluate_h(e, ev, engine_eid_hash(ev), 0);
 }
 
 void engine_evaluate_now(jd_engine_t *e, jd_event_t *ev)
@@ -374,18 +375,18 @@ void engine_fire_before(jd_engine_t *e, int64_t t)
         engine_fire(e, e->th[0]);
 }
 
-void engine_eval_hashed(jd_engine_t *e, jd_event_t *ev, uint64_t eid_hash)
+void engine_eval_hashed(jd_engine_t *e, jd_event_t *ev, uint64_t eid_hash, uint64_t anon_hash)
 {
     engine_fire_before(e, ev->ts);
     e->st.events_in++;
     if (ev->ts > e->st.max_ts)
         e->st.max_ts = ev->ts;
-    engine_evaluate_h(e, ev, eid_hash);
+    engine_evaluate_h(e, ev, eid_hash, anon_hash);
 }
 
 void jd_engine_eval(jd_engine_t *e, jd_event_t *ev)
 {
-    engine_eval_hashed(e, ev, engine_eid_hash(ev));
+    engine_eval_hashed(e, ev, engine_eid_hash(ev), 0);
 }
 
 void jd_engine_expire(jd_engine_t *e, int64_t now)
@@ -453,6 +454,11 @@ void jd_engine_prefetch_next(const jd_engine_t *e, const jd_event_t *ev, uint64_
         if (j->rstate[i])
             e->ops[i]->prefetch(&e->conf->rules[i], j->rstate[i]);
     }
+}
+
+void jd_engine_prefetch_anon(const jd_engine_t *e, uint64_t ah, int stage)
+{
+    jd_identity_prefetch(&e->ids, ah, stage);
 }
 
 const jd_step_t *jd_engine_step(const jd_engine_t *e)

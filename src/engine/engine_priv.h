@@ -76,9 +76,10 @@ struct jd_engine {
 /* engine.c */
 /* The hash de-duplication keys on: of ev->event_id, 0 when it has none. */
 uint64_t engine_eid_hash(const jd_event_t *ev);
-/* jd_engine_eval with eid_hash = engine_eid_hash(ev) already computed (a
- * router does it, off the thread that evaluates). */
-void engine_eval_hashed(jd_engine_t *e, jd_event_t *ev, uint64_t eid_hash);
+/* jd_engine_eval with eid_hash = engine_eid_hash(ev) and anon_hash =
+ * jd_identity_hash(ev->anonymous_id) (or 0) already computed (a router
+ * does it, off the thread that evaluates). */
+void engine_eval_hashed(jd_engine_t *e, jd_event_t *ev, uint64_t eid_hash, uint64_t anon_hash);
 
 /* timers.c */
 /* Puts t (keys already set) into the heap; 0, or -1 when out of memory. */

@@ -47,6 +47,26 @@ jd_link_t *jd_identity_get(const jd_identity_t *t, const char *anon)
     return (jd_link_t *)jd_map_get(&t->map, anon, strlen(anon));
 }
 
+uint64_t jd_identity_hash(const char *anon)
+{
+    return jd_map_hash(anon, strlen(anon)); /* a hash of 0 is computed again */
+}
+
+jd_link_t *jd_identity_get_h(const jd_identity_t *t, const char *anon, uint64_t h)
+{
+    if (!h)
+        return jd_identity_get(t, anon);
+    return (jd_link_t *)jd_map_get_h(&t->map, anon, strlen(anon), h);
+}
+
+void jd_identity_prefetch(const jd_identity_t *t, uint64_t h, int stage)
+{
+    if (stage == 0)
+        jd_map_prefetch_bucket(&t->map, h);
+    else
+        jd_map_prefetch_node(&t->map, h);
+}
+
 static void link_mark_dirty(jd_identity_t *t, jd_link_t *l)
 {
     if (!(t->flags & JD_IDENTITY_TRACK) || l->dirty)
@@ -97,10 +117,10 @@ static jd_link_t *link_new(jd_identity_t *t, const char *anon, const char *custo
 
 /* Records anon -> customer (the newest link wins); NULL on OOM. made:
  * count a new or changed link. */
-static jd_link_t *link_set(jd_identity_t *t, const char *anon, const char *customer,
-                           int64_t ts, int32_t tag, int made)
+static jd_link_t *link_set(jd_identity_t *t, const char *anon, uint64_t ah,
+                           const char *customer, int64_t ts, int32_t tag, int made)
 {
-    jd_link_t *l = jd_identity_get(t, anon);
+    jd_link_t *l = jd_identity_get_h(t, anon, ah);
     if (!l) {
         if (!(l = link_new(t, anon, customer, ts, tag)))
             return NULL;
@@ -127,15 +147,21 @@ static jd_link_t *link_set(jd_identity_t *t, const char *anon, const char *custo
 const char *jd_identity_resolve(jd_identity_t *t, const char *customer, const char *anon,
                                 int64_t ts, int32_t tag)
 {
+    return jd_identity_resolve_h(t, customer, anon, 0, ts, tag);
+}
+
+const char *jd_identity_resolve_h(jd_identity_t *t, const char *customer, const char *anon,
+                                  uint64_t ah, int64_t ts, int32_t tag)
+{
     if (customer) {
-        jd_link_t *l = anon ? link_set(t, anon, customer, ts, tag, 1) : NULL;
+        jd_link_t *l = anon ? link_set(t, anon, ah, customer, ts, tag, 1) : NULL;
         if (l)
             link_mark_dirty(t, l);
         return customer;
     }
     if (!anon)
         return NULL;
-    jd_link_t *l = jd_identity_get(t, anon);
+    jd_link_t *l = jd_identity_get_h(t, anon, ah);
     if (!l && (t->flags & JD_IDENTITY_ANON))
         l = link_new(t, anon, NULL, ts, -1);
     if (!l)
@@ -160,7 +186,7 @@ static void lru_insert_sorted(jd_identity_t *t, jd_link_t *l)
 jd_link_t *jd_identity_restore(jd_identity_t *t, const char *anon, const char *customer,
                                int64_t ts, int32_t tag)
 {
-    jd_link_t *l = link_set(t, anon, customer, ts, tag, 0);
+    jd_link_t *l = link_set(t, anon, 0, customer, ts, tag, 0);
     if (l) {
         link_unmark_dirty(t, l);
         TAILQ_REMOVE(&t->lru, l, lru);

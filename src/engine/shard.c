@@ -35,7 +35,13 @@
  * to their events and memory flat. */
 #define SHARD_EPOCH_EVENTS 4096
 #define SHARD_RING 8
-#define SHARD_PREFETCH 8        /* events ahead whose journeys are fetched */
+/* How many events ahead each prefetch stage runs (jd_engine_prefetch
+ * stages 0, 1, 2, then jd_engine_prefetch_next): a stage must trail the
+ * one before by an event or more, or it stalls on the line it reads. */
+#define PF_EVENT 16
+static const unsigned pf_ahead[3] = {12, 7, 4};
+#define PF_NEXT 2
+#define PF_FREE 8      /* events ahead of the router's frees */
 
 enum { MSG_EVENT, MSG_EXPORT, MSG_IMPORT };
 
@@ -53,6 +59,7 @@ typedef struct shard_msg {
     jd_event_t *ev;
     handoff_t *h;
     uint64_t eid_hash;      /* MSG_EVENT: engine_eid_hash(ev), by the router */
+    uint64_t anon_hash;     /* MSG_EVENT: jd_identity_hash(ev->anonymous_id), or 0 */
 } shard_msg_t;
 
 typedef struct shard_alert {
@@ -180,26 +187,29 @@ static void shard_run_epoch(shard_t *sh, epoch_t *ep)
     for (size_t i = 0; i < ln->n; i++) {
         shard_msg_t *m = &ln->msg[i];
         /* Journeys are spread over far more memory than the caches hold:
-         * start fetching the ones of the next events while this one runs. */
-        if (i + 2 * SHARD_PREFETCH < ln->n) {
+         * start fetching the ones of the next events while this one runs,
+         * each stage reading what the one before brought in. */
+        if (i + PF_EVENT < ln->n) {
             /* the event itself was last written on another core */
-            const char *ev = (const char *)ln->msg[i + 2 * SHARD_PREFETCH].ev;
+            const char *ev = (const char *)ln->msg[i + PF_EVENT].ev;
             if (ev) {
                 __builtin_prefetch(ev);
                 __builtin_prefetch(ev + 64);
             }
         }
-        if (i + SHARD_PREFETCH < ln->n && ln->msg[i + SHARD_PREFETCH].kind == MSG_EVENT)
-            jd_engine_prefetch(sh->eng, ln->msg[i + SHARD_PREFETCH].ev, 0);
-        if (i + SHARD_PREFETCH / 2 < ln->n && ln->msg[i + SHARD_PREFETCH / 2].kind == MSG_EVENT)
-            jd_engine_prefetch(sh->eng, ln->msg[i + SHARD_PREFETCH / 2].ev, 1);
-        if (i + 3 < ln->n && ln->msg[i + 3].kind == MSG_EVENT)
-            jd_engine_prefetch(sh->eng, ln->msg[i + 3].ev, 2);
-        if (i + 2 < ln->n && ln->msg[i + 2].kind == MSG_EVENT)
-            jd_engine_prefetch_next(sh->eng, ln->msg[i + 2].ev, ln->msg[i + 2].eid_hash);
+        for (int st = 0; st < 3; st++) {
+            const shard_msg_t *p = i + pf_ahead[st] < ln->n ? &ln->msg[i + pf_ahead[st]] : NULL;
+            if (p && p->kind == MSG_EVENT) {
+                jd_engine_prefetch(sh->eng, p->ev, st);
+                if (p->anon_hash && st < 2)
+                    jd_engine_prefetch_anon(sh->eng, p->anon_hash, st);
+            }
+        }
+        if (i + PF_NEXT < ln->n && ln->msg[i + PF_NEXT].kind == MSG_EVENT)
+            jd_engine_prefetch_next(sh->eng, ln->msg[i + PF_NEXT].ev, ln->msg[i + PF_NEXT].eid_hash);
         switch (m->kind) {
         case MSG_EVENT:
-            engine_eval_hashed(sh->eng, m->ev, m->eid_hash);
+            engine_eval_hashed(sh->eng, m->ev, m->eid_hash, m->anon_hash);
             break;
         case MSG_EXPORT:
             handoff_publish(s, m->h, jd_engine_export_anon(sh->eng, m->h->anon, m->h->now));
@@ -313,8 +323,8 @@ static void epoch_collect(jd_shards_t *s)
         for (size_t m = 0; m < ln->n; m++) {
             /* an epoch ago, the event was last in this core's cache; a
              * free reads its slots */
-            if (m + SHARD_PREFETCH < ln->n && ln->msg[m + SHARD_PREFETCH].kind == MSG_EVENT) {
-                const char *ev = (const char *)ln->msg[m + SHARD_PREFETCH].ev;
+            if (m + PF_FREE < ln->n && ln->msg[m + PF_FREE].kind == MSG_EVENT) {
+                const char *ev = (const char *)ln->msg[m + PF_FREE].ev;
                 __builtin_prefetch(ev);
                 __builtin_prefetch(ev + 64);
             }
@@ -368,12 +378,13 @@ static int lane_reserve(shard_lane_t *ln)
     return 0;
 }
 
-static int lane_push(shard_lane_t *ln, int kind, jd_event_t *ev, handoff_t *h)
+static int lane_push(shard_lane_t *ln, int kind, jd_event_t *ev, handoff_t *h, uint64_t ah)
 {
     if (lane_reserve(ln) != 0)
         return -1;
     ln->msg[ln->n++] = (shard_msg_t){.kind = kind, .ev = ev, .h = h,
-                                     .eid_hash = ev ? engine_eid_hash(ev) : 0};
+                                     .eid_hash = ev ? engine_eid_hash(ev) : 0,
+                                     .anon_hash = ah};
     return 0;
 }
 
@@ -409,26 +420,26 @@ static void route_handover(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev,
     h->now = ev->ts;
     h->parcel = NULL;
     memcpy(h->anon, ev->anonymous_id, alen + 1);
-    lane_push(&ep->lane[from], MSG_EXPORT, NULL, h);
-    lane_push(&ep->lane[to], MSG_IMPORT, NULL, h);
+    lane_push(&ep->lane[from], MSG_EXPORT, NULL, h, 0);
+    lane_push(&ep->lane[to], MSG_IMPORT, NULL, h, 0);
 }
 
 /* The shard that holds ev's journey at this point of the evaluation order,
  * queueing the move of its anonymous identity first when a stitch joins it
  * to a customer held elsewhere. */
-static unsigned route_identity(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev)
+static unsigned route_identity(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev, uint64_t ah)
 {
     jd_identity_expire(&s->ids, jd_time_sub(ev->ts, s->conf->retention_ms), NULL, NULL);
     if (ev->customer_id) {
         unsigned to = shard_of(s, ev->customer_id);
-        jd_link_t *l = ev->anonymous_id ? jd_identity_get(&s->ids, ev->anonymous_id) : NULL;
+        jd_link_t *l = ev->anonymous_id ? jd_identity_get_h(&s->ids, ev->anonymous_id, ah) : NULL;
         if (l && shard_of_link(s, l) != to)
             route_handover(s, ep, ev, shard_of_link(s, l), to);
-        jd_identity_resolve(&s->ids, ev->customer_id, ev->anonymous_id, ev->ts, -1);
+        jd_identity_resolve_h(&s->ids, ev->customer_id, ev->anonymous_id, ah, ev->ts, -1);
         return to;
     }
     /* out of memory the entry may be missing: hand-overs may miss it */
-    const char *cust = jd_identity_resolve(&s->ids, NULL, ev->anonymous_id, ev->ts, -1);
+    const char *cust = jd_identity_resolve_h(&s->ids, NULL, ev->anonymous_id, ah, ev->ts, -1);
     return shard_of(s, cust ? cust : ev->anonymous_id);
 }
 
@@ -436,10 +447,12 @@ static unsigned route_identity(jd_shards_t *s, epoch_t *ep, const jd_event_t *ev
 static void route(jd_shards_t *s, jd_event_t *ev)
 {
     epoch_t *ep = epoch_filling(s);
-    jd_event_key_hash(ev); /* here, where ev is in cache, not on the shard */
+    /* here, where ev is in cache, not on the shard */
+    jd_event_key_hash(ev);
+    uint64_t ah = ev->anonymous_id ? jd_identity_hash(ev->anonymous_id) : 0;
     /* one engine holds everyone: no identity to track */
-    unsigned to = s->n == 1 ? 0 : route_identity(s, ep, ev);
-    if (lane_push(&ep->lane[to], MSG_EVENT, ev, NULL) != 0) {
+    unsigned to = s->n == 1 ? 0 : route_identity(s, ep, ev, ah);
+    if (lane_push(&ep->lane[to], MSG_EVENT, ev, NULL, ah) != 0) {
         jd_event_free(ev); /* out of memory: cannot be placed, as in the engine */
         return;
     }
