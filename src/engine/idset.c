@@ -20,6 +20,17 @@
 /* Up to this many ids a lookup scans the ring. */
 #define IDSET_SCAN 16
 
+/* Index slots for a ring of cap: at most half full after a sweep, a power
+ * of two; none for a ring short enough to scan. Derived rather than
+ * stored: it would be 4 bytes more on every customer's set, and a flood
+ * of customers is what time.max_buffered's memory bound is measured on. */
+static uint32_t icap_for(uint32_t cap)
+{
+    if (cap <= IDSET_SCAN)
+        return 0; /* cap > 16 below: 2 * cap - 1 >= 33, the result >= 64 */
+    return 1u << (32 - __builtin_clz(2 * cap - 1));
+}
+
 static uint32_t *idx_of(const jd_idset_t *s)
 {
     return (uint32_t *)(s->h + s->cap);
@@ -42,7 +53,7 @@ static uint32_t idx_tag(uint64_t h, uint32_t mask)
 
 static void idx_put(jd_idset_t *s, uint32_t pos)
 {
-    uint32_t *ix = idx_of(s), mask = s->icap - 1, i = (uint32_t)s->h[pos] & mask;
+    uint32_t *ix = idx_of(s), mask = icap_for(s->cap) - 1, i = (uint32_t)s->h[pos] & mask;
     while (ix[i])
         i = (i + 1) & mask;
     ix[i] = idx_tag(s->h[pos], mask) | (pos + 1);
@@ -51,7 +62,7 @@ static void idx_put(jd_idset_t *s, uint32_t pos)
 
 static void idx_rebuild(jd_idset_t *s)
 {
-    memset(idx_of(s), 0, s->icap * sizeof(uint32_t));
+    memset(idx_of(s), 0, icap_for(s->cap) * sizeof(uint32_t));
     s->used = 0;
     for (uint32_t i = 0; i < s->n; i++)
         idx_put(s, ring_pos(s, i));
@@ -61,14 +72,15 @@ int jd_idset_has(const jd_idset_t *s, uint64_t h)
 {
     if (!s)
         return 0;
-    if (!s->icap) {
+    uint32_t icap = icap_for(s->cap);
+    if (!icap) {
         for (uint32_t i = 0; i < s->n; i++)
             if (jd_idset_at(s, i) == h)
                 return 1;
         return 0;
     }
     const uint32_t *ix = idx_of(s);
-    uint32_t mask = s->icap - 1, tag = idx_tag(h, mask);
+    uint32_t mask = icap - 1, tag = idx_tag(h, mask);
     for (uint32_t i = (uint32_t)h & mask; ix[i]; i = (i + 1) & mask)
         if ((ix[i] & ~mask) == tag && s->h[(ix[i] & mask) - 1] == h)
             return 1;
@@ -77,22 +89,19 @@ int jd_idset_has(const jd_idset_t *s, uint64_t h)
 
 void jd_idset_prefetch(const jd_idset_t *s, uint64_t h)
 {
-    if (s && s->icap)
-        __builtin_prefetch(idx_of(s) + ((uint32_t)h & (s->icap - 1)));
+    uint32_t icap = s ? icap_for(s->cap) : 0;
+    if (icap)
+        __builtin_prefetch(idx_of(s) + ((uint32_t)h & (icap - 1)));
 }
 
 /* A set of cap slots holding s's ids in order (s may be NULL). */
 static jd_idset_t *idset_resize(const jd_idset_t *s, uint32_t cap)
 {
-    uint32_t icap = 0;
-    if (cap > IDSET_SCAN)
-        for (icap = 2 * IDSET_SCAN; icap < 2 * cap; icap *= 2)
-            ;
+    uint32_t icap = icap_for(cap);
     jd_idset_t *n = jd_zalloc(sizeof(*n) + cap * sizeof(uint64_t) + icap * sizeof(uint32_t));
     if (!n)
         return NULL;
     n->cap = cap;
-    n->icap = icap;
     for (uint32_t i = 0; s && i < s->n; i++)
         n->h[i] = jd_idset_at(s, i);
     n->n = s ? s->n : 0;
@@ -123,8 +132,9 @@ int jd_idset_add(jd_idset_t **sp, uint64_t h, uint32_t bound)
     uint32_t pos = ring_pos(s, s->n);
     s->h[pos] = h;
     s->n++;
-    if (s->icap) {
-        if (4 * (s->used + 1) > 3 * s->icap)
+    uint32_t icap = icap_for(s->cap);
+    if (icap) {
+        if (4 * (s->used + 1) > 3 * icap)
             idx_rebuild(s); /* s->n entries, at most half of icap */
         else
             idx_put(s, pos);

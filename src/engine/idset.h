@@ -17,9 +17,10 @@ typedef struct jd_idset {
     uint32_t cap;       /* ring slots */
     uint32_t n;         /* ids held */
     uint32_t head;      /* ring position of the oldest */
-    uint32_t icap;      /* index slots, a power of two; 0 = lookups scan */
     uint32_t used;      /* index entries, the stale ones included */
-    uint64_t h[];       /* cap hashes, then icap uint32 slots (ring pos + 1 and
+    uint64_t h[];       /* cap hashes, then the index: icap uint32 slots
+                           (see idset.c; icap follows from cap, and is 0
+                           when lookups scan; each slot holds ring pos + 1 and
                            a tag of the hash, see idset.c; 0 = free) */
 } jd_idset_t;
 
