@@ -91,6 +91,9 @@ typedef struct jd_match_cond {
 
 typedef struct jd_match {
     uint32_t nconds;
+    uint32_t plain;             /* 1: no condition has ops (values only), which
+                                   jd_match_event checks in a tighter loop;
+                                   0 is always correct */
     jd_match_cond_t *conds;
 } jd_match_t;
 

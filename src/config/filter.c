@@ -214,6 +214,10 @@ int config_match_vars(config_ctx_t *ctx, const json_t *obj, jd_match_t *m,
         if (rc != 0)
             return rc;
     }
+    m->plain = 1;
+    for (uint32_t i = 0; i < m->nconds; i++)
+        if (m->conds[i].nops)
+            m->plain = 0;
     return 0;
 }
 

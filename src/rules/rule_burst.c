@@ -189,11 +189,16 @@ static int idx_reserve(burst_state_t *s, const jd_rule_t *r, uint32_t ngroups)
 /* ------------------------------------------------------------------ */
 /* Groups                                                             */
 
-static burst_group_t *group_new(const jd_rule_t *r, const char *const *vals)
+/* A group for vals: spare (an expired group of the same rule, without
+ * events or value references) when there is one, else a new allocation. */
+static burst_group_t *group_new(const jd_rule_t *r, const char *const *vals,
+                                burst_group_t *spare)
 {
-    burst_group_t *g = jd_zalloc(sizeof(*g) + r->nsame * sizeof(char *) +
-                                 r->count * sizeof(jd_evid_t));
-    if (!g)
+    burst_group_t *g = spare;
+    if (g)
+        g->n = 0;
+    else if (!(g = jd_zalloc(sizeof(*g) + r->nsame * sizeof(char *) +
+                             r->count * sizeof(jd_evid_t))))
         return NULL;
     memcpy(g_vals(g), vals, r->nsame * sizeof(char *));
     for (uint32_t i = 0; i < r->nsame; i++)
@@ -201,11 +206,16 @@ static burst_group_t *group_new(const jd_rule_t *r, const char *const *vals)
     return g;
 }
 
-/* Frees g (already without events) and its values' references. */
-static void group_free(const jd_rule_t *r, burst_group_t *g)
+static void group_unref_vals(const jd_rule_t *r, burst_group_t *g)
 {
     for (uint32_t i = 0; i < r->nsame; i++)
         jd_intern_unref(g_vals(g)[i]);
+}
+
+/* Frees g (already without events) and its values' references. */
+static void group_free(const jd_rule_t *r, burst_group_t *g)
+{
+    group_unref_vals(r, g);
     free(g);
 }
 
@@ -296,6 +306,22 @@ static void state_expire(const jd_rule_t *r, burst_state_t *s, int64_t now)
         state_remove(s, r, g);
 }
 
+/* state_expire that keeps the first group it forgets, emptied, in *spare:
+ * a customer moving on from one page to the next expires one group and
+ * makes another on most events, and one allocation can serve both. */
+static void state_expire_keep(const jd_rule_t *r, burst_state_t *s, int64_t now,
+                              burst_group_t **spare)
+{
+    burst_group_t *g = l_first(s);
+    if (g && now > jd_time_add(group_last_ts(r, g), burst_window(r))) {
+        state_unlink(s, r, g);
+        group_drop_front(r, g, g->n);
+        group_unref_vals(r, g);
+        *spare = g;
+    }
+    state_expire(r, s, now);
+}
+
 static void burst_free(jd_engine_t *e, const jd_rule_t *r, void *state)
 {
     burst_state_t *s = state;
@@ -355,7 +381,8 @@ static void burst_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     burst_state_t *s = *state;
     if (!s && !(s = *state = jd_zalloc(sizeof(*s))))
         return;
-    state_expire(r, s, ev->ts);
+    burst_group_t *spare = NULL;
+    state_expire_keep(r, s, ev->ts, &spare);
     const char *vals[16] = {0};
     for (uint32_t i = 0; i < r->nsame && i < 16; i++)
         vals[i] = ev->slot[r->same[i]];
@@ -366,10 +393,12 @@ static void burst_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
         /* now the most recently active: to the tail */
         l_remove(s, g);
         l_insert_after(s, l_last(s), g);
-    } else if ((g = group_new(r, vals))) {
+    } else if ((g = group_new(r, vals, spare))) {
+        spare = NULL;
         jd_evid_from_event(&g_ev(r, g)[g->n++], ev);
         state_insert(e, r, s, g); /* the newest: at the tail, never evicted */
     }
+    free(spare);
     if (g && g->n >= r->count) {
         /* Firing consumes g's events, which leaves g empty. */
         burst_fire(e, r, j, g, ev->ts);
@@ -502,7 +531,7 @@ static int burst_load(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
             const char *sv = json_string_value(json_array_get(vals, k));
             gvals[k] = sv ? jd_intern_str(c->intern, sv) : NULL;
         }
-        burst_group_t *g = state_find(s, r, gvals) ? NULL : group_new(r, gvals);
+        burst_group_t *g = state_find(s, r, gvals) ? NULL : group_new(r, gvals, NULL);
         for (uint32_t k = 0; k < r->nsame; k++)
             jd_intern_unref(gvals[k]); /* group_new took its own */
         if (!g)

@@ -75,8 +75,23 @@ int jd_match_event_vars(const jd_match_t *m, const jd_event_t *ev, const char *c
 
 int jd_match_event(const jd_match_t *m, const jd_event_t *ev)
 {
-    /* The hot path of every rule on every event: plain values inline,
-     * operators only for conditions that have them. */
+    /* The hot path of every rule on every event (a tenth of the evaluating
+     * thread's instructions): filters of values only, the usual kind, take
+     * the shortest loop; operators only for conditions that have them. */
+    if (m->plain) {
+        for (uint32_t i = 0; i < m->nconds; i++) {
+            const jd_match_cond_t *c = &m->conds[i];
+            const char *v = c->slot < ev->nslots ? ev->slot[c->slot] : NULL;
+            uint32_t k = 0;
+            if (!v)
+                return 0;
+            while (k < c->nvalues && c->values[k] != v)
+                k++;
+            if (k == c->nvalues)
+                return 0;
+        }
+        return 1;
+    }
     for (uint32_t i = 0; i < m->nconds; i++) {
         const jd_match_cond_t *c = &m->conds[i];
         const char *v = c->slot < ev->nslots ? ev->slot[c->slot] : NULL;
