@@ -9,6 +9,8 @@
 #   ceiling   two independent threads=1 replays at once, in the same rounds:
 #             what the machine gives two processes that share nothing
 #   ratio     replay / floor — the headline figure
+#   baseline  with BENCH_BASELINE: this build's replay time over another's, in
+#             paired rounds (threads 1 and 2)
 #   detection every injected pattern alerted, nothing else   (bench/check.py),
 #             and every alert equal to tests/reference's model, on this input
 #             and on a skewed load of the same size (tests/reference/compare.py)
@@ -25,6 +27,8 @@
 #   BENCH_LATENCY_DURATION=20  BENCH_LATENCY_JSON=build/bench-latency.json
 #   BENCH_OUT=build/bench  BENCH_JSON=build/bench.json
 #   BENCH_REFERENCE=1 (0 skips the reference comparison, ~2 min at 1M events)
+#   BENCH_BASELINE=path/to/journeyd (another build: paired replay rounds against
+#   it, BENCH_BASELINE_RUNS=10 per thread count; "same minute" before/after)
 set -u -o pipefail
 
 JOURNEYD=${1:?usage: bash bench/run.sh path/to/journeyd}
@@ -42,6 +46,8 @@ LATENCY=${BENCH_LATENCY:-auto}
 LATENCY_CONFIGS=${BENCH_LATENCY_CONFIGS:-default,lateness0}
 LATENCY_DURATION=${BENCH_LATENCY_DURATION:-20}
 LATENCY_JSON=${BENCH_LATENCY_JSON:-${JSON_OUT%.json}-latency.json}
+BASELINE=${BENCH_BASELINE:-}
+BASELINE_RUNS=${BENCH_BASELINE_RUNS:-10}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 mkdir -p "$OUT"
@@ -334,6 +340,46 @@ if (( REPLAY_OK )); then
             put replay.same_alerts_1_vs_2_threads 0
             note "replay: threads=1 and threads=2 alerts differ (apart from emitted_at): contract section 6 says byte-identical"
         fi
+    fi
+fi
+
+# ---- baseline: this build against another, in the same rounds ----------------
+# BENCH_BASELINE=path/to/other/journeyd: BENCH_BASELINE_RUNS paired rounds per
+# thread count, each round one run of either binary, the order alternating.
+# Separate bench runs of two builds compare different minutes of a noisy
+# machine; pairs compare the same minute. Reported: best against best,
+# median against median, and the median of the per-round ratios.
+
+if [[ -n $BASELINE ]] && (( REPLAY_OK && THREADS_OK )); then
+    if [[ ! -x $BASELINE ]]; then
+        note "baseline: $BASELINE is not executable, skipped"
+    else
+        put baseline.binary "$BASELINE"
+        put baseline.rounds "$BASELINE_RUNS"
+        for th in 1 2; do
+            bw=() nw=() ratios=()
+            for ((round = 1; round <= BASELINE_RUNS; round++)); do
+                for who in $(( round % 2 )) $(( 1 - round % 2 )); do
+                    bin=$JOURNEYD; (( who )) && bin=$BASELINE
+                    timed "$OUT/baseline" "$bin" replay -i "$FILE" -o "$OUT/baseline.alerts.ndjson" \
+                        -X "processing.threads=$th"
+                    if [[ $T_RC != 0 ]]; then
+                        note "baseline: $bin failed (exit $T_RC: $(first_err "$OUT/baseline"))"
+                        break 3
+                    fi
+                    if (( who )); then bw+=("$T_WALL"); else nw+=("$T_WALL"); fi
+                done
+                ratios+=("$(awk -v a="${nw[-1]}" -v b="${bw[-1]}" 'BEGIN { printf "%.4f", a / b }')")
+            done
+            put "baseline.threads_$th.runs_base_wall_s" "$(join_by , "${bw[@]}")"
+            put "baseline.threads_$th.runs_wall_s" "$(join_by , "${nw[@]}")"
+            put "baseline.threads_$th.ratio_best" \
+                "$(awk -v a="$(min_of "${nw[@]}")" -v b="$(min_of "${bw[@]}")" 'BEGIN { printf "%.3f", a / b }')"
+            put "baseline.threads_$th.ratio_median" \
+                "$(awk -v a="$(median_of "${nw[@]}")" -v b="$(median_of "${bw[@]}")" 'BEGIN { printf "%.3f", a / b }')"
+            put "baseline.threads_$th.ratio_paired_median" "$(printf '%.3f' "$(median_of "${ratios[@]}")")"
+            say "baseline threads=$th: this build / baseline, wall time: best $(min_of "${nw[@]}") / $(min_of "${bw[@]}") s, paired median ratio $(median_of "${ratios[@]}")"
+        done
     fi
 fi
 
@@ -672,6 +718,13 @@ if "machine_ceiling_2procs" in r:
                  f"vs {t1['wall_s']:.2f} s / {t1['median_wall_s']:.2f} s for one alone)"))
 elif rep.get("available") and rep.get("threads_option_supported"):
     rows.append(("machine ceiling: 2 independent 1-thread replays", "n/a (see notes)"))
+base = r.get("baseline", {})
+for th in (1, 2):
+    b = base.get(f"threads_{th}")
+    if b:
+        rows.append((f"against baseline, threads={th} (wall time ratio, {base['rounds']} paired rounds)",
+                     f"best {b['ratio_best']:.3f}, median {b['ratio_median']:.3f}, "
+                     f"paired median {b['ratio_paired_median']:.3f} ({base['binary']})"))
 if "same_alerts_1_vs_2_threads" in rep:
     rows.append(("same alerts at 1 and 2 threads", "yes" if rep["same_alerts_1_vs_2_threads"] else "NO"))
 d = r.get("detection")
