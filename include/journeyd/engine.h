@@ -179,17 +179,15 @@ void jd_event_key_hash(jd_event_t *ev);
 /* A hint that ev is evaluated soon: stage 0 fetches its journey's hash
  * bucket into cache, stage 1 (a few events later) the journey itself,
  * stage 2 (just before) its history and rule states, so the memory waits
- * of several events overlap. */
-void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage);
+ * of several events overlap. With ah = jd_identity_hash(anonymous_id)
+ * (0: none or unknown), stages 0 and 1 fetch the identity table entry
+ * too, which resolving the id reads before the journey. */
+void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, uint64_t ah, int stage);
 /* The last stage, two events ahead, once the journey and its rule states
  * are cached (eid_hash as jd_engine_eval would compute it): what
  * evaluation reaches through the journey, its de-duplication set's index
  * and the rule kinds' own structures (jd_rule_ops_t.prefetch). */
 void jd_engine_prefetch_next(const jd_engine_t *e, const jd_event_t *ev, uint64_t eid_hash);
-/* Stages 0 and 1 for the identity table entry of an event's anonymous id
- * (ah = jd_identity_hash(anonymous_id), nonzero), which resolving it
- * reads before the journey. */
-void jd_engine_prefetch_anon(const jd_engine_t *e, uint64_t ah, int stage);
 /* Retention expiry as evaluating an event at now would do it. */
 void jd_engine_expire(jd_engine_t *e, int64_t now);
 /* The step being evaluated; meaningful inside the alert callback. */

@@ -422,10 +422,12 @@ static void engine_prefetch_hash(const jd_engine_t *e, uint64_t khash, int stage
     }
 }
 
-void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, int stage)
+void jd_engine_prefetch(const jd_engine_t *e, jd_event_t *ev, uint64_t ah, int stage)
 {
     jd_event_key_hash(ev);
     engine_prefetch_hash(e, ev->khash, stage);
+    if (ah && stage < 2)
+        jd_identity_prefetch(&e->ids, ah, stage);
     if (stage == 1) {
         /* the ids sit past the slots, beyond the lines of the event that
          * were fetched first: the journey lookup and the evidence copy
@@ -454,11 +456,6 @@ void jd_engine_prefetch_next(const jd_engine_t *e, const jd_event_t *ev, uint64_
         if (j->rstate[i])
             e->ops[i]->prefetch(&e->conf->rules[i], j->rstate[i]);
     }
-}
-
-void jd_engine_prefetch_anon(const jd_engine_t *e, uint64_t ah, int stage)
-{
-    jd_identity_prefetch(&e->ids, ah, stage);
 }
 
 const jd_step_t *jd_engine_step(const jd_engine_t *e)

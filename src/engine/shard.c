@@ -199,11 +199,8 @@ static void shard_run_epoch(shard_t *sh, epoch_t *ep)
         }
         for (int st = 0; st < 3; st++) {
             const shard_msg_t *p = i + pf_ahead[st] < ln->n ? &ln->msg[i + pf_ahead[st]] : NULL;
-            if (p && p->kind == MSG_EVENT) {
-                jd_engine_prefetch(sh->eng, p->ev, st);
-                if (p->anon_hash && st < 2)
-                    jd_engine_prefetch_anon(sh->eng, p->anon_hash, st);
-            }
+            if (p && p->kind == MSG_EVENT)
+                jd_engine_prefetch(sh->eng, p->ev, p->anon_hash, st);
         }
         if (i + PF_NEXT < ln->n && ln->msg[i + PF_NEXT].kind == MSG_EVENT)
             jd_engine_prefetch_next(sh->eng, ln->msg[i + PF_NEXT].ev, ln->msg[i + PF_NEXT].eid_hash);

@@ -298,28 +298,24 @@ static void state_insert(jd_engine_t *e, const jd_rule_t *r, burst_state_t *s,
 }
 
 /* Forgets the groups none of whose events can chain at now: a prefix of
- * the list, which is ordered by newest event. */
-static void state_expire(const jd_rule_t *r, burst_state_t *s, int64_t now)
+ * the list, which is ordered by newest event. With spare, the first one
+ * forgotten is kept there, emptied, rather than freed: a customer moving on
+ * from one page to the next expires one group and makes another on most
+ * events, and one allocation can serve both. */
+static void state_expire(const jd_rule_t *r, burst_state_t *s, int64_t now,
+                         burst_group_t **spare)
 {
     burst_group_t *g;
-    while ((g = l_first(s)) && now > jd_time_add(group_last_ts(r, g), burst_window(r)))
-        state_remove(s, r, g);
-}
-
-/* state_expire that keeps the first group it forgets, emptied, in *spare:
- * a customer moving on from one page to the next expires one group and
- * makes another on most events, and one allocation can serve both. */
-static void state_expire_keep(const jd_rule_t *r, burst_state_t *s, int64_t now,
-                              burst_group_t **spare)
-{
-    burst_group_t *g = l_first(s);
-    if (g && now > jd_time_add(group_last_ts(r, g), burst_window(r))) {
+    while ((g = l_first(s)) && now > jd_time_add(group_last_ts(r, g), burst_window(r))) {
+        if (!spare || *spare) {
+            state_remove(s, r, g);
+            continue;
+        }
         state_unlink(s, r, g);
         group_drop_front(r, g, g->n);
         group_unref_vals(r, g);
         *spare = g;
     }
-    state_expire(r, s, now);
 }
 
 static void burst_free(jd_engine_t *e, const jd_rule_t *r, void *state)
@@ -335,7 +331,7 @@ static void burst_free(jd_engine_t *e, const jd_rule_t *r, void *state)
 static int burst_idle(const jd_rule_t *r, void *state, int64_t now)
 {
     burst_state_t *s = state;
-    state_expire(r, s, now);
+    state_expire(r, s, now, NULL);
     return s->ngroups == 0;
 }
 
@@ -382,7 +378,7 @@ static void burst_on_event(jd_engine_t *e, const jd_rule_t *r, jd_journey_t *j,
     if (!s && !(s = *state = jd_zalloc(sizeof(*s))))
         return;
     burst_group_t *spare = NULL;
-    state_expire_keep(r, s, ev->ts, &spare);
+    state_expire(r, s, ev->ts, &spare);
     const char *vals[16] = {0};
     for (uint32_t i = 0; i < r->nsame && i < 16; i++)
         vals[i] = ev->slot[r->same[i]];
