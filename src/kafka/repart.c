@@ -453,8 +453,11 @@ static void receive_event(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t, jd_
         jd_xwait_t *k = jd_xwaits_find(&x->tokens, ev->anonymous_id, ev->ts);
         if (k)
             jd_xwaits_del(&x->tokens, k);
-        else if (!jd_xwaits_add(&x->holds, ev->anonymous_id, ev->customer_id, ev->ts, -1) ||
-                 jd_engine_freeze(t->engine, ev->customer_id, ev->ts, ev->anonymous_id))
+        /* a hold is one per (anon, L): a second freeze at L would outlive
+         * the one hand-over that thaws it */
+        else if (!jd_xwaits_find(&x->holds, ev->anonymous_id, ev->ts) &&
+                 (!jd_xwaits_add(&x->holds, ev->anonymous_id, ev->customer_id, ev->ts, -1) ||
+                  jd_engine_freeze(t->engine, ev->customer_id, ev->ts, ev->anonymous_id)))
             jd_xtask_fatal(r, t, __LINE__);
         JD_LOG(JD_LOG_DEBUG, "task %" PRId32 ": link %s -> %s at %" PRId64 " %s", t->partition,
                ev->anonymous_id, ev->customer_id, ev->ts, k ? "(its hand-over came first)"
@@ -519,7 +522,8 @@ static void receive_handover(jd_runner_t *r, jd_decode_ctx_t *dx, jd_task_t *t,
             if (cust)
                 jd_engine_thaw(t->engine, cust, ts);
             free(cust);
-        } else if (!jd_xwaits_add(&x->tokens, anon, NULL, ts, -1)) {
+        } else if (!jd_xwaits_find(&x->tokens, anon, ts) &&
+                   !jd_xwaits_add(&x->tokens, anon, NULL, ts, -1)) {
             jd_xtask_fatal(r, t, __LINE__);
         }
         r->rp_handovers_in++;

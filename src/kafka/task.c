@@ -133,9 +133,18 @@ char *jd_task_meta_render(const jd_task_t *t, const jd_config_t *conf,
         json_t *e = json_object();
         if (!e)
             goto out;
-        json_object_set_new(e, "t", json_string(t->tps[i].topic));
-        json_object_set_new(e, "c", json_integer(committed[i]));
-        json_object_set_new(e, "n", json_integer(t->tps[i].next_offset));
+        const jd_task_tp_t *tp = &t->tps[i];
+        int64_t c = committed[i], n = tp->next_offset;
+        if (n < 0 && tp->restore_next >= 0) {
+            /* not read since the restore: the restored snapshot's positions
+             * still hold. Writing "none" would make the next restore take
+             * what [C, N) already did (a link's hold, a notice) for new */
+            c = tp->committed;
+            n = tp->restore_next;
+        }
+        json_object_set_new(e, "t", json_string(tp->topic));
+        json_object_set_new(e, "c", json_integer(c));
+        json_object_set_new(e, "n", json_integer(n));
         json_array_append_new(tps, e);
     }
     json_object_set(o, "tps", tps);

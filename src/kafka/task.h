@@ -10,7 +10,8 @@
  * and a meta record (key "t:task"): the watermark wm, the largest ts, and
  * per input topic the committed offset C (the smallest offset whose event
  * still waits for the watermark, else the next offset) and the next offset
- * N (everything below it was read). The records and the offsets C go to
+ * N (everything below it was read); a partition not read since the task
+ * was restored keeps the restored C and N. The records and the offsets C go to
  * Kafka in one transaction, so the restored state always matches the
  * committed offsets. Reading resumes at C; a record in [C, N) was already
  * handled unless it is an event with ts > wm (it was waiting: it is pushed
