@@ -84,6 +84,10 @@ rd_kafka_conf_t *jd_kafka_conf_new(const jd_config_t *conf, jd_krole_t role, jd_
         { "auto.offset.reset", "earliest" },
         /* a checkpoint's records count once its transaction commits */
         { "isolation.level", "read_committed" },
+        /* a restore ends at the partition's end, which only a fetch that
+         * finds nothing more tells; the broker holds such a fetch for this
+         * long (500 ms by default: 0.5-1 s per task, paid task by task) */
+        { "fetch.wait.max.ms", "10" },
     };
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     const char *const (*defs)[2];
