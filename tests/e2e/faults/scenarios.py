@@ -281,7 +281,11 @@ def run(ctx, key, title, body):
         for inst in sc.instances:
             if inst.alive():
                 inst.kill9()
-        if not ctx.keep:
+        # a failed scenario's topics are evidence (the repartition and
+        # changelog records show what a task held): kept, and named
+        if sc.verdict == "FAIL":
+            print("   topics kept: %s*" % sc.id)
+        elif not ctx.keep:
             delete_topics(sc)
         sc.cluster.close()
         if broker is not None:
