@@ -29,20 +29,22 @@ static jd_config_t *conf_any(void)
     return c;
 }
 
-/* "c" and "n" of topic in a rendered meta record. */
-static void meta_pos(const char *meta, const char *topic, int64_t *c, int64_t *n)
+/* "c" and "n" of topic in a rendered meta record are c and n. */
+static void assert_pos(const char *meta, const char *topic, int64_t c, int64_t n)
 {
     json_t *o = json_loads(meta, 0, NULL), *e;
     size_t i;
+    int64_t gc = -2, gn = -2;
     assert_non_null(o);
-    *c = *n = -2;
     json_array_foreach(json_object_get(o, "tps"), i, e) {
         if (strcmp(json_string_value(json_object_get(e, "t")), topic))
             continue;
-        *c = json_integer_value(json_object_get(e, "c"));
-        *n = json_integer_value(json_object_get(e, "n"));
+        gc = json_integer_value(json_object_get(e, "c"));
+        gn = json_integer_value(json_object_get(e, "n"));
     }
     json_decref(o);
+    assert_int_equal(gc, c);
+    assert_int_equal(gn, n);
 }
 
 static void test_unread_partitions_keep_the_snapshot(void **state)
@@ -54,7 +56,7 @@ static void test_unread_partitions_keep_the_snapshot(void **state)
     const char *snap = "{\"v\":1,\"wm\":1000,\"max\":6000,\"has\":1,\"xn\":1,\"tps\":["
                        "{\"t\":\"in\",\"c\":9622,\"n\":9622},"
                        "{\"t\":\"" REPART "\",\"c\":12,\"n\":396}]}";
-    int64_t committed[2] = { -1, -1 }, c, n;
+    int64_t committed[2] = { -1, -1 };
     size_t len;
     assert_non_null(t);
     assert_int_equal(t->ntps, 2);
@@ -65,12 +67,8 @@ static void test_unread_partitions_keep_the_snapshot(void **state)
      * interval) writes the restored positions again */
     char *meta = jd_task_meta_render(t, conf, committed, &len);
     assert_non_null(meta);
-    meta_pos(meta, REPART, &c, &n);
-    assert_int_equal(c, 12);
-    assert_int_equal(n, 396);
-    meta_pos(meta, "in", &c, &n);
-    assert_int_equal(c, 9622);
-    assert_int_equal(n, 9622);
+    assert_pos(meta, REPART, 12, 396);
+    assert_pos(meta, "in", 9622, 9622);
     free(meta);
 
     /* once read, the partition's own positions count */
@@ -79,20 +77,15 @@ static void test_unread_partitions_keep_the_snapshot(void **state)
     committed[1] = 14;
     meta = jd_task_meta_render(t, conf, committed, &len);
     assert_non_null(meta);
-    meta_pos(meta, REPART, &c, &n);
-    assert_int_equal(c, 14);
-    assert_int_equal(n, 400);
-    meta_pos(meta, "in", &c, &n);
-    assert_int_equal(n, 9622);
+    assert_pos(meta, REPART, 14, 400);
+    assert_pos(meta, "in", 9622, 9622);
     free(meta);
 
     /* a fresh task (no snapshot): nothing to keep */
     jd_task_reset(t);
     committed[1] = -1;
     meta = jd_task_meta_render(t, conf, committed, &len);
-    meta_pos(meta, REPART, &c, &n);
-    assert_int_equal(c, -1);
-    assert_int_equal(n, -1);
+    assert_pos(meta, REPART, -1, -1);
     free(meta);
 
     jd_task_destroy(t);
