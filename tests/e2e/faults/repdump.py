@@ -10,15 +10,20 @@ changelog partition.
     python3 repdump.py GROUP P --waits        live w:/t: records of changelog P
     python3 repdump.py GROUP P --links        links of partition P without a hand-over
 
+KAFKA_BOOTSTRAP names the broker (127.0.0.1:9092).
+
 A link whose hand-over is missing, or a wait still live at the end, is
 where a frozen customer is stuck."""
 import argparse
+import os
 import struct
 import time
 
 from confluent_kafka import Consumer, TopicPartition
 
-BOOT = "127.0.0.1:9092"
+from kafkaio import Cluster
+
+BOOT = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
 
 def _str(b, o):
@@ -103,14 +108,14 @@ def main():
     a = ap.parse_args()
     rp, cl = a.group + "-journeyd-repartition", a.group + "-journeyd-changelog"
     if a.partition is None:
-        c = Consumer({"bootstrap.servers": BOOT, "group.id": a.group})
-        md = c.list_topics(rp, timeout=10).topics[rp]
-        tps = [TopicPartition(rp, p) for p in sorted(md.partitions)]
-        for tp in c.committed(tps, timeout=10):
-            lo, hi = c.get_watermark_offsets(tp, timeout=10)
-            print("%s [%d] committed %d end %d behind %d" % (rp, tp.partition, tp.offset, hi,
-                                                            hi - max(tp.offset, lo)))
-        c.close()
+        cluster = Cluster(BOOT)
+        n = cluster.partitions(rp)
+        committed, ends = cluster.committed(a.group, rp, n), cluster.end_offsets(rp, n)
+        for p in range(n):
+            c = committed[p]
+            print("%s [%d] committed %d end %d behind %d" % (rp, p, c, ends[p],
+                                                            ends[p] - max(c, 0)))
+        cluster.close()
     elif a.waits:
         live = {}
         for m in read(cl, a.partition):
