@@ -32,6 +32,7 @@ static jd_config_t *conf_any(void)
 /* "c" and "n" of topic in a rendered meta record are c and n. */
 static void assert_pos(const char *meta, const char *topic, int64_t c, int64_t n)
 {
+    assert_non_null(meta);
     json_t *o = json_loads(meta, 0, NULL), *e;
     size_t i;
     int64_t gc = -2, gn = -2;
@@ -66,7 +67,6 @@ static void test_unread_partitions_keep_the_snapshot(void **state)
     /* restored, nothing read yet: a checkpoint (a revoke, the commit
      * interval) writes the restored positions again */
     char *meta = jd_task_meta_render(t, conf, committed, &len);
-    assert_non_null(meta);
     assert_pos(meta, REPART, 12, 396);
     assert_pos(meta, "in", 9622, 9622);
     free(meta);
@@ -76,7 +76,6 @@ static void test_unread_partitions_keep_the_snapshot(void **state)
     t->tps[1].restore_next = -1;
     committed[1] = 14;
     meta = jd_task_meta_render(t, conf, committed, &len);
-    assert_non_null(meta);
     assert_pos(meta, REPART, 14, 400);
     assert_pos(meta, "in", 9622, 9622);
     free(meta);
